@@ -1,0 +1,1 @@
+"""Constants, paths, reference figures and safe file writing shared by every stage."""

@@ -1,0 +1,32 @@
+"""One home for the project's constants and default paths (no work at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Seed used by every random step unless the user gives another.
+DEFAULT_SEED: int = 20150501
+
+#: Width of every credible and confidence interval the project reports.
+INTERVAL_PROB: float = 0.95
+
+#: Convergence thresholds for a fit to be accepted.
+RHAT_MAX: float = 1.01
+ESS_BULK_MIN: float = 400.0
+
+#: Default sampler settings (per chain).
+DEFAULT_CHAINS: int = 4
+DEFAULT_DRAWS: int = 1000
+DEFAULT_TUNE: int = 1000
+
+#: Size of the default synthetic sample (the paper's analysed sample).
+DEFAULT_SAMPLE_SIZE: int = 3158
+
+RESULTS_DIR = Path("results")
+DATA_DIR = RESULTS_DIR / "data"
+FITS_DIR = RESULTS_DIR / "fits"
+TABLES_DIR = RESULTS_DIR / "tables"
+FIGURES_DIR = RESULTS_DIR / "figures"
+
+ANALYSIS_DATA_FILE = "analysis_data.parquet"
+DATA_DICTIONARY_FILE = "data_dictionary.csv"

@@ -1,0 +1,1 @@
+"""Build province-grouped analysis data sets: synthetic default data, typing, data dictionary."""

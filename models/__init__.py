@@ -1,0 +1,1 @@
+"""Model specs, design matrices, the frequentist replication and the PyMC hierarchical models."""

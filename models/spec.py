@@ -1,0 +1,221 @@
+"""Models are data: a small spec (YAML) names the outcome, terms, grouping factor and priors.
+
+A spec file looks like::
+
+    name: model1
+    label: "Model 1: social integration"
+    formula: health_record ~ income_quartile + occupation + (1 | province)
+    reference_levels: {income_quartile: Q1}   # optional; default = first category
+    weights: weight                           # used by the weighted frequentist fit
+    published_model: 1                        # optional: Table 3 model to compare with
+    priors:                                   # optional; these are the defaults
+      intercept_sd: 1.5
+      coefficient_sd: 1.0
+      group_sd_scale: 1.0
+
+The formula follows lme4/brms: ``outcome ~ term + term + ... + (1 | group)``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+
+class SpecError(ValueError):
+    """A model spec that cannot be used, with the reason."""
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """Scales of the weakly informative priors (log-odds scale).
+
+    Attributes
+    ----------
+    intercept_sd
+        SD of the Normal prior on the intercept.
+    coefficient_sd
+        SD of the Normal prior on each coefficient: per 0/1 contrast for categorical terms,
+        per standard deviation of the predictor for continuous terms.
+    group_sd_scale
+        Scale of the HalfNormal prior on the SD of the group (province) intercepts.
+    """
+
+    intercept_sd: float = 1.5
+    coefficient_sd: float = 1.0
+    group_sd_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model: outcome, predictor variables, optional random-intercept group, priors."""
+
+    name: str
+    outcome: str
+    predictors: tuple[str, ...]
+    group: str | None = None
+    label: str = ""
+    reference_levels: dict[str, str] = field(default_factory=dict)
+    weights: str | None = None
+    published_model: int | None = None
+    priors: PriorSpec = field(default_factory=PriorSpec)
+
+    @property
+    def formula(self) -> str:
+        """The spec written back as an lme4/brms formula."""
+        rhs = " + ".join(self.predictors) or "1"
+        if self.group:
+            rhs += f" + (1 | {self.group})"
+        return f"{self.outcome} ~ {rhs}"
+
+    def used_columns(self) -> list[str]:
+        """Every data column the spec reads."""
+        cols = [self.outcome, *self.predictors]
+        cols += [c for c in (self.group, self.weights) if c]
+        return cols
+
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_GROUP_TERM = re.compile(rf"^\(\s*1\s*\|\s*({_NAME})\s*\)$")
+
+
+def parse_formula(formula: str) -> tuple[str, tuple[str, ...], str | None]:
+    """Split an lme4-style formula into outcome, predictors and grouping factor.
+
+    Parameters
+    ----------
+    formula
+        For example ``"health_record ~ income_quartile + hukou + (1 | province)"``.
+
+    Returns
+    -------
+    outcome, predictors, group
+        ``group`` is ``None`` when the formula has no ``(1 | group)`` term.
+
+    Raises
+    ------
+    SpecError
+        On anything but plain variable names, one ``(1 | group)`` term and ``1``.
+    """
+    if formula.count("~") != 1:
+        raise SpecError(f"formula must contain exactly one '~': {formula!r}")
+    lhs, rhs = (side.strip() for side in formula.split("~"))
+    if not re.fullmatch(_NAME, lhs):
+        raise SpecError(f"outcome must be one variable name, got {lhs!r} in {formula!r}")
+    predictors: list[str] = []
+    group = None
+    for raw in _split_top_level(rhs):
+        term = raw.strip()
+        if term in ("1", ""):
+            continue
+        match = _GROUP_TERM.match(term)
+        if match:
+            if group is not None:
+                raise SpecError(f"only one (1 | group) term is supported: {formula!r}")
+            group = match.group(1)
+        elif re.fullmatch(_NAME, term):
+            if term in predictors:
+                raise SpecError(f"term {term!r} appears twice in {formula!r}")
+            predictors.append(term)
+        else:
+            raise SpecError(
+                f"cannot read term {term!r} in {formula!r}: use variable names and (1 | group)"
+            )
+    return lhs, tuple(predictors), group
+
+
+def _split_top_level(rhs: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in rhs:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "+" and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return parts
+
+
+def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
+    """Build a :class:`ModelSpec` from the mapping read from a spec file."""
+    unknown = set(raw) - {
+        "name",
+        "label",
+        "formula",
+        "reference_levels",
+        "weights",
+        "published_model",
+        "priors",
+    }
+    if unknown:
+        raise SpecError(f"{source}: unknown keys {sorted(unknown)}")
+    for key in ("name", "formula"):
+        if key not in raw:
+            raise SpecError(f"{source}: missing required key {key!r}")
+    outcome, predictors, group = parse_formula(str(raw["formula"]))
+    priors_raw = raw.get("priors") or {}
+    try:
+        priors = PriorSpec(**{k: float(v) for k, v in priors_raw.items()})
+    except TypeError as err:
+        raise SpecError(f"{source}: bad priors {priors_raw}: {err}") from err
+    if min(priors.intercept_sd, priors.coefficient_sd, priors.group_sd_scale) <= 0:
+        raise SpecError(f"{source}: prior scales must be positive, got {priors}")
+    references = {str(k): str(v) for k, v in (raw.get("reference_levels") or {}).items()}
+    stray = set(references) - set(predictors)
+    if stray:
+        raise SpecError(f"{source}: reference_levels for variables not in the formula: {stray}")
+    return ModelSpec(
+        name=str(raw["name"]),
+        label=str(raw.get("label", raw["name"])),
+        outcome=outcome,
+        predictors=predictors,
+        group=group,
+        reference_levels=references,
+        weights=raw.get("weights"),
+        published_model=raw.get("published_model"),
+        priors=priors,
+    )
+
+
+def load_spec(path_or_name: str | Path) -> ModelSpec:
+    """Load a spec from a YAML file, or a shipped spec by name (``"model1"``, ``"model2"``).
+
+    Parameters
+    ----------
+    path_or_name
+        Path to a ``.yaml`` file, or the name of a spec shipped in ``models/specs/``.
+    """
+    path = Path(path_or_name)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.exists():
+            raise SpecError(f"spec file not found: {path}")
+        text, source = path.read_text(encoding="utf-8"), str(path)
+    else:
+        shipped = resources.files("models").joinpath("specs", f"{path_or_name}.yaml")
+        if not shipped.is_file():
+            raise SpecError(f"no shipped spec named {path_or_name!r}; give a .yaml path")
+        text, source = shipped.read_text(encoding="utf-8"), f"models/specs/{path_or_name}.yaml"
+    raw = yaml.safe_load(text)
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: expected a mapping of keys, got {type(raw).__name__}")
+    return spec_from_dict(raw, source)
+
+
+def spec_to_yaml(spec: ModelSpec) -> str:
+    """Write a spec back as YAML (stored with each fit for provenance)."""
+    body = {
+        "name": spec.name,
+        "label": spec.label,
+        "formula": spec.formula,
+        "reference_levels": spec.reference_levels,
+        "weights": spec.weights,
+        "published_model": spec.published_model,
+        "priors": vars(spec.priors),
+    }
+    return yaml.safe_dump(body, sort_keys=False)
