@@ -1,0 +1,112 @@
+"""Odds-ratio tables: Bayesian posterior, frequentist replication and published Table 3 side by side."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from cmds_common import reference
+from cmds_common.constants import INTERVAL_PROB
+
+
+def posterior_odds_ratios(idata: az.InferenceData, interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
+    """Summarise the posterior of each coefficient on the odds-ratio scale.
+
+    Intervals are equal-tailed (the 2.5% and 97.5% posterior quantiles for 95%), which unlike
+    an HDI are unchanged by the exp() transform from log-odds to odds ratios.
+
+    Parameters
+    ----------
+    idata
+        A fit with a ``beta`` variable of dim ``term``.
+    interval_prob
+        Posterior mass inside the credible interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``term``, ``posterior_median_or``, ``cri_low``, ``cri_high``, ``prob_or_gt_1``,
+        ``r_hat``, ``ess_bulk``.
+    """
+    beta = idata.posterior["beta"]
+    tail = (1 - interval_prob) / 2
+    quantiles = np.exp(beta.quantile([0.5, tail, 1 - tail], dim=("chain", "draw")))
+    diagnostics = az.summary(idata, var_names=["beta"], kind="diagnostics", round_to="none")
+    return pd.DataFrame(
+        {
+            "term": beta["term"].to_numpy().astype(str),
+            "posterior_median_or": quantiles.sel(quantile=0.5).to_numpy(),
+            "cri_low": quantiles.sel(quantile=tail).to_numpy(),
+            "cri_high": quantiles.sel(quantile=1 - tail).to_numpy(),
+            "prob_or_gt_1": (beta > 0).mean(dim=("chain", "draw")).to_numpy(),
+            "r_hat": diagnostics["r_hat"].to_numpy(),
+            "ess_bulk": diagnostics["ess_bulk"].to_numpy(),
+        }
+    )
+
+
+def odds_ratio_table(
+    idata: az.InferenceData,
+    frequentist: pd.DataFrame,
+    published_model: int | None,
+    interval_prob: float = INTERVAL_PROB,
+) -> pd.DataFrame:
+    """Join the Bayesian, frequentist and published odds ratios of one model, by term.
+
+    Parameters
+    ----------
+    idata
+        The Bayesian fit.
+    frequentist
+        Output of :func:`models.frequentist.fit_weighted_logit` (columns ``term``,
+        ``odds_ratio``, ``ci_low``, ``ci_high``, ``p_value``).
+    published_model
+        Table 3 model number to compare with, or ``None`` for a model the paper did not fit.
+    interval_prob
+        Credible-interval mass.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per term, in model order.
+    """
+    bayes = posterior_odds_ratios(idata, interval_prob)
+    freq = frequentist[["term", "odds_ratio", "ci_low", "ci_high", "p_value"]].rename(
+        columns={
+            "odds_ratio": "freq_or",
+            "ci_low": "freq_ci_low",
+            "ci_high": "freq_ci_high",
+            "p_value": "freq_p",
+        }
+    )
+    table = bayes.merge(freq, on="term", how="left", validate="1:1")
+    published = reference.table3()
+    if published_model is not None:
+        published = published.loc[published["model"] == published_model]
+    else:
+        published = published.iloc[0:0]
+    published = published[["term", "odds_ratio", "ci_low", "ci_high", "p_value"]].rename(
+        columns={
+            "odds_ratio": "published_or",
+            "ci_low": "published_ci_low",
+            "ci_high": "published_ci_high",
+            "p_value": "published_p",
+        }
+    )
+    return table.merge(published, on="term", how="left", validate="1:1")
+
+
+def group_sd_summary(idata: az.InferenceData, group: str, interval_prob: float = INTERVAL_PROB) -> dict:
+    """Posterior median and equal-tailed interval of the group (province) SD, with diagnostics."""
+    sigma = idata.posterior[f"{group}_sigma"]
+    tail = (1 - interval_prob) / 2
+    diagnostics = az.summary(idata, var_names=[f"{group}_sigma"], kind="diagnostics", round_to="none").iloc[0]
+    return {
+        "parameter": f"{group}_sigma",
+        "posterior_median": float(sigma.median()),
+        "cri_low": float(sigma.quantile(tail)),
+        "cri_high": float(sigma.quantile(1 - tail)),
+        "r_hat": float(diagnostics["r_hat"]),
+        "ess_bulk": float(diagnostics["ess_bulk"]),
+    }

@@ -1,0 +1,162 @@
+"""Command line: odds-ratio comparison, convergence gate and forest plots for fitted models.
+
+``python -m analysis --fits results/fits --out results`` reads each ``<name>.nc`` and
+``<name>_frequentist.csv`` and writes ``tables/odds_ratios_<name>.csv`` and ``.md``,
+``tables/convergence_<name>.csv``, ``tables/province_sd.csv`` and
+``figures/forest_<name>.png``. Exits with status 3 when any fit fails the convergence checks,
+unless ``--accept-convergence-failure`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import arviz as az
+import pandas as pd
+import yaml
+
+from analysis.convergence import convergence_checks, failure_messages
+from analysis.forest_plot import forest_plot
+from analysis.markdown import to_markdown
+from analysis.odds_ratios import group_sd_summary, odds_ratio_table
+from cmds_common.atomic import write_text, write_with
+from cmds_common.constants import FITS_DIR, RESULTS_DIR
+
+CONVERGENCE_FAILED = 3
+
+
+def _interval(est: float, low: float, high: float) -> str:
+    if pd.isna(est):
+        return ""
+    return f"{est:.2f} ({low:.2f}-{high:.2f})"
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Compact, human-readable version of an odds-ratio table (for Markdown and the screen)."""
+    return pd.DataFrame(
+        {
+            "term": table["term"],
+            "Bayes OR (95% CrI)": [
+                _interval(*r) for r in table[["posterior_median_or", "cri_low", "cri_high"]].to_numpy()
+            ],
+            "P(OR>1)": table["prob_or_gt_1"].map("{:.3f}".format),
+            "R-hat": table["r_hat"].map("{:.3f}".format),
+            "ESS bulk": table["ess_bulk"].map("{:.0f}".format),
+            "weighted logit OR (95% CI)": [
+                _interval(*r) for r in table[["freq_or", "freq_ci_low", "freq_ci_high"]].to_numpy()
+            ],
+            "published OR (95% CI)": [
+                _interval(*r)
+                for r in table[["published_or", "published_ci_low", "published_ci_high"]].to_numpy()
+            ],
+        }
+    )
+
+
+def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str], dict | None]:
+    """Write the tables and forest plot of one fit.
+
+    Returns
+    -------
+    odds_ratios : pandas.DataFrame
+        The full odds-ratio table.
+    failures : list of str
+        Failed convergence checks (empty when the fit passed).
+    group_sd : dict or None
+        Posterior summary of the province SD (``None`` for a pooled model).
+    """
+    idata = az.from_netcdf(netcdf)
+    attrs = idata.posterior.attrs
+    name = attrs["model_name"]
+    spec = yaml.safe_load(attrs["spec_yaml"])
+    frequentist = pd.read_csv(netcdf.with_name(f"{name}_frequentist.csv"))
+    table = odds_ratio_table(idata, frequentist, spec.get("published_model"))
+    table.insert(0, "model", name)
+    tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
+    write_with(tables_dir / f"odds_ratios_{name}.csv", lambda p: table.to_csv(p, index=False))
+
+    group = next((v[: -len("_sigma")] for v in idata.posterior.data_vars if v.endswith("_sigma")), None)
+    check_vars = ["intercept", "beta"] + ([f"{group}_sigma", f"{group}_effect"] if group else [])
+    checks = convergence_checks(idata, check_vars)
+    checks.insert(0, "model", name)
+    write_with(tables_dir / f"convergence_{name}.csv", lambda p: checks.to_csv(p, index=False))
+    failures = failure_messages(checks)
+    group_sd = group_sd_summary(idata, group) if group else None
+
+    header = (
+        f"# {attrs.get('model_label', name)}\n\n"
+        f"`{attrs['formula']}`\n\n"
+        f"n = {attrs.get('n_obs')}; data hash `{attrs['data_hash']}`; sampler {attrs['sampler']}, "
+        f"{attrs['chains']} chains x {attrs['draws']} draws, seed {attrs['seed']}.\n"
+        "Bayesian intervals are equal-tailed 95% credible intervals; the weighted logit uses "
+        "design-based (sandwich) standard errors.\n\n"
+    )
+    if group_sd:
+        header += (
+            f"Province SD (log-odds): {group_sd['posterior_median']:.2f} "
+            f"({group_sd['cri_low']:.2f}-{group_sd['cri_high']:.2f})\n\n"
+        )
+    status = "passed" if not failures else "FAILED: " + "; ".join(failures)
+    write_text(
+        tables_dir / f"odds_ratios_{name}.md",
+        header + to_markdown(display_table(table)) + f"\nConvergence: {status}\n",
+    )
+    figure = forest_plot(table, f"{attrs.get('model_label', name)}: odds ratios")
+    write_with(figures_dir / f"forest_{name}.png", lambda p: figure.savefig(p, dpi=150, format="png"))
+    return table, failures, group_sd
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments of ``python -m analysis``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    parser.add_argument("--fits", type=Path, default=FITS_DIR)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--models", nargs="*", help="model names (default: every fit found)")
+    parser.add_argument(
+        "--accept-convergence-failure",
+        action="store_true",
+        help="write results and exit 0 even when a fit fails the convergence checks",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    names = args.models or sorted(p.stem for p in args.fits.glob("*.nc"))
+    if not names:
+        print(f"error: no fits (*.nc) in {args.fits}; run `make fit` first", file=sys.stderr)
+        return 2
+    all_failures, group_sds = {}, []
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        for name in names:
+            table, failures, group_sd = summarize_fit(args.fits / f"{name}.nc", args.out)
+            print(f"\n=== {name}: odds ratios of having a health record ===")
+            print(display_table(table).to_string(index=False))
+            if group_sd:
+                group_sds.append({"model": name, **group_sd})
+                print(
+                    f"{group_sd['parameter']}: {group_sd['posterior_median']:.2f} "
+                    f"(95% CrI {group_sd['cri_low']:.2f}-{group_sd['cri_high']:.2f})"
+                )
+            print(f"convergence: {'passed' if not failures else 'FAILED'}")
+            if failures:
+                all_failures[name] = failures
+    if group_sds:
+        sd_table = pd.DataFrame(group_sds)
+        write_with(args.out / "tables" / "province_sd.csv", lambda p: sd_table.to_csv(p, index=False))
+    print(f"\ntables in {args.out / 'tables'}, forest plots in {args.out / 'figures'}")
+    if all_failures:
+        for name, failures in all_failures.items():
+            for line in failures:
+                print(f"convergence check failed [{name}]: {line}", file=sys.stderr)
+        if not args.accept_convergence_failure:
+            print(
+                "error: convergence checks failed (see above). Refit with more draws, or pass "
+                "--accept-convergence-failure (make fit ACCEPT_CONVERGENCE_FAILURE=1) to keep them.",
+                file=sys.stderr,
+            )
+            return CONVERGENCE_FAILED
+    return 0

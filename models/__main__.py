@@ -1,0 +1,5 @@
+"""Entry point of ``python -m models``."""
+
+from models.fit_cli import main
+
+raise SystemExit(main())

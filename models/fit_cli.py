@@ -1,0 +1,118 @@
+"""Command line: fit the frequentist and Bayesian versions of one or more model specs.
+
+``python -m models --data results/data/analysis_data.parquet --spec model1 --spec model2``
+writes, per spec, ``<out>/<name>_frequentist.csv`` and ``<out>/<name>.nc`` (ArviZ NetCDF).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cmds_common.atomic import write_with
+from cmds_common.constants import (
+    DATA_DIR,
+    DEFAULT_CHAINS,
+    DEFAULT_DRAWS,
+    DEFAULT_SEED,
+    DEFAULT_TUNE,
+    FITS_DIR,
+    ANALYSIS_DATA_FILE,
+)
+from data_prep.analysis_dataset import data_hash, read_analysis_table
+from models.design import build_design
+from models.frequentist import fit_weighted_logit
+from models.hierarchical import build_model, initial_point_is_finite
+from models.sampling import SAMPLERS, SamplerSettings, sample_posterior
+from models.spec import ModelSpec, SpecError, load_spec, spec_to_yaml
+
+
+def fit_spec(
+    spec: ModelSpec, data_path: Path, out_dir: Path, settings: SamplerSettings
+) -> tuple[Path, Path]:
+    """Fit one spec both ways and write the results.
+
+    Returns
+    -------
+    frequentist_csv, netcdf
+        Paths of the written files.
+    """
+    table = read_analysis_table(data_path)
+    design = build_design(table, spec)
+    hash_of_data = data_hash(table)
+    print(f"[{spec.name}] {spec.formula}")
+    print(f"[{spec.name}] {len(design.y)} respondents, {len(design.terms)} terms, "
+          f"{len(design.group_levels)} {spec.group or 'groups'}; data hash {hash_of_data}")
+
+    frequentist = fit_weighted_logit(design)
+    frequentist.insert(0, "model", spec.name)
+    frequentist_csv = out_dir / f"{spec.name}_frequentist.csv"
+    write_with(frequentist_csv, lambda p: frequentist.to_csv(p, index=False))
+    print(f"[{spec.name}] weighted logistic regression written to {frequentist_csv}")
+
+    model = build_model(design, spec)
+    if not initial_point_is_finite(model):
+        raise RuntimeError(f"model {spec.name!r}: log-probability is not finite at the start")
+    print(f"[{spec.name}] sampling {settings.chains} chains x {settings.draws} draws "
+          f"({settings.tune} warm-up) with {settings.sampler}, seed {settings.seed}")
+    idata = sample_posterior(
+        model,
+        settings,
+        attrs={
+            "model_name": spec.name,
+            "model_label": spec.label,
+            "formula": spec.formula,
+            "spec_yaml": spec_to_yaml(spec),
+            "data_hash": hash_of_data,
+            "data_path": str(data_path),
+            "n_obs": len(design.y),
+        },
+    )
+    netcdf = out_dir / f"{spec.name}.nc"
+    write_with(netcdf, lambda p: idata.to_netcdf(str(p)))
+    print(f"[{spec.name}] posterior written to {netcdf}")
+    return frequentist_csv, netcdf
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments of ``python -m models``."""
+    parser = argparse.ArgumentParser(prog="python -m models", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA_DIR / ANALYSIS_DATA_FILE)
+    parser.add_argument(
+        "--spec",
+        action="append",
+        help="shipped spec name (model1, model2) or path to a spec .yaml; repeatable",
+    )
+    parser.add_argument("--out", type=Path, default=FITS_DIR)
+    parser.add_argument("--sampler", choices=SAMPLERS, default="nutpie")
+    parser.add_argument("--chains", type=int, default=DEFAULT_CHAINS)
+    parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS)
+    parser.add_argument("--tune", type=int, default=DEFAULT_TUNE)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    if not args.data.exists():
+        print(f"error: analysis data {args.data} not found; run `make data` first", file=sys.stderr)
+        return 2
+    settings = SamplerSettings(
+        sampler=args.sampler,
+        chains=args.chains,
+        draws=args.draws,
+        tune=args.tune,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    try:
+        specs = [load_spec(s) for s in (args.spec or ["model1", "model2"])]
+        for spec in specs:
+            fit_spec(spec, args.data, args.out, settings)
+    except SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
