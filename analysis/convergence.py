@@ -36,7 +36,13 @@ def convergence_checks(
     for parameter, stats in summary.iterrows():
         rows.append(("r_hat", parameter, stats["r_hat"], rhat_max, stats["r_hat"] <= rhat_max))
         rows.append(
-            ("ess_bulk", parameter, stats["ess_bulk"], ess_bulk_min, stats["ess_bulk"] >= ess_bulk_min)
+            (
+                "ess_bulk",
+                parameter,
+                stats["ess_bulk"],
+                ess_bulk_min,
+                stats["ess_bulk"] >= ess_bulk_min,
+            )
         )
     divergences = int(idata.sample_stats["diverging"].sum())
     rows.append(("divergences", "all", divergences, 0, divergences == 0))
@@ -50,7 +56,9 @@ def failure_messages(checks: pd.DataFrame) -> list[str]:
         if row.check == "divergences":
             lines.append(f"{int(row.value)} divergent transitions (expected 0)")
         elif row.check == "r_hat":
-            lines.append(f"R-hat of {row.parameter} is {row.value:.3f} (must be <= {row.threshold})")
+            lines.append(
+                f"R-hat of {row.parameter} is {row.value:.3f} (must be <= {row.threshold})"
+            )
         else:
             lines.append(
                 f"bulk ESS of {row.parameter} is {row.value:.0f} (must be >= {row.threshold:.0f})"

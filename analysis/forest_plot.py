@@ -6,15 +6,29 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 _SOURCES = (
-    ("posterior_median_or", "cri_low", "cri_high", "Bayesian multilevel (median, 95% CrI)", "C0", "o"),
+    (
+        "posterior_median_or",
+        "cri_low",
+        "cri_high",
+        "Bayesian multilevel (median, 95% CrI)",
+        "C0",
+        "o",
+    ),
     ("freq_or", "freq_ci_low", "freq_ci_high", "Weighted logit, this data (OR, 95% CI)", "C1", "s"),
-    ("published_or", "published_ci_low", "published_ci_high", "Published, Jing et al. 2019", "0.3", "D"),
+    (
+        "published_or",
+        "published_ci_low",
+        "published_ci_high",
+        "Published, Jing et al. 2019",
+        "0.3",
+        "D",
+    ),
 )
 
 
@@ -35,7 +49,9 @@ def forest_plot(table: pd.DataFrame, title: str) -> Figure:
     n_terms = len(table)
     fig, ax = plt.subplots(figsize=(9.5, 1.6 + 0.5 * n_terms), layout="constrained")
     positions = np.arange(n_terms)[::-1]
-    for offset, (est, low, high, label, colour, marker) in zip((0.22, 0.0, -0.22), _SOURCES):
+    for offset, (est, low, high, label, colour, marker) in zip(
+        (0.22, 0.0, -0.22), _SOURCES, strict=True
+    ):
         if table[est].isna().all():
             continue
         y = positions + offset

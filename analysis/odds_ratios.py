@@ -1,4 +1,4 @@
-"""Odds-ratio tables: Bayesian posterior, frequentist replication and published Table 3 side by side."""
+"""Odds-ratio tables: Bayesian posterior, frequentist fit and published Table 3 side by side."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from cmds_common import reference
 from cmds_common.constants import INTERVAL_PROB
 
 
-def posterior_odds_ratios(idata: az.InferenceData, interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
+def posterior_odds_ratios(
+    idata: az.InferenceData, interval_prob: float = INTERVAL_PROB
+) -> pd.DataFrame:
     """Summarise the posterior of each coefficient on the odds-ratio scale.
 
     Intervals are equal-tailed (the 2.5% and 97.5% posterior quantiles for 95%), which unlike
@@ -97,11 +99,15 @@ def odds_ratio_table(
     return table.merge(published, on="term", how="left", validate="1:1")
 
 
-def group_sd_summary(idata: az.InferenceData, group: str, interval_prob: float = INTERVAL_PROB) -> dict:
+def group_sd_summary(
+    idata: az.InferenceData, group: str, interval_prob: float = INTERVAL_PROB
+) -> dict:
     """Posterior median and equal-tailed interval of the group (province) SD, with diagnostics."""
     sigma = idata.posterior[f"{group}_sigma"]
     tail = (1 - interval_prob) / 2
-    diagnostics = az.summary(idata, var_names=[f"{group}_sigma"], kind="diagnostics", round_to="none").iloc[0]
+    diagnostics = az.summary(
+        idata, var_names=[f"{group}_sigma"], kind="diagnostics", round_to="none"
+    ).iloc[0]
     return {
         "parameter": f"{group}_sigma",
         "posterior_median": float(sigma.median()),

@@ -19,10 +19,10 @@ import yaml
 
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.forest_plot import forest_plot
-from analysis.markdown import to_markdown
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import FITS_DIR, RESULTS_DIR
+from cmds_common.markdown import to_markdown
 
 CONVERGENCE_FAILED = 3
 
@@ -39,7 +39,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         {
             "term": table["term"],
             "Bayes OR (95% CrI)": [
-                _interval(*r) for r in table[["posterior_median_or", "cri_low", "cri_high"]].to_numpy()
+                _interval(*r)
+                for r in table[["posterior_median_or", "cri_low", "cri_high"]].to_numpy()
             ],
             "P(OR>1)": table["prob_or_gt_1"].map("{:.3f}".format),
             "R-hat": table["r_hat"].map("{:.3f}".format),
@@ -77,7 +78,9 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
     tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
     write_with(tables_dir / f"odds_ratios_{name}.csv", lambda p: table.to_csv(p, index=False))
 
-    group = next((v[: -len("_sigma")] for v in idata.posterior.data_vars if v.endswith("_sigma")), None)
+    group = next(
+        (v[: -len("_sigma")] for v in idata.posterior.data_vars if v.endswith("_sigma")), None
+    )
     check_vars = ["intercept", "beta"] + ([f"{group}_sigma", f"{group}_effect"] if group else [])
     checks = convergence_checks(idata, check_vars)
     checks.insert(0, "model", name)
@@ -104,7 +107,9 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
         header + to_markdown(display_table(table)) + f"\nConvergence: {status}\n",
     )
     figure = forest_plot(table, f"{attrs.get('model_label', name)}: odds ratios")
-    write_with(figures_dir / f"forest_{name}.png", lambda p: figure.savefig(p, dpi=150, format="png"))
+    write_with(
+        figures_dir / f"forest_{name}.png", lambda p: figure.savefig(p, dpi=150, format="png")
+    )
     return table, failures, group_sd
 
 
@@ -146,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                 all_failures[name] = failures
     if group_sds:
         sd_table = pd.DataFrame(group_sds)
-        write_with(args.out / "tables" / "province_sd.csv", lambda p: sd_table.to_csv(p, index=False))
+        write_with(
+            args.out / "tables" / "province_sd.csv", lambda p: sd_table.to_csv(p, index=False)
+        )
     print(f"\ntables in {args.out / 'tables'}, forest plots in {args.out / 'figures'}")
     if all_failures:
         for name, failures in all_failures.items():
@@ -155,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.accept_convergence_failure:
             print(
                 "error: convergence checks failed (see above). Refit with more draws, or pass "
-                "--accept-convergence-failure (make fit ACCEPT_CONVERGENCE_FAILURE=1) to keep them.",
+                "--accept-convergence-failure (make fit ACCEPT_CONVERGENCE_FAILURE=1) "
+                "to keep them.",
                 file=sys.stderr,
             )
             return CONVERGENCE_FAILED

@@ -1,4 +1,4 @@
-"""Load the published figures of Jing et al. (BMJ Open 2019) shipped in ``cmds_common/published/``."""
+"""Load the published figures of Jing et al. (BMJ Open 2019) from ``cmds_common/published/``."""
 
 from __future__ import annotations
 
@@ -10,22 +10,24 @@ _PACKAGE = "cmds_common"
 
 
 def _read(name: str, **kwargs: object) -> pd.DataFrame:
-    with resources.files(_PACKAGE).joinpath("published", name).open("r", encoding="utf-8") as handle:
+    with (
+        resources.files(_PACKAGE).joinpath("published", name).open("r", encoding="utf-8") as handle
+    ):
         return pd.read_csv(handle, **kwargs)
 
 
 def table1_table2() -> pd.DataFrame:
-    """Published Tables 1-2: counts and shares by category, overall and by record status."""
+    """Return published Tables 1-2: counts and shares by category, overall and by record status."""
     return _read("jing2019_table1_table2.csv", dtype={"p_value": str, "note": str})
 
 
 def continuous_summaries() -> pd.DataFrame:
-    """Published means and SDs of age and years in the inflow area."""
+    """Return published means and SDs of age and years in the inflow area."""
     return _read("jing2019_continuous.csv")
 
 
 def table3() -> pd.DataFrame:
-    """Published Table 3 odds ratios, with the project's term name for each row.
+    """Return published Table 3 odds ratios, with the project's term name for each row.
 
     Returns
     -------
@@ -44,5 +46,5 @@ def table3() -> pd.DataFrame:
 
 
 def sample_flow() -> pd.DataFrame:
-    """Published inclusion flow (4,028 - 281 - 589 = 3,158)."""
+    """Return the published inclusion flow (4,028 - 281 - 589 = 3,158)."""
     return _read("sample_flow.csv")

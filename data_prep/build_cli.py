@@ -2,7 +2,8 @@
 
 ``python -m data_prep --out results/data`` generates the embedded default (synthetic) sample;
 ``--n`` makes a larger one for benchmarks. Writes ``analysis_data.parquet`` (typed),
-``data_dictionary.csv`` and, for synthetic data, ``synthetic_truth.csv`` (true province effects).
+``data_dictionary.csv`` (and ``.md``) and, for synthetic data, ``synthetic_truth.csv``
+(the true province effects of the generating model).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cmds_common.atomic import write_with
+from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import (
     ANALYSIS_DATA_FILE,
     DATA_DICTIONARY_FILE,
@@ -18,6 +19,7 @@ from cmds_common.constants import (
     DEFAULT_SAMPLE_SIZE,
     DEFAULT_SEED,
 )
+from cmds_common.markdown import to_markdown
 from data_prep.analysis_dataset import data_hash, to_analysis_table, write_analysis_table
 from data_prep.synthetic import generate_synthetic
 from data_prep.variables import OUTCOME, PROVINCE, data_dictionary
@@ -30,6 +32,7 @@ def build_default_data(out_dir: Path, n: int, seed: int) -> Path:
     path = write_analysis_table(table, out_dir / ANALYSIS_DATA_FILE)
     dictionary = data_dictionary()
     write_with(out_dir / DATA_DICTIONARY_FILE, lambda p: dictionary.to_csv(p, index=False))
+    write_text((out_dir / DATA_DICTIONARY_FILE).with_suffix(".md"), to_markdown(dictionary))
     write_with(out_dir / "synthetic_truth.csv", lambda p: truth.to_csv(p, index=False))
     sizes = table[PROVINCE].value_counts()
     print(
@@ -44,7 +47,9 @@ def build_default_data(out_dir: Path, n: int, seed: int) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m data_prep", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m data_prep", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     parser.add_argument("--n", type=int, default=DEFAULT_SAMPLE_SIZE, help="sample size")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)

@@ -1,4 +1,4 @@
-"""The 32 provincial units of the survey (31 provinces + Xinjiang Production and Construction Corps).
+"""The 32 provincial units of the survey: 31 provinces + Xinjiang Production and Construction Corps.
 
 Codes are GB/T 2260 two-digit codes; 66 is the survey's code for the Corps.
 ``sample_share`` (relative sample size) and ``interprovincial_shift`` (latent shift towards

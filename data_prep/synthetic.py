@@ -122,8 +122,12 @@ class GeneratorParams:
         n_terms = len(GENERATOR_TERMS)
         return GeneratorParams(
             intercept=float(vector[0]),
-            coefficients={t: float(v) for t, v in zip(GENERATOR_TERMS, vector[1 : 1 + n_terms])},
-            loadings={v: float(x) for v, x in zip(LATENT_PREDICTORS, vector[1 + n_terms :])},
+            coefficients={
+                t: float(v) for t, v in zip(GENERATOR_TERMS, vector[1 : 1 + n_terms], strict=True)
+            },
+            loadings={
+                v: float(x) for v, x in zip(LATENT_PREDICTORS, vector[1 + n_terms :], strict=True)
+            },
             province_sd=self.province_sd,
             weight_sd=self.weight_sd,
             weight_province_sd=self.weight_province_sd,
@@ -281,13 +285,11 @@ def _outcome_conditional(outcome: np.ndarray, streams: RandomStreams) -> dict[st
 
 
 def province_effects(params: GeneratorParams, streams: RandomStreams) -> np.ndarray:
-    """True province random intercepts (log-odds) of this sample's population."""
+    """Return the true province random intercepts (log-odds) of this sample's population."""
     return params.province_sd * streams.province_effect_z
 
 
-def simulate(
-    params: GeneratorParams, streams: RandomStreams
-) -> tuple[pd.DataFrame, np.ndarray]:
+def simulate(params: GeneratorParams, streams: RandomStreams) -> tuple[pd.DataFrame, np.ndarray]:
     """Generate predictors and outcome for fixed random streams.
 
     Returns

@@ -140,7 +140,7 @@ def data_dictionary() -> pd.DataFrame:
                 "variable": var.name,
                 "type": var.kind,
                 "description": var.description,
-                "levels": " | ".join(var.levels),
+                "levels": ", ".join(var.levels),
                 "reference_level": var.levels[0] if var.levels else "",
                 "unit": var.unit,
             }

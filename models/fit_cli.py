@@ -12,13 +12,13 @@ from pathlib import Path
 
 from cmds_common.atomic import write_with
 from cmds_common.constants import (
+    ANALYSIS_DATA_FILE,
     DATA_DIR,
     DEFAULT_CHAINS,
     DEFAULT_DRAWS,
     DEFAULT_SEED,
     DEFAULT_TUNE,
     FITS_DIR,
-    ANALYSIS_DATA_FILE,
 )
 from data_prep.analysis_dataset import data_hash, read_analysis_table
 from models.design import build_design
@@ -42,8 +42,10 @@ def fit_spec(
     design = build_design(table, spec)
     hash_of_data = data_hash(table)
     print(f"[{spec.name}] {spec.formula}")
-    print(f"[{spec.name}] {len(design.y)} respondents, {len(design.terms)} terms, "
-          f"{len(design.group_levels)} {spec.group or 'groups'}; data hash {hash_of_data}")
+    print(
+        f"[{spec.name}] {len(design.y)} respondents, {len(design.terms)} terms, "
+        f"{len(design.group_levels)} {spec.group or 'groups'}; data hash {hash_of_data}"
+    )
 
     frequentist = fit_weighted_logit(design)
     frequentist.insert(0, "model", spec.name)
@@ -54,8 +56,10 @@ def fit_spec(
     model = build_model(design, spec)
     if not initial_point_is_finite(model):
         raise RuntimeError(f"model {spec.name!r}: log-probability is not finite at the start")
-    print(f"[{spec.name}] sampling {settings.chains} chains x {settings.draws} draws "
-          f"({settings.tune} warm-up) with {settings.sampler}, seed {settings.seed}")
+    print(
+        f"[{spec.name}] sampling {settings.chains} chains x {settings.draws} draws "
+        f"({settings.tune} warm-up) with {settings.sampler}, seed {settings.seed}"
+    )
     idata = sample_posterior(
         model,
         settings,

@@ -23,7 +23,9 @@ from cmds_common.constants import INTERVAL_PROB
 from models.design import Design
 
 
-def sandwich_covariance(X: np.ndarray, y: np.ndarray, weights: np.ndarray, mu: np.ndarray) -> np.ndarray:
+def sandwich_covariance(
+    X: np.ndarray, y: np.ndarray, weights: np.ndarray, mu: np.ndarray
+) -> np.ndarray:
     """Design-based (HC0 with n/(n-1)) covariance of weighted logistic coefficients.
 
     Parameters

@@ -87,7 +87,7 @@ def free_parameter_names(spec: ModelSpec) -> list[str]:
 
 
 def initial_point_is_finite(model: pm.Model) -> bool:
-    """True when the log-probability and its gradient are finite at the initial point."""
+    """Check that the log-probability and its gradient are finite at the initial point."""
     point = model.initial_point()
     logp = model.compile_logp()(point)
     grad = model.compile_dlogp()(point)

@@ -11,7 +11,9 @@ def to_markdown(table: pd.DataFrame, float_format: str = "{:.2f}") -> str:
     def cell(value: object) -> str:
         if isinstance(value, float):
             return "" if pd.isna(value) else float_format.format(value)
-        return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return ""
+        return str(value).replace("|", "\\|")  # a bare pipe would split the cell
 
     header = "| " + " | ".join(map(str, table.columns)) + " |"
     rule = "| " + " | ".join("---" for _ in table.columns) + " |"

@@ -1,0 +1,98 @@
+"""The convergence gate names failures and sets the exit status."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import yaml
+
+from analysis.convergence import convergence_checks, failure_messages
+from analysis.summarize_cli import CONVERGENCE_FAILED
+from analysis.summarize_cli import main as summarize_main
+from models.spec import load_spec, spec_to_yaml
+
+
+def _fake_fit(tmp_path, stuck: bool):
+    rng = np.random.default_rng(0)
+    chains, draws, terms = 4, 500, ["hukou_urban", "local_friends_ge3"]
+    beta = rng.normal(0, 0.1, (chains, draws, 2))
+    sigma = np.abs(rng.normal(0.5, 0.05, (chains, draws)))
+    if stuck:
+        beta[0] += 1.0  # one chain stuck elsewhere: R-hat far above 1.01
+    diverging = np.zeros((chains, draws), bool)
+    diverging[1, :3] = stuck
+    idata = az.from_dict(
+        posterior={
+            "intercept": rng.normal(0, 0.1, (chains, draws)),
+            "beta": beta,
+            "province_sigma": sigma,
+            "province_effect": rng.normal(0, 0.5, (chains, draws, 3)),
+        },
+        sample_stats={"diverging": diverging},
+        coords={"term": terms, "province": ["A", "B", "C"]},
+        dims={"beta": ["term"], "province_effect": ["province"]},
+    )
+    idata.posterior.attrs.update(
+        {
+            "model_name": "fake",
+            "model_label": "fake",
+            "formula": "health_record ~ hukou + local_friends + (1 | province)",
+            "spec_yaml": spec_to_yaml(load_spec("model1")).replace(
+                "published_model: 1", "published_model: null"
+            ),
+            "data_hash": "0" * 16,
+            "sampler": "test",
+            "chains": chains,
+            "draws": draws,
+            "seed": 1,
+            "n_obs": 100,
+        }
+    )
+    fits = tmp_path / "fits"
+    fits.mkdir()
+    idata.to_netcdf(str(fits / "fake.nc"))
+    pd.DataFrame(
+        {
+            "term": terms,
+            "odds_ratio": [1.1, 1.5],
+            "ci_low": [0.9, 1.2],
+            "ci_high": [1.3, 1.9],
+            "p_value": [0.3, 0.01],
+        }
+    ).to_csv(fits / "fake_frequentist.csv", index=False)
+    return idata, fits
+
+
+def test_checks_name_the_failing_parameters(tmp_path):
+    idata, _ = _fake_fit(tmp_path, stuck=True)
+    checks = convergence_checks(idata, ["intercept", "beta", "province_sigma"])
+    messages = failure_messages(checks)
+    assert any("R-hat of beta[hukou_urban]" in m for m in messages)
+    assert any("3 divergent transitions" in m for m in messages)
+    assert not any("province_sigma" in m for m in messages)
+
+
+def test_failed_fit_exits_nonzero_unless_accepted(tmp_path, capsys):
+    _, fits = _fake_fit(tmp_path, stuck=True)
+    code = summarize_main(["--fits", str(fits), "--out", str(tmp_path)])
+    assert code == CONVERGENCE_FAILED
+    assert "R-hat of beta[hukou_urban]" in capsys.readouterr().err
+    # results are still written, so nothing is lost
+    assert (tmp_path / "tables" / "odds_ratios_fake.csv").exists()
+    assert (
+        summarize_main(
+            ["--fits", str(fits), "--out", str(tmp_path), "--accept-convergence-failure"]
+        )
+        == 0
+    )
+
+
+def test_good_fit_passes(tmp_path):
+    idata, fits = _fake_fit(tmp_path, stuck=False)
+    assert (
+        failure_messages(convergence_checks(idata, ["intercept", "beta", "province_sigma"])) == []
+    )
+    assert summarize_main(["--fits", str(fits), "--out", str(tmp_path)]) == 0
+    spec = yaml.safe_load(idata.posterior.attrs["spec_yaml"])
+    assert spec["published_model"] is None

@@ -1,0 +1,90 @@
+"""Model specs: formula parsing, shipped specs, user-written specs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from models.spec import ModelSpec, SpecError, load_spec, parse_formula, spec_from_dict, spec_to_yaml
+
+
+def test_parse_formula_with_group():
+    outcome, predictors, group = parse_formula(
+        "health_record ~ income_quartile + hukou+age_years + (1 | province)"
+    )
+    assert outcome == "health_record"
+    assert predictors == ("income_quartile", "hukou", "age_years")
+    assert group == "province"
+
+
+def test_parse_formula_without_group_or_terms():
+    assert parse_formula("y ~ 1") == ("y", (), None)
+    assert parse_formula("y ~ a") == ("y", ("a",), None)
+
+
+@pytest.mark.parametrize(
+    "formula, fragment",
+    [
+        ("health_record income_quartile", "exactly one '~'"),
+        ("a + b ~ c", "outcome must be one variable"),
+        ("y ~ a + a", "appears twice"),
+        ("y ~ log(a)", "cannot read term"),
+        ("y ~ a + (1 | g) + (1 | h)", "only one (1 | group)"),
+        ("y ~ a + (a | g)", "cannot read term"),
+    ],
+)
+def test_bad_formulas_are_named(formula, fragment):
+    with pytest.raises(SpecError, match=re.escape(fragment)):
+        parse_formula(formula)
+
+
+def test_shipped_specs():
+    model1, model2 = load_spec("model1"), load_spec("model2")
+    assert model1.published_model == 1 and model2.published_model == 2
+    assert model1.group == model2.group == "province"
+    assert len(model1.predictors) == 5 and len(model2.predictors) == 10
+    assert set(model1.predictors) < set(model2.predictors)
+    assert model1.weights == "weight"
+
+
+def test_user_spec_file(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "name: friends_only\nformula: health_record ~ local_friends + (1 | province)\n"
+        "reference_levels: {local_friends: ge3}\npriors: {coefficient_sd: 0.5}\n",
+        encoding="utf-8",
+    )
+    spec = load_spec(path)
+    assert spec.name == "friends_only"
+    assert spec.reference_levels == {"local_friends": "ge3"}
+    assert spec.priors.coefficient_sd == 0.5 and spec.priors.intercept_sd == 1.5
+
+
+def test_spec_round_trips_through_yaml():
+    import yaml
+
+    spec = load_spec("model2")
+    again = spec_from_dict(yaml.safe_load(spec_to_yaml(spec)))
+    assert again == spec
+    assert isinstance(again, ModelSpec)
+
+
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        ({"formula": "y ~ a"}, "missing required key 'name'"),
+        ({"name": "m", "formula": "y ~ a", "colour": 1}, "unknown keys"),
+        ({"name": "m", "formula": "y ~ a", "priors": {"intercept_sd": -1}}, "must be positive"),
+        ({"name": "m", "formula": "y ~ a", "priors": {"slope_sd": 1}}, "bad priors"),
+        ({"name": "m", "formula": "y ~ a", "reference_levels": {"b": "x"}}, "not in the formula"),
+    ],
+)
+def test_bad_specs(raw, fragment):
+    with pytest.raises(SpecError, match=fragment):
+        spec_from_dict(raw)
+
+
+def test_unknown_shipped_spec():
+    with pytest.raises(SpecError, match="no shipped spec named 'model9'"):
+        load_spec("model9")
