@@ -33,6 +33,15 @@ def _interval(est: float, low: float, high: float) -> str:
     return f"{est:.2f} ({low:.2f}-{high:.2f})"
 
 
+def _probability(value: float) -> str:
+    # 4,000 draws cannot tell 0 from 0.0002: print the bound, not a false zero
+    if value < 0.001:
+        return "<0.001"
+    if value > 0.999:
+        return ">0.999"
+    return f"{value:.3f}"
+
+
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """Compact, human-readable version of an odds-ratio table (for Markdown and the screen)."""
     return pd.DataFrame(
@@ -42,7 +51,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
                 _interval(*r)
                 for r in table[["posterior_median_or", "cri_low", "cri_high"]].to_numpy()
             ],
-            "P(OR>1)": table["prob_or_gt_1"].map("{:.3f}".format),
+            "P(OR>1)": table["prob_or_gt_1"].map(_probability),
             "R-hat": table["r_hat"].map("{:.3f}".format),
             "ESS bulk": table["ess_bulk"].map("{:.0f}".format),
             "weighted logit OR (95% CI)": [
