@@ -14,7 +14,12 @@ CHAINS ?= 4
 DRAWS ?= 1000
 TUNE ?= 1000
 MODELS ?= model1 model2
+SPECS_DIR ?= models/specs
 ACCEPT_CONVERGENCE_FAILURE ?=
+# Your own data: DATA=file.sav|.dta (raw survey, read through CODEBOOK) or file.csv|.parquet (coded)
+DATA ?=
+CODEBOOK ?=
+ENCODING ?=
 
 # With the default PYTHON the project's own .venv is created on first use;
 # `make fit PYTHON=/path/to/python` uses an environment you already have (e.g. conda's).
@@ -25,10 +30,15 @@ ENV_READY :=
 endif
 
 DATA_FILE := $(RESULTS)/data/analysis_data.parquet
+# Records where the data came from; rewritten only when that changes, so switching DATA refits.
+DATA_SOURCE := $(RESULTS)/data/source.txt
+DATA_DESCRIPTION := data=$(or $(DATA),synthetic n=$(N) seed=$(SEED)) codebook=$(CODEBOOK) encoding=$(ENCODING) models=$(MODELS)
+DATA_ARGS := $(if $(DATA),--input $(DATA)) $(if $(CODEBOOK),--codebook $(CODEBOOK)) \
+	$(if $(ENCODING),--encoding $(ENCODING)) $(foreach m,$(MODELS),--spec $(SPECS_DIR)/$(m).yaml)
 FIT_FILES := $(foreach m,$(MODELS),$(RESULTS)/fits/$(m).nc)
 SAMPLER_ARGS := --sampler $(SAMPLER) --chains $(CHAINS) --draws $(DRAWS) --tune $(TUNE) --seed $(SEED)
 
-.PHONY: help env data fit summarize test test-fast lint format clean clean-fits
+.PHONY: help env data fit summarize examples test test-fast lint format clean clean-fits FORCE
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,17 +54,25 @@ env: $(ENV_READY) ## Create .venv and install the project with its dependencies
 
 data: $(DATA_FILE) ## Write the analysis data set (embedded synthetic default data)
 
-$(DATA_FILE): $(ENV_READY) $(wildcard data_prep/*.py data_prep/*.csv data_prep/*.yaml)
-	$(PYTHON) -m data_prep --out $(RESULTS)/data --seed $(SEED) --n $(N)
+$(DATA_SOURCE): FORCE
+	@mkdir -p $(@D)
+	@echo '$(DATA_DESCRIPTION)' | cmp -s - $@ || echo '$(DATA_DESCRIPTION)' > $@
 
-$(RESULTS)/fits/%.nc: $(DATA_FILE) models/specs/%.yaml $(wildcard models/*.py)
-	$(PYTHON) -m models --data $(DATA_FILE) --spec $* --out $(RESULTS)/fits $(SAMPLER_ARGS)
+$(DATA_FILE): $(ENV_READY) $(DATA_SOURCE) $(DATA) $(CODEBOOK) \
+		$(wildcard data_prep/*.py data_prep/*.csv data_prep/*.yaml data_prep/codebooks/*.yaml)
+	$(PYTHON) -m data_prep --out $(RESULTS)/data --seed $(SEED) --n $(N) $(DATA_ARGS)
+
+$(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml $(wildcard models/*.py)
+	$(PYTHON) -m models --data $(DATA_FILE) --spec $(SPECS_DIR)/$*.yaml --out $(RESULTS)/fits $(SAMPLER_ARGS)
 
 fit: $(FIT_FILES) summarize ## Data, both model fits (frequentist + Bayesian) and the odds-ratio comparison
 
-summarize: $(ENV_READY) ## Odds-ratio tables, convergence checks and forest plots from existing fits
-	$(PYTHON) -m analysis --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS) \
+summarize: $(ENV_READY) ## Tables 1-2, odds-ratio tables, convergence checks and forest plots
+	$(PYTHON) -m analysis --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS) \
 		$(if $(ACCEPT_CONVERGENCE_FAILURE),--accept-convergence-failure)
+
+examples: $(ENV_READY) ## Write example raw .sav/.dta files, their codebook and a coded .csv to examples/
+	$(PYTHON) -m data_prep.raw_example --out examples
 
 test: $(ENV_READY) ## Run the whole test suite (about 5 minutes on 2 cores)
 	$(PYTHON) -m pytest

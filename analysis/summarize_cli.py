@@ -3,8 +3,10 @@
 ``python -m analysis --fits results/fits --out results`` reads each ``<name>.nc`` and
 ``<name>_frequentist.csv`` and writes ``tables/odds_ratios_<name>.csv`` and ``.md``,
 ``tables/convergence_<name>.csv``, ``tables/province_sd.csv`` and
-``figures/forest_<name>.png``. Exits with status 3 when any fit fails the convergence checks,
-unless ``--accept-convergence-failure`` is given.
+``figures/forest_<name>.png``; from the analysis data set (``--data``) it writes Tables 1-2
+beside the published figures (``tables/table1_table2.csv``/``.md``,
+``tables/table1_continuous.csv``). Exits with status 3 when any fit fails the convergence
+checks, unless ``--accept-convergence-failure`` is given.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import pandas as pd
 import yaml
 
 from analysis.convergence import convergence_checks, failure_messages
+from analysis.descriptive_tables import category_table, continuous_table, display_category_table
 from analysis.forest_plot import forest_plot
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from cmds_common.atomic import write_text, write_with
-from cmds_common.constants import FITS_DIR, RESULTS_DIR
+from cmds_common.constants import ANALYSIS_DATA_FILE, DATA_DIR, FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
 
 CONVERGENCE_FAILED = 3
@@ -122,10 +125,35 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
     return table, failures, group_sd
 
 
+def describe_data(data_path: Path, out_dir: Path) -> pd.DataFrame:
+    """Write Tables 1-2 (and the continuous summaries) of an analysis data set."""
+    data = pd.read_parquet(data_path)
+    categories, continuous = category_table(data), continuous_table(data)
+    tables_dir = out_dir / "tables"
+    write_with(tables_dir / "table1_table2.csv", lambda p: categories.to_csv(p, index=False))
+    write_with(tables_dir / "table1_continuous.csv", lambda p: continuous.to_csv(p, index=False))
+    write_text(
+        tables_dir / "table1_table2.md",
+        f"# Tables 1-2: {len(data)} respondents of `{data_path}`\n\n"
+        "Row % = share with a health record. p: Pearson chi-square (unweighted; weighted = "
+        "weights as frequencies scaled to n, descriptive only). Published: Jing et al. 2019.\n\n"
+        + to_markdown(display_category_table(categories))
+        + "\n## Age and years in the inflow area\n\n"
+        + to_markdown(continuous),
+    )
+    return categories
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of ``python -m analysis``."""
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
     parser.add_argument("--fits", type=Path, default=FITS_DIR)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA_DIR / ANALYSIS_DATA_FILE,
+        help="analysis data set for Tables 1-2 (skipped when absent)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--models", nargs="*", help="model names (default: every fit found)")
     parser.add_argument(
@@ -139,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
+    if args.data.exists():
+        describe_data(args.data, args.out)
+        print(f"Tables 1-2 of {args.data} written to {args.out / 'tables' / 'table1_table2.md'}")
     names = args.models or sorted(p.stem for p in args.fits.glob("*.nc"))
     if not names:
         print(f"error: no fits (*.nc) in {args.fits}; run `make fit` first", file=sys.stderr)

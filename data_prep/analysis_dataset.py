@@ -32,12 +32,13 @@ def to_analysis_table(raw: pd.DataFrame) -> pd.DataFrame:
             continue
         column = raw[name]
         if var.kind == "categorical":
-            unknown = sorted(set(column.dropna().astype(str)) - set(var.levels))
+            as_text = column.where(column.isna(), column.astype(str))
+            unknown = sorted(set(as_text.dropna()) - set(var.levels))
             if unknown:
                 raise ValueError(
                     f"column {name!r} has values {unknown} outside the allowed {list(var.levels)}"
                 )
-            typed[name] = pd.Categorical(column.astype(str), categories=var.levels, ordered=False)
+            typed[name] = pd.Categorical(as_text, categories=var.levels, ordered=False)
         elif var.kind in ("binary_outcome", "id"):
             typed[name] = column.astype("int64")
         else:

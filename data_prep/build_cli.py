@@ -1,15 +1,25 @@
-"""Command line: write the analysis data set and its data dictionary.
+"""Command line: write the analysis data set, its data dictionary and the inclusion flow.
 
-``python -m data_prep --out results/data`` generates the embedded default (synthetic) sample;
-``--n`` makes a larger one for benchmarks. Writes ``analysis_data.parquet`` (typed),
-``data_dictionary.csv`` (and ``.md``) and, for synthetic data, ``synthetic_truth.csv``
-(the true province effects of the generating model).
+``python -m data_prep`` generates the embedded default (synthetic) sample; ``--n`` makes a larger
+one for benchmarks. ``--input FILE`` uses your data instead:
+
+* ``.sav`` / ``.dta``: the raw survey file, decoded through a codebook (``--codebook``; the
+  shipped 2015 CMDS codebook by default) and put through the paper's inclusion flow;
+* ``.csv`` / ``.parquet``: an already-coded table (schema in ``data_prep/coded_schema.py``), or
+  a raw export when ``--codebook`` is given.
+
+Writes ``analysis_data.parquet``, ``data_dictionary.csv``/``.md``, ``inclusion_flow.csv``/``.md``
+and, for synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written
+when the input is rejected.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+import pandas as pd
 
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import (
@@ -21,27 +31,70 @@ from cmds_common.constants import (
 )
 from cmds_common.markdown import to_markdown
 from data_prep.analysis_dataset import data_hash, to_analysis_table, write_analysis_table
+from data_prep.codebook import CodebookError, load_codebook
+from data_prep.coded_schema import CodedDataError, prepare_coded_table
+from data_prep.ingest import IngestError, flow_table, ingest_survey
+from data_prep.readers import InputFileError, read_table
 from data_prep.synthetic import generate_synthetic
 from data_prep.variables import OUTCOME, PROVINCE, data_dictionary
+from models.spec import SpecError, load_spec
+
+FLOW_FILE = "inclusion_flow.csv"
+
+
+def required_columns(spec_names: list[str]) -> list[str]:
+    """Analysis columns the named model specs read."""
+    columns: list[str] = [PROVINCE, OUTCOME]
+    for name in spec_names:
+        columns += load_spec(name).used_columns()
+    return list(dict.fromkeys(columns))
+
+
+def load_input(
+    path: Path, codebook: Path | None, encoding: str | None, required: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the user's file into the analysis table and its inclusion flow."""
+    raw = read_table(path, encoding=encoding)
+    if path.suffix.lower() in (".sav", ".dta") or codebook is not None:
+        result = ingest_survey(raw, load_codebook(codebook), required)
+        return result.table, result.flow
+    table = prepare_coded_table(raw, required)
+    flow = flow_table([("coded table as supplied (no exclusions)", len(table), None)])
+    return table, flow
+
+
+def write_outputs(table: pd.DataFrame, flow: pd.DataFrame, out_dir: Path) -> Path:
+    """Write the analysis table, dictionary and flow; print a summary."""
+    path = write_analysis_table(table, out_dir / ANALYSIS_DATA_FILE)
+    dictionary = data_dictionary()
+    write_with(out_dir / DATA_DICTIONARY_FILE, lambda p: dictionary.to_csv(p, index=False))
+    write_text((out_dir / DATA_DICTIONARY_FILE).with_suffix(".md"), to_markdown(dictionary))
+    write_with(out_dir / FLOW_FILE, lambda p: flow.to_csv(p, index=False))
+    write_text(
+        (out_dir / FLOW_FILE).with_suffix(".md"),
+        "# Inclusion flow\n\n" + to_markdown(flow, float_format="{:.0f}"),
+    )
+    print("inclusion flow:")
+    print(flow.to_string(index=False, na_rep=""))
+    sizes = table[PROVINCE].value_counts()
+    print(
+        f"analysis data: {len(table)} respondents, {table[OUTCOME].mean():.1%} with a health "
+        f"record, {(sizes > 0).sum()} provinces of {sizes[sizes > 0].min()}-{sizes.max()} "
+        f"respondents; data hash {data_hash(table)}"
+    )
+    print(f"wrote {path}, {out_dir / DATA_DICTIONARY_FILE} and {out_dir / FLOW_FILE}")
+    return path
 
 
 def build_default_data(out_dir: Path, n: int, seed: int) -> Path:
     """Generate, type and write the synthetic analysis data set; return its path."""
     raw, truth = generate_synthetic(n=n, seed=seed)
     table = to_analysis_table(raw)
-    path = write_analysis_table(table, out_dir / ANALYSIS_DATA_FILE)
-    dictionary = data_dictionary()
-    write_with(out_dir / DATA_DICTIONARY_FILE, lambda p: dictionary.to_csv(p, index=False))
-    write_text((out_dir / DATA_DICTIONARY_FILE).with_suffix(".md"), to_markdown(dictionary))
-    write_with(out_dir / "synthetic_truth.csv", lambda p: truth.to_csv(p, index=False))
-    sizes = table[PROVINCE].value_counts()
-    print(
-        f"synthetic sample: {len(table)} respondents (seed {seed}), "
-        f"{table[OUTCOME].mean():.1%} with a health record, "
-        f"{(sizes > 0).sum()} provinces of {sizes.min()}-{sizes.max()} respondents; "
-        f"data hash {data_hash(table)}"
+    flow = flow_table(
+        [(f"synthetic sample (seed {seed}), calibrated to the analysed sample", n, 3158)]
     )
-    print(f"wrote {path} and {out_dir / DATA_DICTIONARY_FILE}")
+    path = write_outputs(table, flow, out_dir)
+    write_with(out_dir / "synthetic_truth.csv", lambda p: truth.to_csv(p, index=False))
     return path
 
 
@@ -51,8 +104,25 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m data_prep", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--out", type=Path, default=DATA_DIR)
-    parser.add_argument("--n", type=int, default=DEFAULT_SAMPLE_SIZE, help="sample size")
+    parser.add_argument("--input", type=Path, help="your .sav, .dta, .csv or .parquet file")
+    parser.add_argument("--codebook", type=Path, help="codebook YAML for a raw survey file")
+    parser.add_argument("--encoding", help="text encoding of the input (e.g. gb18030)")
+    parser.add_argument(
+        "--spec",
+        action="append",
+        help="models the data must serve (default: model1 and model2); repeatable",
+    )
+    parser.add_argument("--n", type=int, default=DEFAULT_SAMPLE_SIZE, help="synthetic sample size")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args(argv)
-    build_default_data(args.out, args.n, args.seed)
+    if args.input is None:
+        build_default_data(args.out, args.n, args.seed)
+        return 0
+    try:
+        required = required_columns(args.spec or ["model1", "model2"])
+        table, flow = load_input(args.input, args.codebook, args.encoding, required)
+    except (InputFileError, CodebookError, IngestError, CodedDataError, SpecError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    write_outputs(table, flow, args.out)
     return 0

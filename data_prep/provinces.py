@@ -31,3 +31,69 @@ def province_table() -> pd.DataFrame:
 def province_names() -> list[str]:
     """English names of the 32 units in their fixed order (the ``province`` coordinate)."""
     return province_table()["name_en"].tolist()
+
+
+class UnknownProvinceError(ValueError):
+    """Province values that match no code, Chinese, English or pinyin name."""
+
+
+def province_key(value: object) -> str:
+    """Normalise a province code or name for lookup (case, spacing, ``44.0`` -> ``"44"``)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return " ".join(str(value).strip().lower().replace("_", " ").split())
+
+
+def province_lookup() -> dict[str, str]:
+    """Map every accepted spelling of a province (as :func:`province_key`) to its English name.
+
+    Accepted: the GB/T 2260 two-digit code (``"44"``, ``44``, ``44.0``), the six-digit form
+    (``"440000"``), the Chinese name with or without its suffix (``"广东"``, ``"广东省"``), the
+    English and pinyin names in any case (``"Guangdong"``, ``"nei menggu"``).
+    """
+    lookup: dict[str, str] = {}
+    suffixes = ("省", "市", "自治区", "壮族自治区", "回族自治区", "维吾尔自治区")
+    for row in province_table().itertuples():
+        spellings = {
+            str(row.code),
+            f"{row.code}0000",
+            row.name_zh,
+            row.name_en,
+            row.name_pinyin,
+            *(row.name_zh + s for s in suffixes),
+        }
+        for spelling in spellings:
+            lookup[province_key(spelling)] = row.name_en
+    lookup[province_key("Xinjiang Production and Construction Corps")] = "Xinjiang Corps"
+    lookup[province_key("兵团")] = "Xinjiang Corps"
+    return lookup
+
+
+def to_province_names(values: pd.Series) -> pd.Series:
+    """Translate codes or names of provinces to the English names used in the analysis.
+
+    Parameters
+    ----------
+    values
+        Province codes (numbers or strings) or names (Chinese, English, pinyin).
+
+    Returns
+    -------
+    pandas.Series
+        English names; missing values stay missing.
+
+    Raises
+    ------
+    UnknownProvinceError
+        Listing every value that matches no province.
+    """
+    lookup = province_lookup()
+    present = values.dropna()
+    mapped = present.map(lambda v: lookup.get(province_key(v)))
+    unknown = sorted({str(v) for v in present[mapped.isna()]})
+    if unknown:
+        raise UnknownProvinceError(
+            f"unknown province values {unknown}; expected GB/T 2260 codes (11-65, 66 for the "
+            "Xinjiang Corps) or Chinese, English or pinyin names (see data_prep/provinces.csv)"
+        )
+    return mapped.reindex(values.index)
