@@ -10,10 +10,13 @@ RESULTS ?= results
 SEED ?= 20150501
 N ?= 3158
 SAMPLER ?= nutpie
-CHAINS ?= 4
-DRAWS ?= 1000
-TUNE ?= 1000
-MODELS ?= model1 model2
+# Empty: each spec's own sampler settings, else 4 chains x 1000 draws after 1000 warm-up.
+CHAINS ?=
+DRAWS ?=
+TUNE ?=
+MODELS ?= model1 model2 model2_pooled model2_slopes
+COMPARE ?= model2_pooled model2 model2_slopes
+MAIN_MODEL ?= model2
 SPECS_DIR ?= models/specs
 ACCEPT_CONVERGENCE_FAILURE ?=
 # Your own data: DATA=file.sav|.dta (raw survey, read through CODEBOOK) or file.csv|.parquet (coded)
@@ -36,13 +39,15 @@ DATA_DESCRIPTION := data=$(or $(DATA),synthetic n=$(N) seed=$(SEED)) codebook=$(
 DATA_ARGS := $(if $(DATA),--input $(DATA)) $(if $(CODEBOOK),--codebook $(CODEBOOK)) \
 	$(if $(ENCODING),--encoding $(ENCODING)) $(foreach m,$(MODELS),--spec $(SPECS_DIR)/$(m).yaml)
 FIT_FILES := $(foreach m,$(MODELS),$(RESULTS)/fits/$(m).nc)
-SAMPLER_ARGS := --sampler $(SAMPLER) --chains $(CHAINS) --draws $(DRAWS) --tune $(TUNE) --seed $(SEED)
+SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
+	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE))
 
-.PHONY: help env data fit summarize examples test test-fast lint format clean clean-fits FORCE
+.PHONY: help env data fit summarize ppc compare report examples test test-fast lint format clean clean-fits FORCE
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
-	@echo "  Variables: PYTHON=$(PYTHON) SEED=$(SEED) N=$(N) SAMPLER=$(SAMPLER) DRAWS=$(DRAWS) TUNE=$(TUNE) MODELS='$(MODELS)'"
+	@echo "  Variables: PYTHON=$(PYTHON) SEED=$(SEED) N=$(N) SAMPLER=$(SAMPLER) MODELS='$(MODELS)'"
+	@echo "             DATA=, CODEBOOK=, ENCODING= (your data), DRAWS=, TUNE=, CHAINS=, RESULTS=$(RESULTS)"
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -65,11 +70,21 @@ $(DATA_FILE): $(ENV_READY) $(DATA_SOURCE) $(DATA) $(CODEBOOK) \
 $(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml $(wildcard models/*.py)
 	$(PYTHON) -m models --data $(DATA_FILE) --spec $(SPECS_DIR)/$*.yaml --out $(RESULTS)/fits $(SAMPLER_ARGS)
 
-fit: $(FIT_FILES) summarize ## Data, both model fits (frequentist + Bayesian) and the odds-ratio comparison
+fit: $(FIT_FILES) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison
+	$(MAKE) --no-print-directory summarize ppc compare
 
 summarize: $(ENV_READY) ## Tables 1-2, odds-ratio tables, convergence checks and forest plots
 	$(PYTHON) -m analysis --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS) \
 		$(if $(ACCEPT_CONVERGENCE_FAILURE),--accept-convergence-failure)
+
+ppc: $(ENV_READY) ## Posterior predictive checks and provincial variation of the fits
+	$(PYTHON) -m analysis ppc --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS)
+
+compare: $(ENV_READY) ## PSIS-LOO comparison of pooled, random-intercept and random-slope models
+	$(PYTHON) -m analysis compare --fits $(RESULTS)/fits --out $(RESULTS) --models $(COMPARE)
+
+report: $(ENV_READY) ## Self-contained HTML report of the last `make fit` (results/report.html)
+	$(PYTHON) -m analysis report --results $(RESULTS) --models $(MODELS) --main-model $(MAIN_MODEL)
 
 examples: $(ENV_READY) ## Write example raw .sav/.dta files, their codebook and a coded .csv to examples/
 	$(PYTHON) -m data_prep.raw_example --out examples

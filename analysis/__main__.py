@@ -1,5 +1,19 @@
-"""Entry point of ``python -m analysis``."""
+"""Entry point of ``python -m analysis [summarize|ppc|compare|report] ...``.
 
-from analysis.summarize_cli import main
+Without a command name the odds-ratio summary runs (``summarize``).
+"""
 
-raise SystemExit(main())
+import sys
+
+from analysis import checks_cli, compare_cli, report_cli, summarize_cli
+
+COMMANDS = {
+    "summarize": summarize_cli.main,
+    "ppc": checks_cli.main,
+    "compare": compare_cli.main,
+    "report": report_cli.main,
+}
+
+arguments = sys.argv[1:]
+command = arguments.pop(0) if arguments and arguments[0] in COMMANDS else "summarize"
+raise SystemExit(COMMANDS[command](arguments))

@@ -50,17 +50,31 @@ def convergence_checks(
 
 
 def failure_messages(checks: pd.DataFrame) -> list[str]:
-    """Human-readable lines, one per failed check."""
+    """Human-readable lines, one per failed check of each parameter.
+
+    Failures of several elements of one vector parameter (e.g. 32 province effects) are folded
+    into one line giving the count and the worst element.
+    """
     lines = []
-    for row in checks.loc[~checks["passed"]].itertuples():
-        if row.check == "divergences":
-            lines.append(f"{int(row.value)} divergent transitions (expected 0)")
-        elif row.check == "r_hat":
-            lines.append(
-                f"R-hat of {row.parameter} is {row.value:.3f} (must be <= {row.threshold})"
-            )
+    checks = checks.assign(base=checks["parameter"].str.split("[").str[0])
+    for (check, base), rows in checks.groupby(["check", "base"], sort=False):
+        failed = rows.loc[~rows["passed"]]
+        if failed.empty:
+            continue
+        if check == "divergences":
+            lines.append(f"{int(failed['value'].iloc[0])} divergent transitions (expected 0)")
+            continue
+        if check == "r_hat":
+            worst = failed.loc[failed["value"].idxmax()]
+            what, limit, value = "R-hat", f"<= {worst['threshold']}", f"{worst['value']:.3f}"
+        else:
+            worst = failed.loc[failed["value"].idxmin()]
+            what, limit, value = "bulk ESS", f">= {worst['threshold']:.0f}", f"{worst['value']:.0f}"
+        if len(failed) == 1:
+            lines.append(f"{what} of {worst['parameter']} is {value} (must be {limit})")
         else:
             lines.append(
-                f"bulk ESS of {row.parameter} is {row.value:.0f} (must be >= {row.threshold:.0f})"
+                f"{what} of {base} fails ({limit}) for {len(failed)} of {len(rows)} elements; "
+                f"worst {worst['parameter']} = {value}"
             )
     return lines

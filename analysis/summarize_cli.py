@@ -26,6 +26,8 @@ from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import ANALYSIS_DATA_FILE, DATA_DIR, FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
+from models.hierarchical import free_parameter_names
+from models.spec import spec_from_dict
 
 CONVERGENCE_FAILED = 3
 
@@ -90,11 +92,9 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
     tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
     write_with(tables_dir / f"odds_ratios_{name}.csv", lambda p: table.to_csv(p, index=False))
 
-    group = next(
-        (v[: -len("_sigma")] for v in idata.posterior.data_vars if v.endswith("_sigma")), None
-    )
-    check_vars = ["intercept", "beta"] + ([f"{group}_sigma", f"{group}_effect"] if group else [])
-    checks = convergence_checks(idata, check_vars)
+    fitted_spec = spec_from_dict(spec)
+    group = fitted_spec.group
+    checks = convergence_checks(idata, free_parameter_names(fitted_spec))
     checks.insert(0, "model", name)
     write_with(tables_dir / f"convergence_{name}.csv", lambda p: checks.to_csv(p, index=False))
     failures = failure_messages(checks)

@@ -14,7 +14,11 @@ def configure() -> None:
       probe and calls NumPy's own dot, which uses that OpenBLAS anyway. A user's own
       ``PYTENSOR_FLAGS`` setting of ``blas__ldflags`` wins.
     * ArviZ 0.23 announces its 1.0 migration on import.
+
+    Also selects matplotlib's file-only Agg backend (figures are written, never shown) unless
+    the user chose a backend with ``MPLBACKEND``.
     """
+    os.environ.setdefault("MPLBACKEND", "Agg")
     flags = os.environ.get("PYTENSOR_FLAGS", "")
     if "blas__ldflags" not in flags:
         os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, "blas__ldflags=") if f)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 
@@ -20,12 +21,26 @@ def province_table() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``code``, ``name_en``, ``name_zh``, ``region``, ``sample_share``,
-        ``interprovincial_shift``; 32 rows.
+        Columns ``code``, ``name_en``, ``name_zh``, ``name_pinyin``, ``region``,
+        ``sample_share``, ``interprovincial_shift``, ``tile_col``, ``tile_row`` (position in
+        the tile-grid map); 32 rows.
     """
     with resources.files("data_prep").joinpath("provinces.csv").open(encoding="utf-8") as f:
         table = pd.read_csv(f)
     return table.sort_values("code").reset_index(drop=True)
+
+
+def province_covariates() -> pd.DataFrame:
+    """Province-level covariates (``province_covariates.csv``) indexed by English name.
+
+    Adds ``log_gdp_per_capita_2015``. Sources and caveats: ``province_covariates.md``.
+    """
+    with (
+        resources.files("data_prep").joinpath("province_covariates.csv").open(encoding="utf-8") as f
+    ):
+        table = pd.read_csv(f)
+    table["log_gdp_per_capita_2015"] = np.log(table["gdp_per_capita_2015_yuan"])
+    return table.set_index("name_en")
 
 
 def province_names() -> list[str]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from data_prep.provinces import province_covariates
 from models.spec import ModelSpec, SpecError
 
 
@@ -31,6 +32,11 @@ class Design:
         Sampling weights scaled to mean 1 (all ones when the spec has none).
     group_idx, group_levels
         Index of each row's group and the group names (empty when no group term).
+    slope_columns
+        Columns of ``X`` with random slopes by group (all indicator columns of each slope
+        variable), and ``slope_terms`` their names.
+    group_X, group_predictor_names
+        ``(n_groups, k)`` group-level predictors, z-scored across groups.
     """
 
     X: np.ndarray
@@ -41,6 +47,14 @@ class Design:
     weights: np.ndarray
     group_idx: np.ndarray
     group_levels: list[str]
+    slope_columns: list[int] = field(default_factory=list)
+    group_X: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    group_predictor_names: list[str] = field(default_factory=list)
+
+    @property
+    def slope_terms(self) -> list[str]:
+        """Names of the terms with random slopes."""
+        return [self.terms[k] for k in self.slope_columns]
 
 
 def _check_columns(data: pd.DataFrame, spec: ModelSpec) -> None:
@@ -70,7 +84,9 @@ def build_design(data: pd.DataFrame, spec: ModelSpec) -> Design:
     """
     _check_columns(data, spec)
     columns, terms, scales, centres = [], [], [], {}
+    slope_columns: list[int] = []
     for variable in spec.predictors:
+        first_new = len(terms)
         values = data[variable]
         if isinstance(values.dtype, pd.CategoricalDtype):
             levels = list(values.cat.categories)
@@ -95,6 +111,8 @@ def build_design(data: pd.DataFrame, spec: ModelSpec) -> Design:
             raise SpecError(
                 f"column {variable!r} is {values.dtype}; expected a categorical or a number"
             )
+        if variable in spec.group_slopes:
+            slope_columns.extend(range(first_new, len(terms)))
     y = data[spec.outcome].to_numpy()
     if not np.isin(y, (0, 1)).all():
         raise SpecError(f"outcome {spec.outcome!r} must be 0/1")
@@ -112,6 +130,7 @@ def build_design(data: pd.DataFrame, spec: ModelSpec) -> Design:
     else:
         group_idx, group_levels = np.zeros(len(data), dtype=np.int64), []
     X = np.column_stack(columns) if columns else np.empty((len(data), 0))
+    group_X = _group_predictors(spec, group_levels)
     return Design(
         X=X,
         terms=terms,
@@ -121,4 +140,23 @@ def build_design(data: pd.DataFrame, spec: ModelSpec) -> Design:
         weights=weights,
         group_idx=group_idx,
         group_levels=group_levels,
+        slope_columns=slope_columns,
+        group_X=group_X,
+        group_predictor_names=list(spec.group_predictors),
     )
+
+
+def _group_predictors(spec: ModelSpec, group_levels: list[str]) -> np.ndarray:
+    if not spec.group_predictors:
+        return np.empty((len(group_levels), 0))
+    if spec.group != "province":
+        raise SpecError("group_predictors are available for the province group only")
+    covariates = province_covariates()
+    unknown = [c for c in spec.group_predictors if c not in covariates.columns]
+    if unknown:
+        raise SpecError(
+            f"group predictors {unknown} are not columns of data_prep/province_covariates.csv; "
+            f"available: {sorted(covariates.columns)}"
+        )
+    values = covariates.loc[group_levels, list(spec.group_predictors)].to_numpy(float)
+    return (values - values.mean(axis=0)) / values.std(axis=0)

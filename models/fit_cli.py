@@ -90,9 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, default=FITS_DIR)
     parser.add_argument("--sampler", choices=SAMPLERS, default="nutpie")
-    parser.add_argument("--chains", type=int, default=DEFAULT_CHAINS)
-    parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS)
-    parser.add_argument("--tune", type=int, default=DEFAULT_TUNE)
+    parser.add_argument("--chains", type=int, help=f"default {DEFAULT_CHAINS}, or the spec's")
+    parser.add_argument("--draws", type=int, help=f"default {DEFAULT_DRAWS}, or the spec's")
+    parser.add_argument("--tune", type=int, help=f"default {DEFAULT_TUNE}, or the spec's")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
@@ -104,17 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.exists():
         print(f"error: analysis data {args.data} not found; run `make data` first", file=sys.stderr)
         return 2
-    settings = SamplerSettings(
-        sampler=args.sampler,
-        chains=args.chains,
-        draws=args.draws,
-        tune=args.tune,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
+    explicit = {k: getattr(args, k) for k in ("chains", "draws", "tune") if getattr(args, k)}
     try:
         specs = [load_spec(s) for s in (args.spec or ["model1", "model2"])]
         for spec in specs:
+            settings = SamplerSettings(
+                sampler=args.sampler,
+                seed=args.seed,
+                progress=not args.no_progress,
+                **{**spec.sampler, **explicit},
+            )
             fit_spec(spec, args.data, args.out, settings)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)

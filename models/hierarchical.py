@@ -13,6 +13,20 @@ The model, for respondent :math:`i` in province :math:`j[i]`:
     \sigma_u \sim \operatorname{HalfNormal}(s_\sigma)
 
 with the defaults :math:`s_\alpha = 1.5`, :math:`s_\beta = 1`, :math:`s_\sigma = 1`.
+
+Variants, chosen by the spec:
+
+* **pooled** (no group term): the :math:`u_j` are dropped.
+* **group-level predictors** :math:`w_j` (z-scored across provinces):
+  :math:`u_j = w_j'\gamma + \sigma_u z_j`, :math:`\gamma \sim \mathcal N(0, 1)`.
+* **correlated random slopes** ``(1 + a + b | province)``: the province deviations
+  :math:`(u_j, v_{j1}, \dots, v_{jK})` of the intercept and the slopes of the indicator columns
+  of ``a``, ``b`` are multivariate normal with SDs
+  :math:`\tau_k \sim \operatorname{HalfNormal}(s_\sigma)` and correlation
+  :math:`\Omega \sim \operatorname{LKJ}(\eta)` (default :math:`\eta = 2`),
+  non-centred through the Cholesky factor: :math:`(u_j, v_j) = L z_j`,
+  :math:`z_j \sim \mathcal N(0, I)`; :math:`\operatorname{logit}(p_i)` gains
+  :math:`\sum_k v_{j[i]k} x_{ik}`.
 Indicator predictors have :math:`\operatorname{sd}(x_k)` taken as 1, so a priori an odds ratio
 lies in (0.14, 7.1) with 95% probability; continuous predictors (centred at their mean) get the
 same prior per standard deviation. :math:`\alpha` is the log-odds of a record for a respondent at
@@ -21,13 +35,17 @@ every reference level and mean age/stay in a typical province. When a spec has n
 
 Names follow Bambi: ``intercept``, ``beta`` (dim ``term``), ``province_sigma``,
 ``province_offset`` and the Deterministic ``province_effect`` (dim ``province``), index array
-``province_idx``; the likelihood node is named after the outcome (dim ``obs``).
+``province_idx``; the likelihood node is named after the outcome (dim ``obs``). Slopes add
+``province_slope`` (dims ``province``, ``slope_term``), ``province_slope_sigma`` and
+``province_corr`` (dims ``effect``, ``effect_bis``); group predictors add ``province_gamma``
+(dim ``group_predictor``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 
 from models.design import Design
 from models.spec import ModelSpec
@@ -41,6 +59,12 @@ def model_coords(design: Design, spec: ModelSpec) -> dict[str, list]:
     }
     if spec.group:
         coords[spec.group] = list(design.group_levels)
+    if design.slope_columns:
+        coords["slope_term"] = design.slope_terms
+        coords["effect"] = ["intercept", *design.slope_terms]
+        coords["effect_bis"] = coords["effect"]
+    if design.group_predictor_names:
+        coords["group_predictor"] = list(design.group_predictor_names)
     return coords
 
 
@@ -68,14 +92,45 @@ def build_model(design: Design, spec: ModelSpec) -> pm.Model:
         )
         linear = intercept + pm.math.dot(X, beta)
         if spec.group:
-            group = spec.group
-            group_idx = pm.Data(f"{group}_idx", design.group_idx, dims="obs")
-            sigma = pm.HalfNormal(f"{group}_sigma", sigma=priors.group_sd_scale)
-            offset = pm.Normal(f"{group}_offset", mu=0.0, sigma=1.0, dims=group)
-            effect = pm.Deterministic(f"{group}_effect", sigma * offset, dims=group)
-            linear = linear + effect[group_idx]
+            group_idx = pm.Data(f"{spec.group}_idx", design.group_idx, dims="obs")
+            linear = linear + _group_terms(design, spec, X, group_idx)
         pm.Bernoulli(spec.outcome, logit_p=linear, observed=design.y, dims="obs")
     return model
+
+
+def _group_terms(
+    design: Design, spec: ModelSpec, X: pt.TensorVariable, group_idx
+) -> pt.TensorVariable:
+    """Province deviations of the intercept (and slopes) added to each row's log-odds."""
+    group, priors = spec.group, spec.priors
+    mean = 0.0
+    if design.group_predictor_names:
+        group_X = pm.Data(f"{group}_X", design.group_X, dims=(group, "group_predictor"))
+        gamma = pm.Normal(f"{group}_gamma", mu=0.0, sigma=1.0, dims="group_predictor")
+        mean = pm.math.dot(group_X, gamma)
+    if not design.slope_columns:
+        sigma = pm.HalfNormal(f"{group}_sigma", sigma=priors.group_sd_scale)
+        offset = pm.Normal(f"{group}_offset", mu=0.0, sigma=1.0, dims=group)
+        effect = pm.Deterministic(f"{group}_effect", mean + sigma * offset, dims=group)
+        return effect[group_idx]
+    n_effects = 1 + len(design.slope_columns)
+    chol, corr, stds = pm.LKJCholeskyCov(
+        f"{group}_chol",
+        n=n_effects,
+        eta=priors.lkj_eta,
+        sd_dist=pm.HalfNormal.dist(sigma=priors.group_sd_scale, shape=n_effects),
+        compute_corr=True,
+        store_in_trace=False,
+    )
+    offset = pm.Normal(f"{group}_offset", mu=0.0, sigma=1.0, dims=(group, "effect"))
+    deviations = pm.math.dot(offset, chol.T)
+    pm.Deterministic(f"{group}_sigma", stds[0])
+    pm.Deterministic(f"{group}_slope_sigma", stds[1:], dims="slope_term")
+    pm.Deterministic(f"{group}_corr", corr, dims=("effect", "effect_bis"))
+    effect = pm.Deterministic(f"{group}_effect", mean + deviations[:, 0], dims=group)
+    slope = pm.Deterministic(f"{group}_slope", deviations[:, 1:], dims=(group, "slope_term"))
+    slope_X = X[:, design.slope_columns]
+    return effect[group_idx] + (slope_X * slope[group_idx]).sum(axis=1)
 
 
 def free_parameter_names(spec: ModelSpec) -> list[str]:
@@ -83,6 +138,10 @@ def free_parameter_names(spec: ModelSpec) -> list[str]:
     names = ["intercept", "beta"]
     if spec.group:
         names += [f"{spec.group}_sigma", f"{spec.group}_effect"]
+    if spec.group_slopes:
+        names += [f"{spec.group}_slope_sigma", f"{spec.group}_slope"]
+    if spec.group_predictors:
+        names += [f"{spec.group}_gamma"]
     return names
 
 

@@ -12,8 +12,14 @@ A spec file looks like::
       intercept_sd: 1.5
       coefficient_sd: 1.0
       group_sd_scale: 1.0
+      lkj_eta: 2.0
+    group_predictors: [log_gdp_per_capita_2015]   # optional province-level predictors
+    sampler: {tune: 1500, draws: 1500}        # optional: this model's sampler defaults
 
-The formula follows lme4/brms: ``outcome ~ term + term + ... + (1 | group)``.
+The formula follows lme4/brms: ``outcome ~ term + term + ... + (1 | group)`` for a random
+intercept, ``(1 + a + b | group)`` for correlated random intercept and slopes of ``a`` and ``b``
+(which must also be fixed terms), and no group term for a pooled model. Group-level predictors
+are columns of ``data_prep/province_covariates.csv``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+
+#: Sampler settings a spec may set as its own defaults (command-line values still win).
+SAMPLER_KEYS = {"chains", "draws", "tune", "target_accept"}
 
 
 class SpecError(ValueError):
@@ -42,12 +51,16 @@ class PriorSpec:
         SD of the Normal prior on each coefficient: per 0/1 contrast for categorical terms,
         per standard deviation of the predictor for continuous terms.
     group_sd_scale
-        Scale of the HalfNormal prior on the SD of the group (province) intercepts.
+        Scale of the HalfNormal prior on the SD of the group (province) intercepts and slopes.
+    lkj_eta
+        Shape of the LKJ prior on the correlation of random intercepts and slopes (2 favours
+        weak correlations).
     """
 
     intercept_sd: float = 1.5
     coefficient_sd: float = 1.0
     group_sd_scale: float = 1.0
+    lkj_eta: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -58,18 +71,21 @@ class ModelSpec:
     outcome: str
     predictors: tuple[str, ...]
     group: str | None = None
+    group_slopes: tuple[str, ...] = ()
+    group_predictors: tuple[str, ...] = ()
     label: str = ""
     reference_levels: dict[str, str] = field(default_factory=dict)
     weights: str | None = None
     published_model: int | None = None
     priors: PriorSpec = field(default_factory=PriorSpec)
+    sampler: dict[str, float] = field(default_factory=dict)
 
     @property
     def formula(self) -> str:
         """The spec written back as an lme4/brms formula."""
         rhs = " + ".join(self.predictors) or "1"
         if self.group:
-            rhs += f" + (1 | {self.group})"
+            rhs += f" + ({' + '.join(['1', *self.group_slopes])} | {self.group})"
         return f"{self.outcome} ~ {rhs}"
 
     def used_columns(self) -> list[str]:
@@ -80,26 +96,38 @@ class ModelSpec:
 
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_GROUP_TERM = re.compile(rf"^\(\s*1\s*\|\s*({_NAME})\s*\)$")
+_GROUP_TERM = re.compile(rf"^\(\s*1((?:\s*\+\s*{_NAME})*)\s*\|\s*({_NAME})\s*\)$")
 
 
-def parse_formula(formula: str) -> tuple[str, tuple[str, ...], str | None]:
-    """Split an lme4-style formula into outcome, predictors and grouping factor.
+@dataclass(frozen=True)
+class ParsedFormula:
+    """The parts of an lme4-style formula."""
+
+    outcome: str
+    predictors: tuple[str, ...]
+    group: str | None
+    group_slopes: tuple[str, ...]
+
+
+def parse_formula(formula: str) -> ParsedFormula:
+    """Split an lme4-style formula into outcome, predictors, grouping factor and slopes.
 
     Parameters
     ----------
     formula
-        For example ``"health_record ~ income_quartile + hukou + (1 | province)"``.
+        For example ``"health_record ~ income_quartile + hukou + (1 | province)"`` or
+        ``"health_record ~ hukou + movement + (1 + hukou | province)"``.
 
     Returns
     -------
-    outcome, predictors, group
-        ``group`` is ``None`` when the formula has no ``(1 | group)`` term.
+    ParsedFormula
+        ``group`` is ``None`` when the formula has no group term; ``group_slopes`` lists the
+        variables with random slopes.
 
     Raises
     ------
     SpecError
-        On anything but plain variable names, one ``(1 | group)`` term and ``1``.
+        On anything but plain variable names, one group term and ``1``.
     """
     if formula.count("~") != 1:
         raise SpecError(f"formula must contain exactly one '~': {formula!r}")
@@ -107,7 +135,7 @@ def parse_formula(formula: str) -> tuple[str, tuple[str, ...], str | None]:
     if not re.fullmatch(_NAME, lhs):
         raise SpecError(f"outcome must be one variable name, got {lhs!r} in {formula!r}")
     predictors: list[str] = []
-    group = None
+    group, slopes = None, ()
     for raw in _split_top_level(rhs):
         term = raw.strip()
         if term in ("1", ""):
@@ -115,17 +143,22 @@ def parse_formula(formula: str) -> tuple[str, tuple[str, ...], str | None]:
         match = _GROUP_TERM.match(term)
         if match:
             if group is not None:
-                raise SpecError(f"only one (1 | group) term is supported: {formula!r}")
-            group = match.group(1)
+                raise SpecError(f"only one group term is supported: {formula!r}")
+            group = match.group(2)
+            slopes = tuple(v.strip() for v in match.group(1).split("+") if v.strip())
         elif re.fullmatch(_NAME, term):
             if term in predictors:
                 raise SpecError(f"term {term!r} appears twice in {formula!r}")
             predictors.append(term)
         else:
             raise SpecError(
-                f"cannot read term {term!r} in {formula!r}: use variable names and (1 | group)"
+                f"cannot read term {term!r} in {formula!r}: use variable names, "
+                "(1 | group) or (1 + variable | group)"
             )
-    return lhs, tuple(predictors), group
+    stray = [v for v in slopes if v not in predictors]
+    if stray:
+        raise SpecError(f"random slopes {stray} must also be fixed terms in {formula!r}")
+    return ParsedFormula(lhs, tuple(predictors), group, slopes)
 
 
 def _split_top_level(rhs: str) -> list[str]:
@@ -152,30 +185,44 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
         "weights",
         "published_model",
         "priors",
+        "group_predictors",
+        "sampler",
     }
     if unknown:
         raise SpecError(f"{source}: unknown keys {sorted(unknown)}")
     for key in ("name", "formula"):
         if key not in raw:
             raise SpecError(f"{source}: missing required key {key!r}")
-    outcome, predictors, group = parse_formula(str(raw["formula"]))
+    parsed = parse_formula(str(raw["formula"]))
     priors_raw = raw.get("priors") or {}
     try:
         priors = PriorSpec(**{k: float(v) for k, v in priors_raw.items()})
     except TypeError as err:
         raise SpecError(f"{source}: bad priors {priors_raw}: {err}") from err
-    if min(priors.intercept_sd, priors.coefficient_sd, priors.group_sd_scale) <= 0:
+    if min(vars(priors).values()) <= 0:
         raise SpecError(f"{source}: prior scales must be positive, got {priors}")
     references = {str(k): str(v) for k, v in (raw.get("reference_levels") or {}).items()}
-    stray = set(references) - set(predictors)
+    stray = set(references) - set(parsed.predictors)
     if stray:
         raise SpecError(f"{source}: reference_levels for variables not in the formula: {stray}")
+    sampler = dict(raw.get("sampler") or {})
+    bad_sampler = set(sampler) - SAMPLER_KEYS
+    if bad_sampler:
+        raise SpecError(
+            f"{source}: unknown sampler settings {sorted(bad_sampler)}; use {sorted(SAMPLER_KEYS)}"
+        )
+    group_predictors = tuple(str(v) for v in raw.get("group_predictors") or ())
+    if group_predictors and parsed.group is None:
+        raise SpecError(f"{source}: group_predictors need a group term in the formula")
     return ModelSpec(
         name=str(raw["name"]),
         label=str(raw.get("label", raw["name"])),
-        outcome=outcome,
-        predictors=predictors,
-        group=group,
+        outcome=parsed.outcome,
+        predictors=parsed.predictors,
+        group=parsed.group,
+        group_slopes=parsed.group_slopes,
+        group_predictors=group_predictors,
+        sampler=sampler,
         reference_levels=references,
         weights=raw.get("weights"),
         published_model=raw.get("published_model"),
@@ -217,5 +264,7 @@ def spec_to_yaml(spec: ModelSpec) -> str:
         "weights": spec.weights,
         "published_model": spec.published_model,
         "priors": vars(spec.priors),
+        "group_predictors": list(spec.group_predictors),
+        "sampler": spec.sampler,
     }
     return yaml.safe_dump(body, sort_keys=False)

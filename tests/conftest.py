@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-import pandas as pd
-import pytest
+from cmds_common import runtime
 
-from data_prep.analysis_dataset import to_analysis_table
-from data_prep.synthetic import generate_synthetic
+runtime.configure()  # before any test module imports PyTensor or ArviZ
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from data_prep.analysis_dataset import to_analysis_table  # noqa: E402
+from data_prep.synthetic import generate_synthetic  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,7 @@ def test_checks_name_the_failing_parameters(tmp_path):
     idata, _ = _fake_fit(tmp_path, stuck=True)
     checks = convergence_checks(idata, ["intercept", "beta", "province_sigma"])
     messages = failure_messages(checks)
-    assert any("R-hat of beta[hukou_urban]" in m for m in messages)
+    assert any(m.startswith("R-hat of beta fails (<= 1.01) for 2 of 2 elements") for m in messages)
     assert any("3 divergent transitions" in m for m in messages)
     assert not any("province_sigma" in m for m in messages)
 
@@ -77,7 +77,9 @@ def test_failed_fit_exits_nonzero_unless_accepted(tmp_path, capsys):
     _, fits = _fake_fit(tmp_path, stuck=True)
     code = summarize_main(["--fits", str(fits), "--out", str(tmp_path)])
     assert code == CONVERGENCE_FAILED
-    assert "R-hat of beta[hukou_urban]" in capsys.readouterr().err
+    assert (
+        "R-hat of beta fails (<= 1.01) for 2 of 2 elements; worst beta[" in capsys.readouterr().err
+    )
     # results are still written, so nothing is lost
     assert (tmp_path / "tables" / "odds_ratios_fake.csv").exists()
     assert (
@@ -86,6 +88,22 @@ def test_failed_fit_exits_nonzero_unless_accepted(tmp_path, capsys):
         )
         == 0
     )
+
+
+def test_single_element_failures_are_named_individually():
+    checks = pd.DataFrame(
+        [
+            ("r_hat", "beta[hukou_urban]", 1.03, 1.01, False),
+            ("r_hat", "beta[local_friends_ge3]", 1.001, 1.01, True),
+            ("ess_bulk", "province_sigma", 250.0, 400.0, False),
+            ("divergences", "all", 0, 0, True),
+        ],
+        columns=["check", "parameter", "value", "threshold", "passed"],
+    )
+    assert failure_messages(checks) == [
+        "R-hat of beta[hukou_urban] is 1.030 (must be <= 1.01)",
+        "bulk ESS of province_sigma is 250 (must be >= 400)",
+    ]
 
 
 def test_good_fit_passes(tmp_path):

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import arviz as az
@@ -11,6 +16,9 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
+from analysis.checks_cli import main as checks_main
+from analysis.compare_cli import main as compare_main
+from analysis.report_cli import main as report_main
 from analysis.summarize_cli import main as summarize_main
 from data_prep.analysis_dataset import read_analysis_table
 from data_prep.build_cli import main as data_main
@@ -37,9 +45,21 @@ def pipeline_dir(tmp_path_factory) -> Path:
         == 0
     )
     code = summarize_main(
-        ["--fits", str(root / "fits"), "--out", str(root), "--accept-convergence-failure"]
+        [
+            "--fits",
+            str(root / "fits"),
+            "--out",
+            str(root),
+            "--accept-convergence-failure",
+            "--data",
+            data,
+        ]
     )
     assert code == 0
+    assert checks_main(["--fits", str(root / "fits"), "--data", data, "--out", str(root)]) == 0
+    models = ["--models", "model1", "model2"]
+    assert compare_main(["--fits", str(root / "fits"), "--out", str(root), *models]) == 0
+    assert report_main(["--results", str(root), *models]) == 0
     return root
 
 
@@ -141,3 +161,116 @@ def test_recovers_generating_parameters(pipeline_dir):
     effects = idata.posterior["province_effect"].mean(("chain", "draw")).values
     true_effects = pd.read_csv(pipeline_dir / "data" / "synthetic_truth.csv")["province_effect"]
     assert np.corrcoef(effects, true_effects)[0, 1] > 0.7
+
+
+def test_checks_variation_and_comparison_outputs(pipeline_dir):
+    tables, figures = pipeline_dir / "tables", pipeline_dir / "figures"
+    checks = pd.read_csv(tables / "ppc_model2.csv")
+    assert set(checks["check"]) == {"overall", "province", "category"}
+    assert (checks.query("check == 'province'")["n"].sum()) == 3158
+    assert checks["bayes_p"].between(0, 1).all()
+    variation = pd.read_csv(tables / "province_variation_model2.csv").set_index("measure")
+    assert 1 < variation.loc["median_odds_ratio", "median"] < 3
+    rates = pd.read_csv(tables / "province_rates_model2.csv")
+    assert len(rates) == 32 and rates["prob_top5"].sum() == pytest.approx(5)
+    assert rates["prob_bottom5"].sum() == pytest.approx(5)
+    comparison = pd.read_csv(tables / "model_comparison.csv")
+    assert set(comparison["model"]) == {"model1", "model2"}
+    assert (
+        comparison[["pareto_k_good", "pareto_k_bad", "pareto_k_very_bad"]].sum(axis=1) == 3158
+    ).all()
+    for stem in (
+        "ppc_overall",
+        "ppc_province",
+        "ppc_categories",
+        "calibration",
+        "caterpillar",
+        "shrinkage",
+        "tilemap",
+    ):
+        assert (figures / f"{stem}_model2.png").read_bytes().startswith(PNG_SIGNATURE), stem
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, installed here when missing (needs root and apt-get)."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("chromium is not installed and cannot be installed here (needs root apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True
+    )
+    found = shutil.which("chromium")
+    assert found, "apt-get installed chromium but it is not on PATH"
+    return found
+
+
+def test_report_renders_with_every_figure(pipeline_dir, chromium):
+    report = pipeline_dir / "report.html"
+    text = report.read_text(encoding="utf-8")
+    n_images = text.count("<img ")
+    # a forest plot per model, 4 predictive-check figures, 3 provincial-variation figures
+    assert n_images == 2 + 4 + 3 and "Figure not produced" not in text
+    assert "http://" not in text and "https://" not in text  # self-contained
+    for section in (
+        "Inclusion flow",
+        "Tables 1-2",
+        "Table 3",
+        "Posterior predictive checks",
+        "Provincial variation",
+        "Model comparison",
+        "Convergence diagnostics",
+        "Run metadata",
+        "Package versions",
+    ):
+        assert section in text, section
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                report.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
+        assert loaded, "the page's load script did not run"
+        assert loaded.group(1) == loaded.group(2) == str(n_images)
+        screenshot = pipeline_dir / "report.png"
+        subprocess.run(
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                "--window-size=1300,3000",
+                f"--screenshot={screenshot}",
+                report.as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+    assert screenshot.read_bytes().startswith(PNG_SIGNATURE)

@@ -6,21 +6,32 @@ import re
 
 import pytest
 
-from models.spec import ModelSpec, SpecError, load_spec, parse_formula, spec_from_dict, spec_to_yaml
+from models.spec import (
+    ModelSpec,
+    ParsedFormula,
+    SpecError,
+    load_spec,
+    parse_formula,
+    spec_from_dict,
+    spec_to_yaml,
+)
 
 
 def test_parse_formula_with_group():
-    outcome, predictors, group = parse_formula(
-        "health_record ~ income_quartile + hukou+age_years + (1 | province)"
-    )
-    assert outcome == "health_record"
-    assert predictors == ("income_quartile", "hukou", "age_years")
-    assert group == "province"
+    parsed = parse_formula("health_record ~ income_quartile + hukou+age_years + (1 | province)")
+    assert parsed.outcome == "health_record"
+    assert parsed.predictors == ("income_quartile", "hukou", "age_years")
+    assert parsed.group == "province" and parsed.group_slopes == ()
 
 
 def test_parse_formula_without_group_or_terms():
-    assert parse_formula("y ~ 1") == ("y", (), None)
-    assert parse_formula("y ~ a") == ("y", ("a",), None)
+    assert parse_formula("y ~ 1") == ParsedFormula("y", (), None, ())
+    assert parse_formula("y ~ a") == ParsedFormula("y", ("a",), None, ())
+
+
+def test_parse_random_slopes():
+    parsed = parse_formula("y ~ a + b + c + (1 + a + c | g)")
+    assert parsed.group == "g" and parsed.group_slopes == ("a", "c")
 
 
 @pytest.mark.parametrize(
@@ -30,8 +41,9 @@ def test_parse_formula_without_group_or_terms():
         ("a + b ~ c", "outcome must be one variable"),
         ("y ~ a + a", "appears twice"),
         ("y ~ log(a)", "cannot read term"),
-        ("y ~ a + (1 | g) + (1 | h)", "only one (1 | group)"),
+        ("y ~ a + (1 | g) + (1 | h)", "only one group term"),
         ("y ~ a + (a | g)", "cannot read term"),
+        ("y ~ a + (1 + b | g)", "random slopes ['b'] must also be fixed terms"),
     ],
 )
 def test_bad_formulas_are_named(formula, fragment):
@@ -78,6 +90,7 @@ def test_spec_round_trips_through_yaml():
         ({"name": "m", "formula": "y ~ a", "priors": {"intercept_sd": -1}}, "must be positive"),
         ({"name": "m", "formula": "y ~ a", "priors": {"slope_sd": 1}}, "bad priors"),
         ({"name": "m", "formula": "y ~ a", "reference_levels": {"b": "x"}}, "not in the formula"),
+        ({"name": "m", "formula": "y ~ a", "group_predictors": ["gdp"]}, "need a group term"),
     ],
 )
 def test_bad_specs(raw, fragment):

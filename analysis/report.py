@@ -1,0 +1,326 @@
+"""One self-contained HTML report of a run, built from the files under ``results/``.
+
+Every figure is embedded as a base64 PNG, so the single file can be e-mailed or archived. An
+inline script records, once the page has loaded, how many images decoded (``data-images-loaded``
+on ``<body>``), which the tests read through headless Chromium.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import arviz as az
+import pandas as pd
+
+from analysis.descriptive_tables import display_category_table
+from analysis.summarize_cli import display_table
+
+STYLE = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 1150px;
+       margin: 2em auto; padding: 0 1.5em; color: #1d1d1d; line-height: 1.45; }
+h1 { font-size: 1.7em; }
+h2 { border-bottom: 2px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
+table { border-collapse: collapse; font-size: .85em; margin: .8em 0 1.4em; }
+th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: left; }
+th { background: #f2f2f2; } .num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: .9em; color: #444; margin-top: .3em; }
+.note { background: #f7f7f2; border-left: 4px solid #c9b458; padding: .5em 1em; font-size: .92em; }
+.fail { color: #b00020; font-weight: bold; } .pass { color: #1b7f3b; font-weight: bold; }
+nav a { margin-right: 1em; }
+"""
+
+SCRIPT = """
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; });
+  document.body.setAttribute('data-images-loaded', loaded.length + '/' + images.length);
+});
+"""
+
+
+@dataclass
+class ReportInputs:
+    """Where the report reads from and what it shows."""
+
+    results: Path
+    models: list[str]
+    main_model: str = "model2"
+    compared: list[str] = field(default_factory=list)
+
+
+def _image(path: Path, caption: str) -> str:
+    if not path.exists():
+        return f'<p class="note">Figure not produced: <code>{html.escape(str(path))}</code></p>'
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        f'<figure><img src="data:image/png;base64,{encoded}" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _table(frame: pd.DataFrame, float_format: str = "{:.2f}") -> str:
+    """HTML table; numeric columns right-aligned, text left-aligned."""
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+
+    def cell(value: object, is_number: bool) -> str:
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            text = ""
+        elif isinstance(value, float):
+            text = float_format.format(value)
+        else:
+            text = html.escape(str(value))
+        return f'<td class="num">{text}</td>' if is_number else f"<td>{text}</td>"
+
+    head = "".join(
+        f'<th class="num">{html.escape(str(c))}</th>' if n else f"<th>{html.escape(str(c))}</th>"
+        for c, n in zip(frame.columns, numeric, strict=True)
+    )
+    body = "".join(
+        "<tr>" + "".join(cell(v, n) for v, n in zip(row, numeric, strict=True)) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _csv(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>{body}</section>'
+
+
+def _data_section(inputs: ReportInputs) -> str:
+    data_dir = inputs.results / "data"
+    source = data_dir / "source.txt"
+    parts = []
+    if source.exists():
+        parts.append(f"<p>Data source: <code>{html.escape(source.read_text().strip())}</code></p>")
+    flow = _csv(data_dir / "inclusion_flow.csv")
+    if flow is not None:
+        parts.append("<h3>Inclusion flow</h3>" + _table(flow, "{:.0f}"))
+    tables = _csv(inputs.results / "tables" / "table1_table2.csv")
+    if tables is not None:
+        parts.append(
+            "<h3>Tables 1-2 against the published figures</h3><p>Row % = share with a health "
+            "record. p: Pearson chi-square; weighted p treats weights as frequencies (descriptive)."
+            "</p>" + _table(display_category_table(tables))
+        )
+    continuous = _csv(inputs.results / "tables" / "table1_continuous.csv")
+    if continuous is not None:
+        parts.append("<h3>Age and years in the inflow area</h3>" + _table(continuous))
+    return _section("data", "Data and inclusion flow", "".join(parts))
+
+
+def _odds_ratio_section(inputs: ReportInputs) -> str:
+    parts = [
+        '<p class="note">Bayesian: posterior median odds ratio with equal-tailed 95% credible '
+        "interval from the multilevel model. Weighted logit: the paper's single-level weighted "
+        "regression on the same data, design-based standard errors. Published: Jing et al., "
+        "BMJ Open 2019, Table 3.</p>"
+    ]
+    for name in inputs.models:
+        table = _csv(inputs.results / "tables" / f"odds_ratios_{name}.csv")
+        if table is None:
+            continue
+        parts.append(f"<h3>{html.escape(name)}</h3>" + _table(display_table(table)))
+        caption = f"{name}: Bayesian, weighted-logit and published odds ratios"
+        parts.append(_image(inputs.results / "figures" / f"forest_{name}.png", caption))
+    sd = _csv(inputs.results / "tables" / "province_sd.csv")
+    if sd is not None:
+        parts.append(
+            "<h3>Between-province SD (log-odds)</h3>" + _table(sd.drop(columns=["parameter"]))
+        )
+    return _section("odds-ratios", "Table 3: odds ratios", "".join(parts))
+
+
+def _ppc_section(inputs: ReportInputs) -> str:
+    name, figures = inputs.main_model, inputs.results / "figures"
+    checks = _csv(inputs.results / "tables" / f"ppc_{name}.csv")
+    parts = [
+        f"<p>Model <b>{html.escape(name)}</b>. Each check compares the observed share with a "
+        "record with its distribution over data sets replicated from the posterior; Bayesian "
+        "p = P(replicated &gt; observed) + 0.5 P(equal); values below 0.025 or above 0.975 "
+        "flag groups the model does not reproduce.</p>"
+    ]
+    if checks is not None:
+        extreme = checks.query("bayes_p < 0.025 or bayes_p > 0.975")
+        parts.append(
+            f"<p>{len(checks)} checks; <b>{len(extreme)}</b> outside the 95% range.</p>"
+            + _table(
+                checks.assign(
+                    observed=100 * checks["observed"],
+                    predicted_median=100 * checks["predicted_median"],
+                    pi_low=100 * checks["pi_low"],
+                    pi_high=100 * checks["pi_high"],
+                )[
+                    [
+                        "check",
+                        "variable",
+                        "level",
+                        "n",
+                        "observed",
+                        "predicted_median",
+                        "pi_low",
+                        "pi_high",
+                        "bayes_p",
+                    ]
+                ]
+            )
+        )
+    for stem, caption in (
+        ("ppc_overall", "Overall uptake: replicated shares (ArviZ Bayesian p-value plot)"),
+        ("ppc_province", "Uptake by inflow province: observed against predictive intervals"),
+        ("ppc_categories", "Uptake in every Table 1-2 category"),
+        ("calibration", "Calibration: observed share against mean predicted probability by decile"),
+    ):
+        parts.append(_image(figures / f"{stem}_{name}.png", caption))
+    return _section("checks", "Posterior predictive checks", "".join(parts))
+
+
+def _variation_section(inputs: ReportInputs) -> str:
+    name, tables, figures = inputs.main_model, inputs.results / "tables", inputs.results / "figures"
+    parts = [
+        "<p>SD: between-province standard deviation of the log-odds. ICC (latent scale): "
+        "&sigma;&sup2;/(&sigma;&sup2; + &pi;&sup2;/3), the share of latent variation between "
+        "provinces. MOR: median odds ratio between like respondents in two random provinces. "
+        "Standardised uptake: each province's expected share if it had the whole sample's mix "
+        "of predictors.</p>"
+    ]
+    summary = _csv(tables / f"province_variation_{name}.csv")
+    if summary is not None:
+        parts.append(_table(summary, "{:.3f}"))
+    parts.append(_image(figures / f"caterpillar_{name}.png", "Province effects as odds ratios"))
+    parts.append(_image(figures / f"shrinkage_{name}.png", "Raw against partially pooled shares"))
+    parts.append(_image(figures / f"tilemap_{name}.png", "Standardised uptake by inflow province"))
+    rates = _csv(tables / f"province_rates_{name}.csv")
+    if rates is not None:
+        shown = rates.sort_values("standardised_rate", ascending=False)
+        for column in [c for c in shown.columns if c.endswith(("rate", "low", "high"))]:
+            shown[column] = 100 * shown[column]
+        parts.append("<h3>Standardised uptake (%) and rank probabilities</h3>" + _table(shown))
+    return _section("variation", "Provincial variation", "".join(parts))
+
+
+def _comparison_section(inputs: ReportInputs) -> str:
+    table = _csv(inputs.results / "tables" / "model_comparison.csv")
+    if table is None:
+        return _section("comparison", "Model comparison", "<p>Not run (make compare).</p>")
+    return _section(
+        "comparison",
+        "Model comparison (PSIS-LOO)",
+        "<p>Higher elpd_loo is better. elpd_diff and dse: difference from the best model and its "
+        "standard error (less than about 2 dse is no clear difference). Pareto k: counts of "
+        "respondents with good (&le; 0.7), bad and very bad (&gt; 1) approximations.</p>"
+        + _table(table),
+    )
+
+
+def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, dict]:
+    rows, meta_rows, versions = [], [], {}
+    for name in inputs.models:
+        checks = _csv(inputs.results / "tables" / f"convergence_{name}.csv")
+        netcdf = inputs.results / "fits" / f"{name}.nc"
+        if checks is None or not netcdf.exists():
+            continue
+        failed = checks.loc[~checks["passed"]]
+        rhat = checks.query("check == 'r_hat'")["value"]
+        ess = checks.query("check == 'ess_bulk'")["value"]
+        divergences = checks.query("check == 'divergences'")["value"]
+        status = "passed" if failed.empty else f"FAILED ({len(failed)} checks)"
+        rows.append(
+            {
+                "model": name,
+                "status": status,
+                "max R-hat": rhat.max(),
+                "min bulk ESS": ess.min(),
+                "divergences": int(divergences.sum()),
+            }
+        )
+        attrs = az.from_netcdf(netcdf).posterior.attrs
+        versions = json.loads(attrs.get("package_versions", "{}"))
+        meta_rows.append(
+            {
+                "model": name,
+                "formula": attrs.get("formula"),
+                "data hash": attrs.get("data_hash"),
+                "n": attrs.get("n_obs"),
+                "sampler": attrs.get("sampler"),
+                "chains x draws (warm-up)": f"{attrs.get('chains')} x {attrs.get('draws')} "
+                f"({attrs.get('tune')})",
+                "target accept": attrs.get("target_accept"),
+                "seed": attrs.get("seed"),
+                "sampling time (s)": attrs.get("sampling_seconds"),
+                "fitted (UTC)": attrs.get("created_utc"),
+            }
+        )
+    table = pd.DataFrame(rows)
+    convergence = _section(
+        "convergence",
+        "Convergence diagnostics",
+        "<p>Every fit must have R-hat &le; 1.01 and bulk ESS &ge; 400 for the intercept, "
+        "coefficients, province SD(s) and effects, and no divergent transitions.</p>"
+        + (_table(table, "{:.3f}") if not table.empty else "<p>No fits found.</p>"),
+    )
+    metadata = _section(
+        "metadata",
+        "Run metadata",
+        _table(pd.DataFrame(meta_rows))
+        + "<h3>Package versions</h3>"
+        + _table(pd.DataFrame(sorted(versions.items()), columns=["package", "version"])),
+    )
+    return (
+        convergence,
+        metadata,
+        {"failed": (table["status"] != "passed").any() if len(table) else False},
+    )
+
+
+def build_report(inputs: ReportInputs) -> str:
+    """Assemble the report's HTML from the files of a finished run."""
+    convergence, metadata, status = _convergence_and_metadata(inputs)
+    banner = (
+        '<p class="fail">Some fits failed the convergence checks: '
+        "read their estimates with care.</p>"
+        if status["failed"]
+        else '<p class="pass">All fits passed the convergence checks.</p>'
+    )
+    sections = [
+        _data_section(inputs),
+        _odds_ratio_section(inputs),
+        _ppc_section(inputs),
+        _variation_section(inputs),
+        _comparison_section(inputs),
+        convergence,
+        metadata,
+    ]
+    nav = "".join(
+        f'<a href="#{a}">{t}</a>'
+        for a, t in (
+            ("data", "Data"),
+            ("odds-ratios", "Odds ratios"),
+            ("checks", "Checks"),
+            ("variation", "Provinces"),
+            ("comparison", "Comparison"),
+            ("convergence", "Convergence"),
+            ("metadata", "Metadata"),
+        )
+    )
+    created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>Health records among elderly internal migrants: multilevel analysis</title>"
+        f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>"
+        "<h1>Health records among China's elderly internal migrants: "
+        "Bayesian multilevel analysis</h1>"
+        f"<p>Reproduction and multilevel extension of Jing et al., BMJ Open 2019;9:e034255. "
+        f"Report written {created}.</p>{banner}<nav>{nav}</nav>"
+        + "".join(sections)
+        + "</body></html>"
+    )
