@@ -74,29 +74,18 @@ def odds_ratio_table(
         One row per term, in model order.
     """
     bayes = posterior_odds_ratios(idata, interval_prob)
-    freq = frequentist[["term", "odds_ratio", "ci_low", "ci_high", "p_value"]].rename(
-        columns={
-            "odds_ratio": "freq_or",
-            "ci_low": "freq_ci_low",
-            "ci_high": "freq_ci_high",
-            "p_value": "freq_p",
-        }
-    )
-    table = bayes.merge(freq, on="term", how="left", validate="1:1")
     published = reference.table3()
-    if published_model is not None:
-        published = published.loc[published["model"] == published_model]
-    else:
-        published = published.iloc[0:0]
-    published = published[["term", "odds_ratio", "ci_low", "ci_high", "p_value"]].rename(
-        columns={
-            "odds_ratio": "published_or",
-            "ci_low": "published_ci_low",
-            "ci_high": "published_ci_high",
-            "p_value": "published_p",
-        }
+    published = published.loc[published["model"] == published_model]
+    table = bayes.merge(_estimates(frequentist, "freq"), on="term", how="left", validate="1:1")
+    return table.merge(_estimates(published, "published"), on="term", how="left", validate="1:1")
+
+
+def _estimates(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Term, OR, CI and p of one source, renamed ``<source>_or``, ``<source>_ci_low``, ..."""
+    columns = {"odds_ratio": "or", "ci_low": "ci_low", "ci_high": "ci_high", "p_value": "p"}
+    return table[["term", *columns]].rename(
+        columns={old: f"{source}_{new}" for old, new in columns.items()}
     )
-    return table.merge(published, on="term", how="left", validate="1:1")
 
 
 def group_sd_summary(

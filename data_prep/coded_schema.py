@@ -86,63 +86,40 @@ def _check_column(name: str, column: pd.Series, required: bool) -> list[Violatio
             Violation(name, f"{int(missing.sum())} missing values", _rows(missing), "no gaps")
         )
     present = column[~missing]
+
+    def flag(bad: pd.Series, values: pd.Series, problem: str, expected: str) -> None:
+        if bad.any():
+            rows = _rows(bad.reindex(column.index, fill_value=False))
+            found.append(Violation(name, problem.format(_values(values[bad])), rows, expected))
+
     if name == variables.PROVINCE:
         lookup = province_lookup()
         unknown = ~present.map(lambda v: province_key(v) in lookup)
-        if unknown.any():
-            found.append(
-                Violation(
-                    name,
-                    f"unknown provinces {_values(present[unknown])}",
-                    _rows(unknown.reindex(column.index, fill_value=False)),
-                    "GB/T 2260 codes or Chinese/English/pinyin names (data_prep/provinces.csv)",
-                )
-            )
+        flag(
+            unknown,
+            present,
+            "unknown provinces {}",
+            "GB/T 2260 codes or Chinese/English/pinyin names (data_prep/provinces.csv)",
+        )
     elif var.kind == "categorical":
         bad = ~present.astype(str).isin(var.levels)
-        if bad.any():
-            found.append(
-                Violation(
-                    name,
-                    f"values {_values(present[bad])} not allowed",
-                    _rows(bad.reindex(column.index, fill_value=False)),
-                    f"one of {list(var.levels)}",
-                )
-            )
+        flag(bad, present, "values {} not allowed", f"one of {list(var.levels)}")
     elif var.kind in ("binary_outcome", "continuous", "weight", "id"):
         numeric = pd.to_numeric(present, errors="coerce")
-        text = numeric.isna()
-        if text.any():
-            found.append(
-                Violation(
-                    name,
-                    f"non-numeric values {_values(present[text])}",
-                    _rows(text.reindex(column.index, fill_value=False)),
-                    "numbers",
-                )
-            )
+        flag(numeric.isna(), present, "non-numeric values {}", "numbers")
         numeric = numeric.dropna()
         if var.kind == "binary_outcome":
-            bad = ~numeric.isin([0, 1])
-            expected = "0 or 1"
+            flag(~numeric.isin([0, 1]), numeric, "values {} out of range", "0 or 1")
         elif var.kind == "weight":
-            bad = ~(np.isfinite(numeric) & (numeric > 0))
-            expected = "positive finite weights"
+            positive = np.isfinite(numeric) & (numeric > 0)
+            flag(~positive, numeric, "values {} out of range", "positive finite weights")
         elif var.kind == "continuous":
             low, high = NUMERIC_RANGES[name]
-            bad = ~numeric.between(low, high)
-            expected = f"{var.unit} between {low:g} and {high:g}"
-        else:
-            bad = pd.Series(False, index=numeric.index)
-            expected = ""
-        if bad.any():
-            found.append(
-                Violation(
-                    name,
-                    f"values {_values(numeric[bad])} out of range",
-                    _rows(bad.reindex(column.index, fill_value=False)),
-                    expected,
-                )
+            flag(
+                ~numeric.between(low, high),
+                numeric,
+                "values {} out of range",
+                f"{var.unit} between {low:g} and {high:g}",
             )
     return found
 
