@@ -34,7 +34,8 @@ endif
 
 DATA_FILE := $(RESULTS)/data/analysis_data.parquet
 # Records where the data came from; rewritten only when that changes, so switching DATA refits.
-DATA_SOURCE := $(RESULTS)/data/source.txt
+# It lives outside results/ so that rejected input leaves results/ exactly as it was.
+DATA_SOURCE := .make-state/$(subst /,_,$(abspath $(RESULTS)))-data-source.txt
 DATA_DESCRIPTION := data=$(or $(DATA),synthetic n=$(N) seed=$(SEED)) codebook=$(CODEBOOK) encoding=$(ENCODING) models=$(MODELS)
 DATA_ARGS := $(if $(DATA),--input $(DATA)) $(if $(CODEBOOK),--codebook $(CODEBOOK)) \
 	$(if $(ENCODING),--encoding $(ENCODING)) $(foreach m,$(MODELS),--spec $(SPECS_DIR)/$(m).yaml)

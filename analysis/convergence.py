@@ -1,11 +1,11 @@
-"""Convergence gate: every fit must pass R-hat, bulk ESS and divergence checks."""
+"""Convergence gate: R-hat, bulk and tail ESS, divergences and E-BFMI for every fit."""
 
 from __future__ import annotations
 
 import arviz as az
 import pandas as pd
 
-from cmds_common.constants import ESS_BULK_MIN, RHAT_MAX
+from cmds_common.constants import BFMI_MIN, ESS_BULK_MIN, ESS_TAIL_MIN, RHAT_MAX
 
 
 def convergence_checks(
@@ -13,8 +13,10 @@ def convergence_checks(
     var_names: list[str],
     rhat_max: float = RHAT_MAX,
     ess_bulk_min: float = ESS_BULK_MIN,
+    ess_tail_min: float = ESS_TAIL_MIN,
+    bfmi_min: float = BFMI_MIN,
 ) -> pd.DataFrame:
-    """Check R-hat and bulk ESS of every named parameter and count divergences.
+    """Check R-hat, bulk and tail ESS of every named parameter, divergences and E-BFMI.
 
     Parameters
     ----------
@@ -22,8 +24,9 @@ def convergence_checks(
         A fit with ``posterior`` and ``sample_stats`` groups.
     var_names
         Parameters to check (each element of a vector parameter is checked).
-    rhat_max, ess_bulk_min
-        Thresholds (defaults 1.01 and 400).
+    rhat_max, ess_bulk_min, ess_tail_min, bfmi_min
+        Thresholds (defaults 1.01, 400, 400 and 0.3 per chain; E-BFMI is checked when the
+        sampler recorded the energy).
 
     Returns
     -------
@@ -35,17 +38,13 @@ def convergence_checks(
     rows = []
     for parameter, stats in summary.iterrows():
         rows.append(("r_hat", parameter, stats["r_hat"], rhat_max, stats["r_hat"] <= rhat_max))
-        rows.append(
-            (
-                "ess_bulk",
-                parameter,
-                stats["ess_bulk"],
-                ess_bulk_min,
-                stats["ess_bulk"] >= ess_bulk_min,
-            )
-        )
+        for check, minimum in (("ess_bulk", ess_bulk_min), ("ess_tail", ess_tail_min)):
+            rows.append((check, parameter, stats[check], minimum, stats[check] >= minimum))
     divergences = int(idata.sample_stats["diverging"].sum())
     rows.append(("divergences", "all", divergences, 0, divergences == 0))
+    if "energy" in idata.sample_stats:
+        for chain, value in enumerate(az.bfmi(idata)):
+            rows.append(("e_bfmi", f"chain {chain}", float(value), bfmi_min, value >= bfmi_min))
     return pd.DataFrame(rows, columns=["check", "parameter", "value", "threshold", "passed"])
 
 
@@ -67,9 +66,13 @@ def failure_messages(checks: pd.DataFrame) -> list[str]:
         if check == "r_hat":
             worst = failed.loc[failed["value"].idxmax()]
             what, limit, value = "R-hat", f"<= {worst['threshold']}", f"{worst['value']:.3f}"
+        elif check == "e_bfmi":
+            worst = failed.loc[failed["value"].idxmin()]
+            what, limit, value = "E-BFMI", f">= {worst['threshold']}", f"{worst['value']:.2f}"
         else:
             worst = failed.loc[failed["value"].idxmin()]
-            what, limit, value = "bulk ESS", f">= {worst['threshold']:.0f}", f"{worst['value']:.0f}"
+            what = "bulk ESS" if check == "ess_bulk" else "tail ESS"
+            limit, value = f">= {worst['threshold']:.0f}", f"{worst['value']:.0f}"
         if len(failed) == 1:
             lines.append(f"{what} of {worst['parameter']} is {value} (must be {limit})")
         else:

@@ -102,6 +102,12 @@ def _data_section(inputs: ReportInputs) -> str:
     parts = []
     if source.exists():
         parts.append(f"<p>Data source: <code>{html.escape(source.read_text().strip())}</code></p>")
+    warnings = _csv(data_dir / "data_warnings.csv")
+    if warnings is not None and len(warnings):
+        items = "".join(f"<li>{html.escape(m)}</li>" for m in warnings["message"])
+        parts.append(f'<div class="note"><b>Data warnings</b><ul>{items}</ul></div>')
+    elif warnings is not None:
+        parts.append("<p>Data warnings: none (no tiny provinces, no separation).</p>")
     flow = _csv(data_dir / "inclusion_flow.csv")
     if flow is not None:
         parts.append("<h3>Inclusion flow</h3>" + _table(flow, "{:.0f}"))
@@ -232,6 +238,8 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, dict]:
         failed = checks.loc[~checks["passed"]]
         rhat = checks.query("check == 'r_hat'")["value"]
         ess = checks.query("check == 'ess_bulk'")["value"]
+        tail = checks.query("check == 'ess_tail'")["value"]
+        bfmi = checks.query("check == 'e_bfmi'")["value"]
         divergences = checks.query("check == 'divergences'")["value"]
         status = "passed" if failed.empty else f"FAILED ({len(failed)} checks)"
         rows.append(
@@ -240,6 +248,8 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, dict]:
                 "status": status,
                 "max R-hat": rhat.max(),
                 "min bulk ESS": ess.min(),
+                "min tail ESS": tail.min(),
+                "min E-BFMI": bfmi.min() if len(bfmi) else float("nan"),
                 "divergences": int(divergences.sum()),
             }
         )
@@ -264,8 +274,9 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, dict]:
     convergence = _section(
         "convergence",
         "Convergence diagnostics",
-        "<p>Every fit must have R-hat &le; 1.01 and bulk ESS &ge; 400 for the intercept, "
-        "coefficients, province SD(s) and effects, and no divergent transitions.</p>"
+        "<p>Every fit must have R-hat &le; 1.01 and bulk and tail ESS &ge; 400 for the "
+        "intercept, coefficients, province SD(s) and effects, no divergent transitions, and "
+        "E-BFMI &ge; 0.3 in every chain.</p>"
         + (_table(table, "{:.3f}") if not table.empty else "<p>No fits found.</p>"),
     )
     metadata = _section(

@@ -13,6 +13,9 @@ INTERVAL_PROB: float = 0.95
 #: Convergence thresholds for a fit to be accepted.
 RHAT_MAX: float = 1.01
 ESS_BULK_MIN: float = 400.0
+ESS_TAIL_MIN: float = 400.0
+#: Energy Bayesian fraction of missing information below this flags poor exploration.
+BFMI_MIN: float = 0.3
 
 #: Default sampler settings (per chain).
 DEFAULT_CHAINS: int = 4

@@ -55,7 +55,19 @@ def data_hash(table: pd.DataFrame) -> str:
 
 
 def write_analysis_table(table: pd.DataFrame, path: Path) -> Path:
-    """Write the typed table as Parquet (categoricals and their order are kept)."""
+    """Write the typed table as Parquet (categoricals and their order are kept).
+
+    An existing file with the same content (same :func:`data_hash`) is left untouched, so its
+    modification time, and with it every fit made from it, stays valid for ``make``.
+    """
+    path = Path(path)
+    if path.exists():
+        try:
+            unchanged = data_hash(read_analysis_table(path)) == data_hash(table)
+        except Exception:  # an unreadable old file is simply replaced
+            unchanged = False
+        if unchanged:
+            return path
     return write_with(path, lambda tmp: table.to_parquet(tmp, index=False))
 
 

@@ -8,8 +8,9 @@ one for benchmarks. ``--input FILE`` uses your data instead:
 * ``.csv`` / ``.parquet``: an already-coded table (schema in ``data_prep/coded_schema.py``), or
   a raw export when ``--codebook`` is given.
 
-Writes ``analysis_data.parquet``, ``data_dictionary.csv``/``.md``, ``inclusion_flow.csv``/``.md``
-and, for synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written
+Writes ``analysis_data.parquet``, ``data_dictionary.csv``/``.md``, ``inclusion_flow.csv``/``.md``,
+``data_warnings.csv`` (legal but risky features: tiny provinces, separation), ``source.txt`` and,
+for synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written
 when the input is rejected.
 """
 
@@ -33,6 +34,7 @@ from cmds_common.markdown import to_markdown
 from data_prep.analysis_dataset import data_hash, to_analysis_table, write_analysis_table
 from data_prep.codebook import CodebookError, load_codebook
 from data_prep.coded_schema import CodedDataError, prepare_coded_table
+from data_prep.data_warnings import data_warnings
 from data_prep.ingest import IngestError, flow_table, ingest_survey
 from data_prep.readers import InputFileError, read_table
 from data_prep.synthetic import generate_synthetic
@@ -63,9 +65,14 @@ def load_input(
     return table, flow
 
 
-def write_outputs(table: pd.DataFrame, flow: pd.DataFrame, out_dir: Path) -> Path:
-    """Write the analysis table, dictionary and flow; print a summary."""
+def write_outputs(table: pd.DataFrame, flow: pd.DataFrame, out_dir: Path, source: str) -> Path:
+    """Write the analysis table, dictionary, flow, warnings and source; print a summary."""
     path = write_analysis_table(table, out_dir / ANALYSIS_DATA_FILE)
+    warnings = data_warnings(table)
+    write_with(out_dir / "data_warnings.csv", lambda p: warnings.to_csv(p, index=False))
+    write_text(out_dir / "source.txt", source + "\n")
+    for message in warnings["message"]:
+        print(f"warning: {message}")
     dictionary = data_dictionary()
     write_with(out_dir / DATA_DICTIONARY_FILE, lambda p: dictionary.to_csv(p, index=False))
     write_text((out_dir / DATA_DICTIONARY_FILE).with_suffix(".md"), to_markdown(dictionary))
@@ -93,7 +100,7 @@ def build_default_data(out_dir: Path, n: int, seed: int) -> Path:
     flow = flow_table(
         [(f"synthetic sample (seed {seed}), calibrated to the analysed sample", n, 3158)]
     )
-    path = write_outputs(table, flow, out_dir)
+    path = write_outputs(table, flow, out_dir, f"synthetic sample, n={n}, seed={seed}")
     write_with(out_dir / "synthetic_truth.csv", lambda p: truth.to_csv(p, index=False))
     return path
 
@@ -124,5 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     except (InputFileError, CodebookError, IngestError, CodedDataError, SpecError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    write_outputs(table, flow, args.out)
+    source = f"{args.input}" + (f" read through codebook {args.codebook}" if args.codebook else "")
+    write_outputs(table, flow, args.out, source)
     return 0

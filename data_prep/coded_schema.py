@@ -27,7 +27,9 @@ self_rated_health        text         as in the data dictionary (Tables 1-2 only
 
 Model 1 needs ``province``, ``health_record``, ``weight`` and the five integration columns;
 Model 2 adds ``hukou``, ``age_years``, ``movement``, ``years_in_inflow_area``, ``exercise``.
-Columns outside the schema are ignored. Every violation is reported, not just the first.
+Every province needs at least 2 respondents and at least one with a record, and there must be
+more than one province. Columns outside the schema are ignored. Every violation is reported,
+not just the first.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def _rows(mask: pd.Series, limit: int = 5) -> str:
 
 
 def _values(series: pd.Series, limit: int = 8) -> str:
-    unique = sorted({str(v) for v in series})
+    unique = sorted({f"{v:g}" if isinstance(v, float) else str(v) for v in series})
     return str(unique[:limit]) + (f" and {len(unique) - limit} more" if len(unique) > limit else "")
 
 
@@ -124,6 +126,47 @@ def _check_column(name: str, column: pd.Series, required: bool) -> list[Violatio
     return found
 
 
+def _province_violations(data: pd.DataFrame) -> list[Violation]:
+    """Province-level problems a multilevel model cannot work around."""
+    province = data[variables.PROVINCE].astype(str)
+    found = []
+    sizes = province.value_counts()
+    if len(sizes) == 1:
+        found.append(
+            Violation(
+                variables.PROVINCE,
+                f"only one province ({sizes.index[0]}) in the data",
+                "",
+                "at least 2 provinces for a model with a province term (or a pooled spec)",
+            )
+        )
+    single = sorted(sizes[sizes == 1].index)
+    if single:
+        rows = _rows(province.isin(single))
+        found.append(
+            Violation(
+                variables.PROVINCE,
+                f"provinces with a single respondent: {single}",
+                rows,
+                "at least 2 respondents per province; merge or drop these provinces",
+            )
+        )
+    outcome = pd.to_numeric(data[variables.OUTCOME], errors="coerce")
+    share = outcome.groupby(province).mean()
+    none = sorted(share[share == 0].index)
+    if none and len(sizes) > 1:
+        found.append(
+            Violation(
+                variables.OUTCOME,
+                f"no respondent has a health record in provinces {none}",
+                _rows(province.isin(none)),
+                "both outcomes in every province; merge these provinces with a neighbour or "
+                "drop them, and say so",
+            )
+        )
+    return found
+
+
 def validate_coded_table(data: pd.DataFrame, required: list[str]) -> list[Violation]:
     """Check a coded table against the schema.
 
@@ -161,6 +204,9 @@ def validate_coded_table(data: pd.DataFrame, required: list[str]) -> list[Violat
                     "unique ids",
                 )
             )
+    checked = {variables.PROVINCE, variables.OUTCOME}
+    if checked <= set(data.columns) and not any(v.column in checked for v in found):
+        found.extend(_province_violations(data))
     if {"age_years", "years_in_inflow_area"} <= set(data.columns):
         age = pd.to_numeric(data["age_years"], errors="coerce")
         stay = pd.to_numeric(data["years_in_inflow_area"], errors="coerce")

@@ -71,3 +71,19 @@ def test_markdown_escapes_pipes_and_formats_numbers():
     assert lines[0] == "| level | or |"
     assert lines[2] == "| a\\|b | 1.23 |"
     assert lines[3] == "|  |  |"
+
+
+def test_identical_analysis_table_is_not_rewritten(tmp_path, default_table):
+    import os
+
+    from data_prep.analysis_dataset import read_analysis_table, write_analysis_table
+
+    path = tmp_path / "analysis_data.parquet"
+    write_analysis_table(default_table, path)
+    os.utime(path, (1_000_000, 1_000_000))
+    write_analysis_table(default_table, path)
+    assert path.stat().st_mtime == 1_000_000  # same content: left alone
+    changed = default_table.assign(weight=default_table["weight"] * 2)
+    write_analysis_table(changed, path)
+    assert path.stat().st_mtime > 1_000_000
+    assert (read_analysis_table(path)["weight"] == changed["weight"]).all()

@@ -114,3 +114,17 @@ def test_good_fit_passes(tmp_path):
     assert summarize_main(["--fits", str(fits), "--out", str(tmp_path)]) == 0
     spec = yaml.safe_load(idata.posterior.attrs["spec_yaml"])
     assert spec["published_model"] is None
+
+
+def test_energy_random_walk_fails_e_bfmi_and_tail_ess_is_checked(tmp_path):
+    idata, _ = _fake_fit(tmp_path, stuck=False)
+    rng = np.random.default_rng(4)
+    energy = rng.normal(size=(4, 500))
+    energy[2] = np.cumsum(energy[2])  # sticky energy: E-BFMI far below 0.3
+    idata.sample_stats["energy"] = (("chain", "draw"), energy)
+    checks = convergence_checks(idata, ["intercept", "beta", "province_sigma"])
+    bfmi = checks.query("check == 'e_bfmi'").set_index("parameter")
+    assert len(bfmi) == 4 and not bfmi.loc["chain 2", "passed"]
+    assert bfmi.drop("chain 2")["value"].between(1.5, 2.5).all()  # white noise: about 2
+    assert (checks["check"] == "ess_tail").sum() == (checks["check"] == "ess_bulk").sum()
+    assert any(m.startswith("E-BFMI of chain 2 is") for m in failure_messages(checks))
