@@ -41,7 +41,7 @@ DATA_ARGS := $(if $(DATA),--input $(DATA)) $(if $(CODEBOOK),--codebook $(CODEBOO
 	$(if $(ENCODING),--encoding $(ENCODING)) $(foreach m,$(MODELS),--spec $(SPECS_DIR)/$(m).yaml)
 FIT_FILES := $(foreach m,$(MODELS),$(RESULTS)/fits/$(m).nc)
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
-	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE))
+	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE)) $(if $(REFIT),--refit)
 
 .PHONY: help env data fit summarize ppc compare report examples test test-fast lint format clean clean-fits FORCE
 
@@ -68,7 +68,10 @@ $(DATA_FILE): $(ENV_READY) $(DATA_SOURCE) $(DATA) $(CODEBOOK) \
 		$(wildcard data_prep/*.py data_prep/*.csv data_prep/*.yaml data_prep/codebooks/*.yaml)
 	$(PYTHON) -m data_prep --out $(RESULTS)/data --seed $(SEED) --n $(N) $(DATA_ARGS)
 
-$(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml $(wildcard models/*.py)
+# Always asks python -m models, which skips a spec whose saved fit has the same fit key
+# (data, spec, sampler settings, seed, versions): so DRAWS=... or a changed spec refits, and
+# nothing else does.
+$(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml FORCE
 	$(PYTHON) -m models --data $(DATA_FILE) --spec $(SPECS_DIR)/$*.yaml --out $(RESULTS)/fits $(SAMPLER_ARGS)
 
 fit: $(FIT_FILES) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison
@@ -104,7 +107,7 @@ format: $(ENV_READY) ## Apply ruff's formatting and safe fixes
 	$(PYTHON) -m ruff check --fix .
 	$(PYTHON) -m ruff format .
 
-clean-fits: ## Delete the fits so the next `make fit` samples again
+clean-fits: ## Delete the fits so the next `make fit` samples again (or: make fit REFIT=1)
 	rm -rf $(RESULTS)/fits
 
 clean: ## Delete everything under results/

@@ -1,7 +1,9 @@
 """Command line: fit the frequentist and Bayesian versions of one or more model specs.
 
 ``python -m models --data results/data/analysis_data.parquet --spec model1 --spec model2``
-writes, per spec, ``<out>/<name>_frequentist.csv`` and ``<out>/<name>.nc`` (ArviZ NetCDF).
+writes, per spec, ``<out>/<name>_frequentist.csv`` and ``<out>/<name>.nc`` (ArviZ NetCDF). A spec
+whose saved fit has the same fit key (data, spec, sampler settings, seed, package versions) is
+skipped; ``--refit`` forces a new fit.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from cmds_common.constants import (
 )
 from data_prep.analysis_dataset import data_hash, read_analysis_table
 from models.design import build_design
+from models.fit_cache import fit_key, remove_interrupted_writes, stored_fit_key
 from models.frequentist import fit_weighted_logit
 from models.hierarchical import build_model, initial_point_is_finite
 from models.sampling import SAMPLERS, SamplerSettings, sample_posterior
@@ -29,29 +32,41 @@ from models.spec import ModelSpec, SpecError, load_spec, spec_to_yaml
 
 
 def fit_spec(
-    spec: ModelSpec, data_path: Path, out_dir: Path, settings: SamplerSettings
+    spec: ModelSpec,
+    data_path: Path,
+    out_dir: Path,
+    settings: SamplerSettings,
+    refit: bool = False,
 ) -> tuple[Path, Path]:
-    """Fit one spec both ways and write the results.
+    """Fit one spec both ways and write the results, unless an identical fit is saved.
+
+    Both files are written only after sampling has finished, so an interrupted fit leaves the
+    previous pair (posterior and frequentist table) as it was.
 
     Returns
     -------
     frequentist_csv, netcdf
-        Paths of the written files.
+        Paths of the two files.
     """
     table = read_analysis_table(data_path)
-    design = build_design(table, spec)
     hash_of_data = data_hash(table)
+    spec_yaml = spec_to_yaml(spec)
+    key = fit_key(hash_of_data, spec_yaml, settings)
+    frequentist_csv = out_dir / f"{spec.name}_frequentist.csv"
+    netcdf = out_dir / f"{spec.name}.nc"
+    if not refit and frequentist_csv.exists() and stored_fit_key(netcdf) == key:
+        netcdf.touch()  # tell make the fit is current
+        print(f"[{spec.name}] up to date (fit key {key}); nothing to refit")
+        return frequentist_csv, netcdf
+
+    design = build_design(table, spec)
     print(f"[{spec.name}] {spec.formula}")
     print(
         f"[{spec.name}] {len(design.y)} respondents, {len(design.terms)} terms, "
         f"{len(design.group_levels)} {spec.group or 'groups'}; data hash {hash_of_data}"
     )
-
     frequentist = fit_weighted_logit(design)
     frequentist.insert(0, "model", spec.name)
-    frequentist_csv = out_dir / f"{spec.name}_frequentist.csv"
-    write_with(frequentist_csv, lambda p: frequentist.to_csv(p, index=False))
-    print(f"[{spec.name}] weighted logistic regression written to {frequentist_csv}")
 
     model = build_model(design, spec)
     if not initial_point_is_finite(model):
@@ -67,15 +82,16 @@ def fit_spec(
             "model_name": spec.name,
             "model_label": spec.label,
             "formula": spec.formula,
-            "spec_yaml": spec_to_yaml(spec),
+            "spec_yaml": spec_yaml,
             "data_hash": hash_of_data,
             "data_path": str(data_path),
             "n_obs": len(design.y),
+            "fit_key": key,
         },
     )
-    netcdf = out_dir / f"{spec.name}.nc"
     write_with(netcdf, lambda p: idata.to_netcdf(str(p)))
-    print(f"[{spec.name}] posterior written to {netcdf}")
+    write_with(frequentist_csv, lambda p: frequentist.to_csv(p, index=False))
+    print(f"[{spec.name}] posterior written to {netcdf}, weighted logit to {frequentist_csv}")
     return frequentist_csv, netcdf
 
 
@@ -95,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tune", type=int, help=f"default {DEFAULT_TUNE}, or the spec's")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--refit", action="store_true", help="refit even when a saved fit matches")
     return parser
 
 
@@ -104,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.exists():
         print(f"error: analysis data {args.data} not found; run `make data` first", file=sys.stderr)
         return 2
+    for leftover in remove_interrupted_writes(args.out):
+        print(f"removed {leftover}, left by an interrupted run")
     explicit = {k: getattr(args, k) for k in ("chains", "draws", "tune") if getattr(args, k)}
     try:
         specs = [load_spec(s) for s in (args.spec or ["model1", "model2"])]
@@ -114,8 +133,11 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.no_progress,
                 **{**spec.sampler, **explicit},
             )
-            fit_spec(spec, args.data, args.out, settings)
+            fit_spec(spec, args.data, args.out, settings, refit=args.refit)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: the previous results are kept as they were", file=sys.stderr)
+        return 130
     return 0

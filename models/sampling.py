@@ -115,6 +115,7 @@ def sample_posterior(
     else:
         idata = _sample_pymc(model, settings)
     sampling_seconds = time.perf_counter() - started
+    _refuse_partial_trace(idata, settings)
     with model:
         pm.compute_log_likelihood(idata, progressbar=False)
         pm.sample_posterior_predictive(
@@ -147,6 +148,20 @@ def sample_posterior(
         {k: v if isinstance(v, int | float) else str(v) for k, v in provenance.items()}
     )
     return idata
+
+
+def _refuse_partial_trace(idata: az.InferenceData, settings: SamplerSettings) -> None:
+    """Stop when the sampler returned fewer draws than asked for.
+
+    nutpie and PyMC both catch Ctrl-C and return the draws made so far; saving those as the fit
+    would leave a result that looks whole but is not.
+    """
+    chains, draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
+    if chains < settings.chains or draws < settings.draws:
+        raise KeyboardInterrupt(
+            f"sampling stopped after {draws} of {settings.draws} draws in {chains} of "
+            f"{settings.chains} chains"
+        )
 
 
 def _observed(model: pm.Model) -> list[tuple[str, pm.Model]]:

@@ -1,0 +1,51 @@
+"""Which fits are still valid: a fit is keyed by everything that determines its draws.
+
+The key hashes the data hash, the spec (as YAML), the sampler settings and seed, and the
+versions of the packages that sample. ``python -m models`` skips a spec whose saved fit carries
+the same key, so ``make fit`` refits only what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import xarray as xr
+
+from models.sampling import SamplerSettings, package_versions
+
+
+def fit_key(data_hash: str, spec_yaml: str, settings: SamplerSettings) -> str:
+    """Hash (16 hex digits) of everything that determines a fit's draws."""
+    sampling = {k: v for k, v in asdict(settings).items() if k != "progress"}
+    payload = json.dumps(
+        {
+            "data_hash": data_hash,
+            "spec": spec_yaml,
+            "sampling": sampling,
+            "versions": package_versions(),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def stored_fit_key(netcdf: Path) -> str | None:
+    """Return the key saved with a fit, or ``None`` when there is no readable fit."""
+    if not netcdf.exists():
+        return None
+    try:
+        with xr.open_dataset(netcdf, group="posterior", engine="h5netcdf") as posterior:
+            return posterior.attrs.get("fit_key")
+    except (OSError, ValueError):
+        return None
+
+
+def remove_interrupted_writes(out_dir: Path) -> list[Path]:
+    """Delete temporary files left by a run that was killed while writing (SIGKILL)."""
+    leftovers = sorted(out_dir.glob(".*.tmp.*")) if out_dir.exists() else []
+    for path in leftovers:
+        path.unlink()
+    return leftovers
