@@ -14,7 +14,7 @@ SAMPLER ?= nutpie
 CHAINS ?=
 DRAWS ?=
 TUNE ?=
-MODELS ?= model1 model2 model2_pooled model2_slopes
+MODELS ?= model1 model2 model2_pooled model2_slopes model2_weighted
 COMPARE ?= model2_pooled model2 model2_slopes
 MAIN_MODEL ?= model2
 SPECS_DIR ?= models/specs
@@ -43,7 +43,7 @@ FIT_FILES := $(foreach m,$(MODELS),$(RESULTS)/fits/$(m).nc)
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
 	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE)) $(if $(REFIT),--refit)
 
-.PHONY: help env data fit summarize ppc compare report examples test test-fast lint format clean clean-fits FORCE
+.PHONY: help env data fit summarize ppc compare weights report examples test test-fast lint format clean clean-fits FORCE
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,7 +75,7 @@ $(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml FORCE
 	$(PYTHON) -m models --data $(DATA_FILE) --spec $(SPECS_DIR)/$*.yaml --out $(RESULTS)/fits $(SAMPLER_ARGS)
 
 fit: $(FIT_FILES) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison
-	$(MAKE) --no-print-directory summarize ppc compare
+	$(MAKE) --no-print-directory summarize ppc compare $(if $(filter model2_weighted,$(MODELS)),weights)
 
 summarize: $(ENV_READY) ## Tables 1-2, odds-ratio tables, convergence checks and forest plots
 	$(PYTHON) -m analysis --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS) \
@@ -87,13 +87,16 @@ ppc: $(ENV_READY) ## Posterior predictive checks and provincial variation of the
 compare: $(ENV_READY) ## PSIS-LOO comparison of pooled, random-intercept and random-slope models
 	$(PYTHON) -m analysis compare --fits $(RESULTS)/fits --out $(RESULTS) --models $(COMPARE)
 
+weights: $(ENV_READY) ## Survey-weighted (model2_weighted) against unweighted (model2) posteriors
+	$(PYTHON) -m analysis weights --fits $(RESULTS)/fits --out $(RESULTS)
+
 report: $(ENV_READY) ## Self-contained HTML report of the last `make fit` (results/report.html)
 	$(PYTHON) -m analysis report --results $(RESULTS) --models $(MODELS) --main-model $(MAIN_MODEL)
 
 examples: $(ENV_READY) ## Write example raw .sav/.dta files, their codebook and a coded .csv to examples/
 	$(PYTHON) -m data_prep.raw_example --out examples
 
-test: $(ENV_READY) ## Run the whole test suite (about 5 minutes on 2 cores)
+test: $(ENV_READY) ## Run the whole test suite (about 4 minutes on 2 cores)
 	$(PYTHON) -m pytest
 
 test-fast: $(ENV_READY) ## Run the tests that do not sample (under a minute)

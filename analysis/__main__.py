@@ -1,17 +1,18 @@
-"""Entry point of ``python -m analysis [summarize|ppc|compare|report] ...``.
+"""Entry point of ``python -m analysis [summarize|ppc|compare|weights|report] ...``.
 
 Without a command name the odds-ratio summary runs (``summarize``).
 """
 
 import sys
 
-from analysis import checks_cli, compare_cli, report_cli, summarize_cli
+from analysis import checks_cli, compare_cli, report_cli, summarize_cli, weights_cli
 
 COMMANDS = {
     "summarize": summarize_cli.main,
     "ppc": checks_cli.main,
     "compare": compare_cli.main,
     "report": report_cli.main,
+    "weights": weights_cli.main,
 }
 
 arguments = sys.argv[1:]

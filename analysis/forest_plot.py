@@ -29,15 +29,22 @@ _SOURCES = (
 )
 
 
-def forest_plot(table: pd.DataFrame, title: str) -> Figure:
-    """Draw the three estimates per term on a log odds-ratio axis.
+def forest_plot(
+    table: pd.DataFrame,
+    title: str,
+    sources: tuple[tuple[str, str, str, str, str, str], ...] = _SOURCES,
+) -> Figure:
+    """Draw up to three estimates per term on a log odds-ratio axis.
 
     Parameters
     ----------
     table
-        Output of :func:`analysis.odds_ratios.odds_ratio_table`.
+        Output of :func:`analysis.odds_ratios.odds_ratio_table` (or any table with the columns
+        named in ``sources``).
     title
         Figure title.
+    sources
+        Per estimate: estimate, low and high columns, legend label, colour, marker.
 
     Returns
     -------
@@ -46,9 +53,8 @@ def forest_plot(table: pd.DataFrame, title: str) -> Figure:
     n_terms = len(table)
     fig, ax = plt.subplots(figsize=(9.5, 1.6 + 0.5 * n_terms), layout="constrained")
     positions = np.arange(n_terms)[::-1]
-    for offset, (est, low, high, label, colour, marker) in zip(
-        (0.22, 0.0, -0.22), _SOURCES, strict=True
-    ):
+    offsets = (0.22, 0.0, -0.22) if len(sources) == 3 else (0.15, -0.15)
+    for offset, (est, low, high, label, colour, marker) in zip(offsets, sources, strict=True):
         if table[est].isna().all():
             continue
         y = positions + offset
@@ -66,8 +72,8 @@ def forest_plot(table: pd.DataFrame, title: str) -> Figure:
     ax.axvline(1.0, color="black", linestyle="--", linewidth=0.8)
     ax.set_xscale("log")
     ticks = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4]
-    lo = np.nanmin(table[["cri_low", "freq_ci_low", "published_ci_low"]].to_numpy(float))
-    hi = np.nanmax(table[["cri_high", "freq_ci_high", "published_ci_high"]].to_numpy(float))
+    lo = np.nanmin(table[[s[1] for s in sources]].to_numpy(float))
+    hi = np.nanmax(table[[s[2] for s in sources]].to_numpy(float))
     ax.set_xlim(lo / 1.15, hi * 1.15)
     ax.set_xticks([t for t in ticks if lo / 1.15 <= t <= hi * 1.15])
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))

@@ -214,6 +214,26 @@ def _variation_section(inputs: ReportInputs) -> str:
     return _section("variation", "Provincial variation", "".join(parts))
 
 
+def _weights_section(inputs: ReportInputs) -> str:
+    table = _csv(inputs.results / "tables" / "weighting_comparison.csv")
+    if table is None:
+        return ""
+    return _section(
+        "weights",
+        "Survey weights: weighted against unweighted posterior",
+        "<p>The weighted fit multiplies each respondent's log-likelihood by the sampling weight "
+        "(scaled to sum to n): a pseudo-likelihood whose estimates target the weighted "
+        "population, as the paper's weighted regression does. Its intervals are not "
+        "design-based (no strata or clustering), so treat it as a sensitivity analysis. "
+        "shift_in_sd: change of the posterior mean in unweighted posterior SDs.</p>"
+        + _table(table, "{:.3f}")
+        + _image(
+            inputs.results / "figures" / "weighting_comparison.png",
+            "Odds ratios with and without survey weights",
+        ),
+    )
+
+
 def _comparison_section(inputs: ReportInputs) -> str:
     table = _csv(inputs.results / "tables" / "model_comparison.csv")
     if table is None:
@@ -308,6 +328,7 @@ def build_report(inputs: ReportInputs) -> str:
         _ppc_section(inputs),
         _variation_section(inputs),
         _comparison_section(inputs),
+        _weights_section(inputs),
         convergence,
         metadata,
     ]
@@ -319,6 +340,7 @@ def build_report(inputs: ReportInputs) -> str:
             ("checks", "Checks"),
             ("variation", "Provinces"),
             ("comparison", "Comparison"),
+            ("weights", "Weights"),
             ("convergence", "Convergence"),
             ("metadata", "Metadata"),
         )

@@ -1,8 +1,9 @@
 """Which fits are still valid: a fit is keyed by everything that determines its draws.
 
-The key hashes the data hash, the spec (as YAML), the sampler settings and seed, and the
-versions of the packages that sample. ``python -m models`` skips a spec whose saved fit carries
-the same key, so ``make fit`` refits only what changed.
+The key hashes the data hash, the spec (as YAML), the sampler settings and seed, the versions
+of the packages that sample, and the source of the project modules that build and sample the
+model (so a change to how a model is built refits it too). ``python -m models`` skips a spec
+whose saved fit carries the same key, so ``make fit`` refits only what changed.
 """
 
 from __future__ import annotations
@@ -10,11 +11,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
+from importlib import resources
 from pathlib import Path
 
 import xarray as xr
 
 from models.sampling import SamplerSettings, package_versions
+
+#: Project modules whose code determines the draws of a fit.
+_MODEL_SOURCES = ("design.py", "hierarchical.py", "sampling.py", "spec.py")
+
+
+def _model_source_hash() -> str:
+    digest = hashlib.sha256()
+    for name in _MODEL_SOURCES:
+        digest.update(resources.files("models").joinpath(name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def fit_key(data_hash: str, spec_yaml: str, settings: SamplerSettings) -> str:
@@ -26,6 +38,7 @@ def fit_key(data_hash: str, spec_yaml: str, settings: SamplerSettings) -> str:
             "spec": spec_yaml,
             "sampling": sampling,
             "versions": package_versions(),
+            "model_code": _model_source_hash(),
         },
         sort_keys=True,
     )

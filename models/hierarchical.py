@@ -33,6 +33,14 @@ same prior per standard deviation. :math:`\alpha` is the log-odds of a record fo
 every reference level and mean age/stay in a typical province. When a spec has no group term the
 :math:`u_j` are dropped (a pooled model).
 
+Survey weights (``weighted_likelihood: true`` in the spec): the Bernoulli log-likelihood of
+respondent :math:`i` is multiplied by its sampling weight :math:`w_i`, scaled so that the weights
+sum to the sample size (a pseudo-likelihood, :math:`\sum_i w_i \log p(y_i \mid \theta)`). Point
+estimates then target the weighted population like the weighted logit; the posterior's width is
+not a design-based variance (strata, clustering and the extra variance weights bring are not
+modelled), so read it as a sensitivity analysis beside the unweighted fit, not as a replacement.
+The stored pointwise log-likelihood stays unweighted.
+
 Names follow Bambi: ``intercept``, ``beta`` (dim ``term``), ``province_sigma``,
 ``province_offset`` and the Deterministic ``province_effect`` (dim ``province``), index array
 ``province_idx``; the likelihood node is named after the outcome (dim ``obs``). Slopes add
@@ -94,7 +102,11 @@ def build_model(design: Design, spec: ModelSpec) -> pm.Model:
         if spec.group:
             group_idx = pm.Data(f"{spec.group}_idx", design.group_idx, dims="obs")
             linear = linear + _group_terms(design, spec, X, group_idx)
-        pm.Bernoulli(spec.outcome, logit_p=linear, observed=design.y, dims="obs")
+        outcome = pm.Bernoulli(spec.outcome, logit_p=linear, observed=design.y, dims="obs")
+        if spec.weighted_likelihood:
+            # the Bernoulli term counts each respondent once; this adds the remaining (w_i - 1)
+            extra = pm.Data("survey_weight_minus_one", design.weights - 1.0, dims="obs")
+            pm.Potential("survey_weights", (extra * pm.logp(outcome, design.y)).sum())
     return model
 
 

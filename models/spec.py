@@ -15,6 +15,7 @@ A spec file looks like::
       lkj_eta: 2.0
     group_predictors: [log_gdp_per_capita_2015]   # optional province-level predictors
     sampler: {tune: 1500, draws: 1500}        # optional: this model's sampler defaults
+    weighted_likelihood: false                # true: survey-weighted pseudo-likelihood
 
 The formula follows lme4/brms: ``outcome ~ term + term + ... + (1 | group)`` for a random
 intercept, ``(1 + a + b | group)`` for correlated random intercept and slopes of ``a`` and ``b``
@@ -79,6 +80,7 @@ class ModelSpec:
     published_model: int | None = None
     priors: PriorSpec = field(default_factory=PriorSpec)
     sampler: dict[str, float] = field(default_factory=dict)
+    weighted_likelihood: bool = False
 
     @property
     def formula(self) -> str:
@@ -187,6 +189,7 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
         "priors",
         "group_predictors",
         "sampler",
+        "weighted_likelihood",
     }
     if unknown:
         raise SpecError(f"{source}: unknown keys {sorted(unknown)}")
@@ -212,6 +215,8 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
             f"{source}: unknown sampler settings {sorted(bad_sampler)}; use {sorted(SAMPLER_KEYS)}"
         )
     group_predictors = tuple(str(v) for v in raw.get("group_predictors") or ())
+    if raw.get("weighted_likelihood") and not raw.get("weights"):
+        raise SpecError(f"{source}: weighted_likelihood needs a 'weights:' column")
     if group_predictors and parsed.group is None:
         raise SpecError(f"{source}: group_predictors need a group term in the formula")
     return ModelSpec(
@@ -223,6 +228,7 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
         group_slopes=parsed.group_slopes,
         group_predictors=group_predictors,
         sampler=sampler,
+        weighted_likelihood=bool(raw.get("weighted_likelihood", False)),
         reference_levels=references,
         weights=raw.get("weights"),
         published_model=raw.get("published_model"),
@@ -266,5 +272,6 @@ def spec_to_yaml(spec: ModelSpec) -> str:
         "priors": vars(spec.priors),
         "group_predictors": list(spec.group_predictors),
         "sampler": spec.sampler,
+        "weighted_likelihood": spec.weighted_likelihood,
     }
     return yaml.safe_dump(body, sort_keys=False)
