@@ -43,7 +43,7 @@ import pandas as pd
 from data_prep import variables
 from data_prep.analysis_dataset import to_analysis_table
 from data_prep.provinces import province_key, province_lookup, to_province_names
-from data_prep.readers import RawTable
+from data_prep.readers import RawTable, file_rows
 
 NUMERIC_RANGES = {"age_years": (15.0, 110.0), "years_in_inflow_area": (0.0, 100.0)}
 
@@ -66,12 +66,6 @@ class Violation:
         return f"column {self.column!r}: {self.problem}{where}; expected {self.expected}"
 
 
-def _rows(mask: pd.Series, limit: int = 5) -> str:
-    rows = (np.flatnonzero(mask.to_numpy()) + 2).tolist()  # file line numbers (header = 1)
-    shown = ", ".join(map(str, rows[:limit]))
-    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
-
-
 def _values(series: pd.Series, limit: int = 8) -> str:
     unique = sorted({f"{v:g}" if isinstance(v, float) else str(v) for v in series})
     return str(unique[:limit]) + (f" and {len(unique) - limit} more" if len(unique) > limit else "")
@@ -85,13 +79,13 @@ def _check_column(name: str, column: pd.Series, required: bool) -> list[Violatio
         return [Violation(name, f"all {len(column)} values are missing", "", "values")]
     if required and missing.any():
         found.append(
-            Violation(name, f"{int(missing.sum())} missing values", _rows(missing), "no gaps")
+            Violation(name, f"{int(missing.sum())} missing values", file_rows(missing), "no gaps")
         )
     present = column[~missing]
 
     def flag(bad: pd.Series, values: pd.Series, problem: str, expected: str) -> None:
         if bad.any():
-            rows = _rows(bad.reindex(column.index, fill_value=False))
+            rows = file_rows(bad.reindex(column.index, fill_value=False))
             found.append(Violation(name, problem.format(_values(values[bad])), rows, expected))
 
     if name == variables.PROVINCE:
@@ -142,7 +136,7 @@ def _province_violations(data: pd.DataFrame) -> list[Violation]:
         )
     single = sorted(sizes[sizes == 1].index)
     if single:
-        rows = _rows(province.isin(single))
+        rows = file_rows(province.isin(single))
         found.append(
             Violation(
                 variables.PROVINCE,
@@ -159,7 +153,7 @@ def _province_violations(data: pd.DataFrame) -> list[Violation]:
             Violation(
                 variables.OUTCOME,
                 f"no respondent has a health record in provinces {none}",
-                _rows(province.isin(none)),
+                file_rows(province.isin(none)),
                 "both outcomes in every province; merge these provinces with a neighbour or "
                 "drop them, and say so",
             )
@@ -200,7 +194,7 @@ def validate_coded_table(data: pd.DataFrame, required: list[str]) -> list[Violat
                 Violation(
                     variables.RESPONDENT_ID,
                     f"duplicated ids {ids}",
-                    _rows(duplicated),
+                    file_rows(duplicated),
                     "unique ids",
                 )
             )
@@ -216,7 +210,7 @@ def validate_coded_table(data: pd.DataFrame, required: list[str]) -> list[Violat
                 Violation(
                     "years_in_inflow_area",
                     "longer than the respondent's age",
-                    _rows(longer),
+                    file_rows(longer),
                     "years in the inflow area <= age",
                 )
             )

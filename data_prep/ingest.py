@@ -21,7 +21,7 @@ from data_prep import variables
 from data_prep.analysis_dataset import to_analysis_table
 from data_prep.codebook import FLOW_VARIABLES, ITEMS, ITEMS_FOR_VARIABLE, Codebook
 from data_prep.provinces import UnknownProvinceError, to_province_names
-from data_prep.readers import RawTable
+from data_prep.readers import RawTable, file_rows
 
 MIN_AGE = 60
 MIN_YEARS_IN_INFLOW_AREA = 0.5
@@ -37,12 +37,6 @@ class IngestResult:
 
     table: pd.DataFrame
     flow: pd.DataFrame
-
-
-def _rows(mask: pd.Series, limit: int = 5) -> str:
-    rows = (np.flatnonzero(mask.to_numpy()) + 2).tolist()  # +2: header line, 1-based rows
-    shown = ", ".join(map(str, rows[:limit]))
-    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
 def _label(value: object, labels: dict) -> str:
@@ -71,13 +65,13 @@ def _decode_item(raw: RawTable, codebook: Codebook, name: str, problems: list[st
         not_numbers = numeric.isna() & ~missing
         if not_numbers.any():
             bad = sorted({str(v) for v in values[not_numbers]})[:10]
-            problems.append(f"{where}: non-numeric values {bad} in rows {_rows(not_numbers)}")
+            problems.append(f"{where}: non-numeric values {bad} in rows {file_rows(not_numbers)}")
         low, high = definition.valid_range
         outside = numeric.notna() & ~numeric.between(low, high)
         if outside.any():
             bad = sorted(set(numeric[outside].tolist()))[:10]
             problems.append(
-                f"{where}: values {bad} outside {low:g}-{high:g} in rows {_rows(outside)}; "
+                f"{where}: values {bad} outside {low:g}-{high:g} in rows {file_rows(outside)}; "
                 f"if they are missing-value codes, list them under 'missing:'"
             )
         return numeric.where(~outside)
@@ -87,7 +81,7 @@ def _decode_item(raw: RawTable, codebook: Codebook, name: str, problems: list[st
     if unknown.any():
         bad = sorted({_label(k, labels) for k in keys[unknown]})[:10]
         problems.append(
-            f"{where}: codes {bad} in rows {_rows(unknown)} are neither under 'codes:' nor "
+            f"{where}: codes {bad} in rows {file_rows(unknown)} are neither under 'codes:' nor "
             f"'missing:' in the codebook"
         )
     return decoded
@@ -111,16 +105,15 @@ def _derive(items: dict[str, pd.Series], codebook: Codebook) -> dict[str, pd.Ser
         item_names = ITEMS_FOR_VARIABLE[name]
         if len(item_names) == 1 and item_names[0] in items:
             derived[renames.get(item_names[0], name)] = items[item_names[0]]
-    if "local_friends_count" in items:
-        friends = items["local_friends_count"]
-        derived["local_friends"] = friends.map(
-            lambda n: np.nan if pd.isna(n) else ("ge3" if n >= 3 else "lt3")
-        )
-    if "daily_exercise_minutes" in items:
-        minutes = items["daily_exercise_minutes"]
-        derived["exercise"] = minutes.map(
-            lambda m: np.nan if pd.isna(m) else ("ge60min" if m >= 60 else "lt60min")
-        )
+    for item, variable, cut, (below, at_or_above) in (
+        ("local_friends_count", "local_friends", 3, ("lt3", "ge3")),
+        ("daily_exercise_minutes", "exercise", 60, ("lt60min", "ge60min")),
+    ):
+        if item in items:
+            values = items[item]
+            derived[variable] = pd.Series(
+                np.where(values >= cut, at_or_above, below), index=values.index
+            ).where(values.notna())
     if "household_monthly_income" in items:
         derived["income_quartile"] = items["household_monthly_income"]
     return derived
@@ -185,7 +178,7 @@ def ingest_survey(raw: RawTable, codebook: Codebook, required_variables: list[st
         future = derived["years_in_inflow_area"] < 0
         if future.any():
             problems.append(
-                f"{raw.path}: arrival after the survey month in rows {_rows(future)} "
+                f"{raw.path}: arrival after the survey month in rows {file_rows(future)} "
                 f"({codebook.where('arrival_year')})"
             )
     if problems:

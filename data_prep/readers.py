@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 SUPPORTED_SUFFIXES = (".sav", ".dta", ".csv", ".parquet")
@@ -31,6 +32,16 @@ class RawTable:
     data: pd.DataFrame
     path: Path
     value_labels: dict[str, dict[float, str]] = field(default_factory=dict)
+
+
+def file_rows(mask: pd.Series, limit: int = 5) -> str:
+    """File line numbers of the rows where ``mask`` is true ("2, 7 and 3 more").
+
+    Line 1 is the header, so the first data row is line 2.
+    """
+    rows = (np.flatnonzero(mask.to_numpy()) + 2).tolist()
+    shown = ", ".join(map(str, rows[:limit]))
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
 def read_table(path: str | Path, encoding: str | None = None) -> RawTable:
