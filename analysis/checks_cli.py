@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
+from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit
 from analysis.ppc import calibration_table, predictive_checks
 from analysis.ppc_plots import calibration_plot, interval_check_plot, overall_uptake_plot
@@ -27,12 +27,6 @@ from analysis.province_variation import (
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import ANALYSIS_DATA_FILE, DATA_DIR, FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
-
-
-def save_figure(figure, path: Path) -> None:
-    """Write a figure atomically as PNG and free it."""
-    write_with(path, lambda p: figure.savefig(p, dpi=130, format="png"))
-    plt.close(figure)
 
 
 def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:

@@ -25,13 +25,14 @@ def loo_comparison(fits: dict[str, az.InferenceData]) -> pd.DataFrame:
         ``elpd_diff``, ``dse``, ``p_loo``, ``weight``, ``pareto_k_good``, ``pareto_k_bad``,
         ``pareto_k_very_bad``.
     """
+    loo = {name: az.loo(idata, pointwise=True) for name, idata in fits.items()}
     with warnings.catch_warnings():
         # ArviZ 0.23 sorts with inplace=True, which pandas 3.1 deprecates; nothing of ours
         warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.sort_values")
-        compared = az.compare(fits, ic="loo")
+        compared = az.compare(loo, ic="loo")
     rows = []
     for name, row in compared.iterrows():
-        k = az.loo(fits[name], pointwise=True).pareto_k.to_numpy()
+        k = loo[name].pareto_k.to_numpy()
         rows.append(
             {
                 "model": name,

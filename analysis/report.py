@@ -10,15 +10,15 @@ from __future__ import annotations
 import base64
 import html
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import arviz as az
 import pandas as pd
 
 from analysis.descriptive_tables import display_category_table
 from analysis.summarize_cli import display_table
+from models.fit_cache import fit_attributes
 
 STYLE = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 1150px;
@@ -51,7 +51,6 @@ class ReportInputs:
     results: Path
     models: list[str]
     main_model: str = "model2"
-    compared: list[str] = field(default_factory=list)
 
 
 def _image(path: Path, caption: str) -> str:
@@ -248,7 +247,8 @@ def _comparison_section(inputs: ReportInputs) -> str:
     )
 
 
-def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, dict]:
+def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
+    """Convergence and metadata sections, and whether any fit failed its checks."""
     rows, meta_rows, versions = [], [], {}
     for name in inputs.models:
         checks = _csv(inputs.results / "tables" / f"convergence_{name}.csv")
@@ -273,7 +273,7 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, dict]:
                 "divergences": int(divergences.sum()),
             }
         )
-        attrs = az.from_netcdf(netcdf).posterior.attrs
+        attrs = fit_attributes(netcdf)
         versions = json.loads(attrs.get("package_versions", "{}"))
         meta_rows.append(
             {
@@ -306,20 +306,17 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, dict]:
         + "<h3>Package versions</h3>"
         + _table(pd.DataFrame(sorted(versions.items()), columns=["package", "version"])),
     )
-    return (
-        convergence,
-        metadata,
-        {"failed": (table["status"] != "passed").any() if len(table) else False},
-    )
+    any_failed = bool(len(table)) and bool((table["status"] != "passed").any())
+    return convergence, metadata, any_failed
 
 
 def build_report(inputs: ReportInputs) -> str:
     """Assemble the report's HTML from the files of a finished run."""
-    convergence, metadata, status = _convergence_and_metadata(inputs)
+    convergence, metadata, any_failed = _convergence_and_metadata(inputs)
     banner = (
         '<p class="fail">Some fits failed the convergence checks: '
         "read their estimates with care.</p>"
-        if status["failed"]
+        if any_failed
         else '<p class="pass">All fits passed the convergence checks.</p>'
     )
     sections = [

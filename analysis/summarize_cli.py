@@ -15,19 +15,18 @@ import argparse
 import sys
 from pathlib import Path
 
-import arviz as az
 import pandas as pd
-import yaml
 
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.descriptive_tables import category_table, continuous_table, display_category_table
+from analysis.figures import save_figure
+from analysis.fit_inputs import load_fit
 from analysis.forest_plot import forest_plot
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import ANALYSIS_DATA_FILE, DATA_DIR, FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
 from models.hierarchical import free_parameter_names
-from models.spec import spec_from_dict
 
 CONVERGENCE_FAILED = 3
 
@@ -82,26 +81,23 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
     group_sd : dict or None
         Posterior summary of the province SD (``None`` for a pooled model).
     """
-    idata = az.from_netcdf(netcdf)
+    fit = load_fit(netcdf)
+    idata, name, group = fit.idata, fit.name, fit.spec.group
     attrs = idata.posterior.attrs
-    name = attrs["model_name"]
-    spec = yaml.safe_load(attrs["spec_yaml"])
     frequentist = pd.read_csv(netcdf.with_name(f"{name}_frequentist.csv"))
-    table = odds_ratio_table(idata, frequentist, spec.get("published_model"))
+    table = odds_ratio_table(idata, frequentist, fit.spec.published_model)
     table.insert(0, "model", name)
     tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
     write_with(tables_dir / f"odds_ratios_{name}.csv", lambda p: table.to_csv(p, index=False))
 
-    fitted_spec = spec_from_dict(spec)
-    group = fitted_spec.group
-    checks = convergence_checks(idata, free_parameter_names(fitted_spec))
+    checks = convergence_checks(idata, free_parameter_names(fit.spec))
     checks.insert(0, "model", name)
     write_with(tables_dir / f"convergence_{name}.csv", lambda p: checks.to_csv(p, index=False))
     failures = failure_messages(checks)
     group_sd = group_sd_summary(idata, group) if group else None
 
     header = (
-        f"# {attrs.get('model_label', name)}\n\n"
+        f"# {fit.label}\n\n"
         f"`{attrs['formula']}`\n\n"
         f"n = {attrs.get('n_obs')}; data hash `{attrs['data_hash']}`; sampler {attrs['sampler']}, "
         f"{attrs['chains']} chains x {attrs['draws']} draws, seed {attrs['seed']}.\n"
@@ -118,9 +114,8 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
         tables_dir / f"odds_ratios_{name}.md",
         header + to_markdown(display_table(table)) + f"\nConvergence: {status}\n",
     )
-    figure = forest_plot(table, f"{attrs.get('model_label', name)}: odds ratios")
-    write_with(
-        figures_dir / f"forest_{name}.png", lambda p: figure.savefig(p, dpi=150, format="png")
+    save_figure(
+        forest_plot(table, f"{fit.label}: odds ratios"), figures_dir / f"forest_{name}.png", 150
     )
     return table, failures, group_sd
 

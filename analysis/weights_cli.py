@@ -11,7 +11,7 @@ from pathlib import Path
 
 import arviz as az
 
-from analysis.checks_cli import save_figure
+from analysis.figures import save_figure
 from analysis.forest_plot import forest_plot
 from analysis.weighting import WEIGHTING_SOURCES, weighting_comparison
 from cmds_common.atomic import write_text, write_with

@@ -45,15 +45,20 @@ def fit_key(data_hash: str, spec_yaml: str, settings: SamplerSettings) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def stored_fit_key(netcdf: Path) -> str | None:
-    """Return the key saved with a fit, or ``None`` when there is no readable fit."""
+def fit_attributes(netcdf: Path) -> dict:
+    """Return the attributes saved with a fit without loading its draws ({} if unreadable)."""
     if not netcdf.exists():
-        return None
+        return {}
     try:
         with xr.open_dataset(netcdf, group="posterior", engine="h5netcdf") as posterior:
-            return posterior.attrs.get("fit_key")
+            return dict(posterior.attrs)
     except (OSError, ValueError):
-        return None
+        return {}
+
+
+def stored_fit_key(netcdf: Path) -> str | None:
+    """Return the key saved with a fit, or ``None`` when there is no readable fit."""
+    return fit_attributes(netcdf).get("fit_key")
 
 
 def remove_interrupted_writes(out_dir: Path) -> list[Path]:
