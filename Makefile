@@ -9,7 +9,7 @@ PYTHON ?= $(VENV)/bin/python
 RESULTS ?= results
 SEED ?= 20150501
 N ?= 3158
-SAMPLER ?= nutpie
+SAMPLER ?= auto
 # Empty: each spec's own sampler settings, else 4 chains x 1000 draws after 1000 warm-up.
 CHAINS ?=
 DRAWS ?=

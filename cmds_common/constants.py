@@ -20,7 +20,7 @@ BFMI_MIN: float = 0.3
 #: Default sampler settings (per chain).
 DEFAULT_CHAINS: int = 4
 DEFAULT_DRAWS: int = 1000
-DEFAULT_TUNE: int = 1000
+DEFAULT_TUNE: int = 500
 
 #: Size of the default synthetic sample (the paper's analysed sample).
 DEFAULT_SAMPLE_SIZE: int = 3158

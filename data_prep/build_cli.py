@@ -37,7 +37,7 @@ from data_prep.coded_schema import CodedDataError, prepare_coded_table
 from data_prep.data_warnings import data_warnings
 from data_prep.ingest import IngestError, flow_table, ingest_survey
 from data_prep.readers import InputFileError, read_table
-from data_prep.synthetic import generate_synthetic
+from data_prep.synthetic import POPULATIONS, generate_synthetic
 from data_prep.variables import OUTCOME, PROVINCE, data_dictionary
 from models.spec import SpecError, load_spec
 
@@ -93,14 +93,18 @@ def write_outputs(table: pd.DataFrame, flow: pd.DataFrame, out_dir: Path, source
     return path
 
 
-def build_default_data(out_dir: Path, n: int, seed: int) -> Path:
+def build_default_data(out_dir: Path, n: int, seed: int, population: str = "aged_60_plus") -> Path:
     """Generate, type and write the synthetic analysis data set; return its path."""
-    raw, truth = generate_synthetic(n=n, seed=seed)
+    raw, truth = generate_synthetic(n=n, seed=seed, population=population)
     table = to_analysis_table(raw)
-    flow = flow_table(
-        [(f"synthetic sample (seed {seed}), calibrated to the analysed sample", n, 3158)]
-    )
-    path = write_outputs(table, flow, out_dir, f"synthetic sample, n={n}, seed={seed}")
+    calibrated = population == "aged_60_plus"
+    label = "calibrated to the analysed sample" if calibrated else population
+    published_n = 3158 if calibrated else None
+    flow = flow_table([(f"synthetic sample (seed {seed}), {label}", n, published_n)])
+    source = f"synthetic sample, n={n}, seed={seed}"
+    if population != "aged_60_plus":
+        source += f", population={population}"
+    path = write_outputs(table, flow, out_dir, source)
     write_with(out_dir / "synthetic_truth.csv", lambda p: truth.to_csv(p, index=False))
     return path
 
@@ -121,9 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--n", type=int, default=DEFAULT_SAMPLE_SIZE, help="synthetic sample size")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--population",
+        choices=sorted(POPULATIONS),
+        default="aged_60_plus",
+        help="synthetic data: the paper's 60+ sample, or all ages 15+ (whole-wave sizes)",
+    )
     args = parser.parse_args(argv)
     if args.input is None:
-        build_default_data(args.out, args.n, args.seed)
+        build_default_data(args.out, args.n, args.seed, args.population)
         return 0
     try:
         required = required_columns(args.spec or ["model1", "model2"])

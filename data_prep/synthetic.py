@@ -17,6 +17,12 @@ How a sample is made
 5. Sampling weights are log-normal with a province component, scaled to mean 1, and
    independent of the outcome given the predictors.
 
+``population="all_ages"`` makes a whole-wave-like sample (a CMDS wave has about 206,000
+respondents aged 15+): the same provinces, variables, generating model and parameters, with
+age drawn from 15 up (gamma-shaped, mean 36 and SD 11: an assumed, typical working-age migrant
+profile, *not* calibrated to any published table). It exists to exercise the software at a
+wave's size; its shares are the 60+ sample's and should not be read as facts about all migrants.
+
 ``alpha``, ``beta`` and the loadings ``lambda`` live in ``synthetic_params.yaml``; they were
 tuned by :mod:`data_prep.calibrate_synthetic` so that, with the default seed and ``n = 3158``,
 the sample reproduces Tables 1-3 (see ``tests/test_synthetic_calibration.py``). Other seeds
@@ -51,6 +57,13 @@ LATENT_PREDICTORS: tuple[str, ...] = (
     "age_years",
     "years_in_inflow_area",
 )
+
+#: Youngest age and (mean, SD) of the age distribution of each population; ``None`` means the
+#: published figures of the 60+ sample.
+POPULATIONS: dict[str, tuple[int, tuple[float, float] | None]] = {
+    "aged_60_plus": (60, None),
+    "all_ages": (15, (36.0, 11.0)),
+}
 
 #: Table 1-2 variables that no model uses; drawn given the outcome.
 OUTCOME_CONDITIONAL: tuple[str, ...] = (
@@ -227,8 +240,11 @@ def _gamma_by_rank(latent: np.ndarray, mean: float, sd: float) -> np.ndarray:
     return stats.gamma.ppf(ranks, a=shape, scale=sd**2 / mean)
 
 
-def _predictors(params: GeneratorParams, streams: RandomStreams) -> pd.DataFrame:
+def _predictors(
+    params: GeneratorParams, streams: RandomStreams, population: str = "aged_60_plus"
+) -> pd.DataFrame:
     provinces = province_table()
+    youngest, age_moments = POPULATIONS[population]
     continuous = reference.continuous_summaries().set_index(["variable", "group"])
     columns: dict[str, np.ndarray] = {}
     for k, name in enumerate(LATENT_PREDICTORS):
@@ -238,9 +254,10 @@ def _predictors(params: GeneratorParams, streams: RandomStreams) -> pd.DataFrame
             latent = latent + provinces["interprovincial_shift"].to_numpy()[streams.province_idx]
         if name == "age_years":
             age = continuous.loc[("age_years", "all")]
+            mean, sd = age_moments or (age["mean"], age["sd"])
             # integer completed years: floor adds about 0.5 on average, so aim half a year up
-            spread = _gamma_by_rank(latent, age["mean"] - 60 + 0.5, age["sd"])
-            columns[name] = 60 + np.floor(spread)
+            spread = _gamma_by_rank(latent, mean - youngest + 0.5, sd)
+            columns[name] = youngest + np.floor(spread)
         elif name == "years_in_inflow_area":
             stay = continuous.loc[("years_in_inflow_area", "all")]
             years = 0.5 + _gamma_by_rank(latent, stay["mean"] - 0.5, stay["sd"])
@@ -289,8 +306,10 @@ def province_effects(params: GeneratorParams, streams: RandomStreams) -> np.ndar
     return params.province_sd * streams.province_effect_z
 
 
-def simulate(params: GeneratorParams, streams: RandomStreams) -> tuple[pd.DataFrame, np.ndarray]:
-    """Generate predictors and outcome for fixed random streams.
+def simulate(
+    params: GeneratorParams, streams: RandomStreams, population: str = "aged_60_plus"
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Generate predictors and outcome for fixed random streams (see :data:`POPULATIONS`).
 
     Returns
     -------
@@ -299,7 +318,7 @@ def simulate(params: GeneratorParams, streams: RandomStreams) -> tuple[pd.DataFr
     outcome : numpy.ndarray
         0/1 outcome.
     """
-    predictors = _predictors(params, streams)
+    predictors = _predictors(params, streams, population)
     linear = (
         params.intercept
         + generator_design(predictors) @ np.array([params.coefficients[t] for t in GENERATOR_TERMS])
@@ -322,6 +341,7 @@ def generate_synthetic(
     n: int = DEFAULT_SAMPLE_SIZE,
     seed: int = DEFAULT_SEED,
     params: GeneratorParams | None = None,
+    population: str = "aged_60_plus",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate the synthetic analysis sample.
 
@@ -333,6 +353,9 @@ def generate_synthetic(
         Seed of every random step; the same seed and ``n`` give the same sample.
     params
         Population parameters; the calibrated ones by default.
+    population
+        ``"aged_60_plus"`` (the default, the paper's sample) or ``"all_ages"`` (15+, for
+        whole-wave sizes such as ``n=206000``; see the module docstring).
 
     Returns
     -------
@@ -344,9 +367,11 @@ def generate_synthetic(
     """
     if n < 100:
         raise ValueError(f"n must be at least 100 to fill 32 provinces, got {n}")
+    if population not in POPULATIONS:
+        raise ValueError(f"population must be one of {sorted(POPULATIONS)}, got {population!r}")
     params = params or load_params()
     streams = RandomStreams.draw(n, seed)
-    predictors, outcome = simulate(params, streams)
+    predictors, outcome = simulate(params, streams, population)
     provinces = province_table()
     data = pd.DataFrame(
         {

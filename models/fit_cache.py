@@ -19,7 +19,16 @@ import xarray as xr
 from models.sampling import SamplerSettings, package_versions
 
 #: Project modules whose code determines the draws of a fit.
-_MODEL_SOURCES = ("design.py", "hierarchical.py", "sampling.py", "spec.py")
+_MODEL_SOURCES = (
+    "aggregation.py",
+    "design.py",
+    "hierarchical.py",
+    "kernel.py",
+    "kernel_model.py",
+    "parameterisation.py",
+    "sampling.py",
+    "spec.py",
+)
 
 
 def _model_source_hash() -> str:

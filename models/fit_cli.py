@@ -25,9 +25,10 @@ from cmds_common.constants import (
 from data_prep.analysis_dataset import data_hash, read_analysis_table
 from models.design import build_design
 from models.fit_cache import fit_key, remove_interrupted_writes, stored_fit_key
+from models.fit_file import write_fit_netcdf
 from models.frequentist import fit_weighted_logit
-from models.hierarchical import build_model, initial_point_is_finite
-from models.sampling import SAMPLERS, SamplerSettings, sample_posterior
+from models.parameterisation import PARAMETERISATIONS
+from models.sampling import SAMPLERS, SamplerSettings, resolve_sampler, sample_spec
 from models.spec import ModelSpec, SpecError, load_spec, spec_to_yaml
 
 
@@ -68,15 +69,13 @@ def fit_spec(
     frequentist = fit_weighted_logit(design)
     frequentist.insert(0, "model", spec.name)
 
-    model = build_model(design, spec)
-    if not initial_point_is_finite(model):
-        raise RuntimeError(f"model {spec.name!r}: log-probability is not finite at the start")
     print(
         f"[{spec.name}] sampling {settings.chains} chains x {settings.draws} draws "
         f"({settings.tune} warm-up) with {settings.sampler}, seed {settings.seed}"
     )
-    idata = sample_posterior(
-        model,
+    idata = sample_spec(
+        design,
+        spec,
         settings,
         attrs={
             "model_name": spec.name,
@@ -89,7 +88,7 @@ def fit_spec(
             "fit_key": key,
         },
     )
-    write_with(netcdf, lambda p: idata.to_netcdf(str(p)))
+    write_with(netcdf, lambda p: write_fit_netcdf(idata, p))
     write_with(frequentist_csv, lambda p: frequentist.to_csv(p, index=False))
     print(f"[{spec.name}] posterior written to {netcdf}, weighted logit to {frequentist_csv}")
     return frequentist_csv, netcdf
@@ -105,7 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="shipped spec name (model1, model2) or path to a spec .yaml; repeatable",
     )
     parser.add_argument("--out", type=Path, default=FITS_DIR)
-    parser.add_argument("--sampler", choices=SAMPLERS, default="nutpie")
+    parser.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        default="auto",
+        help="auto (default): kernel for pooled and random-intercept specs, nutpie otherwise",
+    )
+    parser.add_argument(
+        "--parameterisation",
+        choices=PARAMETERISATIONS,
+        default="auto",
+        help="kernel engine: centred or non-centred province effects (auto: chosen per province)",
+    )
+    parser.add_argument(
+        "--no-aggregate",
+        action="store_true",
+        help="kernel engine: keep one likelihood term per respondent (same posterior, slower)",
+    )
     parser.add_argument("--chains", type=int, help=f"default {DEFAULT_CHAINS}, or the spec's")
     parser.add_argument("--draws", type=int, help=f"default {DEFAULT_DRAWS}, or the spec's")
     parser.add_argument("--tune", type=int, help=f"default {DEFAULT_TUNE}, or the spec's")
@@ -128,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         specs = [load_spec(s) for s in (args.spec or ["model1", "model2"])]
         for spec in specs:
             settings = SamplerSettings(
-                sampler=args.sampler,
+                sampler=resolve_sampler(args.sampler, spec),
+                parameterisation=args.parameterisation,
+                aggregate=not args.no_aggregate,
                 seed=args.seed,
                 progress=not args.no_progress,
                 **{**spec.sampler, **explicit},

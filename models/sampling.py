@@ -1,7 +1,13 @@
-"""Draw posteriors: nutpie's NUTS by default, PyMC's own NUTS as the fallback.
+"""Draw posteriors with one of three engines, all No-U-Turn samplers.
 
-A fit returns one ``InferenceData`` with posterior, sample statistics, log-likelihood,
-posterior predictive and observed data, tagged with what produced it.
+* ``kernel``: nutpie on the project's compiled log-density (:mod:`models.kernel`), for pooled
+  and random-intercept specs. No per-run compilation; the default where it applies.
+* ``nutpie``: nutpie on the PyMC model (compiled with numba on every run); any spec.
+* ``pymc``: PyMC's own NUTS on the PyMC model; any spec, and the fallback when nutpie fails.
+
+``auto`` (the default) picks ``kernel`` when the spec allows it and ``nutpie`` otherwise. A fit
+returns one ``InferenceData`` with posterior, sample statistics, log-likelihood, posterior
+predictive and observed data, tagged with what produced it.
 """
 
 from __future__ import annotations
@@ -12,31 +18,46 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
-
-import arviz as az
-import pymc as pm
+from typing import TYPE_CHECKING, Any
 
 from cmds_common.constants import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
+from models.parameterisation import PARAMETERISATIONS
+from models.spec import SpecError
 
-SAMPLERS = ("nutpie", "pymc")
+if TYPE_CHECKING:  # PyMC is imported only by the engines that use it (it costs ~0.6 s)
+    import arviz as az
+    import pymc as pm
+
+    from models.design import Design
+    from models.spec import ModelSpec
+
+SAMPLERS = ("auto", "kernel", "nutpie", "pymc")
 _VERSIONED_PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "statsmodels")
 
 
 @dataclass(frozen=True)
 class SamplerSettings:
-    """How to sample: which NUTS implementation, chains, draws, warm-up, seed."""
+    """How to sample: engine, chains, draws, warm-up and seed.
 
-    sampler: str = "nutpie"
+    ``parameterisation`` and ``aggregate`` apply to the ``kernel`` engine only: centred or
+    non-centred province effects, and whether identical covariate patterns are aggregated.
+    """
+
+    sampler: str = "auto"
     chains: int = DEFAULT_CHAINS
     draws: int = DEFAULT_DRAWS
     tune: int = DEFAULT_TUNE
     seed: int = DEFAULT_SEED
     target_accept: float = 0.9
     progress: bool = True
+    parameterisation: str = "auto"
+    aggregate: bool = True
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        if self.parameterisation not in PARAMETERISATIONS:
+            raise ValueError(f"parameterisation must be one of {PARAMETERISATIONS}")
         if min(self.chains, self.draws) < 1 or self.tune < 0:
             raise ValueError("chains and draws must be >= 1 and tune >= 0")
 
@@ -50,6 +71,55 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def resolve_sampler(requested: str, spec: ModelSpec) -> str:
+    """Return the engine ``requested`` means for ``spec`` (``auto``: ``kernel`` or ``nutpie``)."""
+    from models.kernel_model import kernel_supports
+
+    if requested == "auto":
+        return "kernel" if kernel_supports(spec) else "nutpie"
+    if requested == "kernel" and not kernel_supports(spec):
+        raise SpecError(
+            f"model {spec.name!r} has random slopes or group predictors, which the kernel engine "
+            "does not cover; use --sampler nutpie or pymc"
+        )
+    return requested
+
+
+def sample_spec(
+    design: Design, spec: ModelSpec, settings: SamplerSettings, attrs: dict[str, Any]
+) -> az.InferenceData:
+    """Sample ``spec`` on ``design`` with the engine ``settings.sampler`` names.
+
+    ``settings.sampler`` must already be resolved (see :func:`resolve_sampler`). Returns what
+    :func:`sample_posterior` returns, for every engine.
+    """
+    if settings.sampler != "kernel":
+        from models.hierarchical import build_model, initial_point_is_finite
+
+        model = build_model(design, spec)
+        if not initial_point_is_finite(model):
+            raise RuntimeError(f"model {spec.name!r}: log-probability is not finite at the start")
+        return sample_posterior(model, settings, attrs)
+    from models.kernel_model import sample_kernel
+
+    started = time.perf_counter()
+    idata, details = sample_kernel(
+        design,
+        spec,
+        chains=settings.chains,
+        draws=settings.draws,
+        tune=settings.tune,
+        seed=settings.seed,
+        target_accept=settings.target_accept,
+        progress=settings.progress,
+        parameterisation=settings.parameterisation,
+        aggregate=settings.aggregate,
+    )
+    seconds = time.perf_counter() - started
+    _refuse_partial_trace(idata, settings)
+    return tag_provenance(idata, settings, "kernel", seconds, {**details, **attrs})
 
 
 def _sample_nutpie(model: pm.Model, settings: SamplerSettings) -> az.InferenceData:
@@ -69,6 +139,8 @@ def _sample_nutpie(model: pm.Model, settings: SamplerSettings) -> az.InferenceDa
 
 
 def _sample_pymc(model: pm.Model, settings: SamplerSettings) -> az.InferenceData:
+    import pymc as pm
+
     with model:
         return pm.sample(
             draws=settings.draws,
@@ -103,6 +175,8 @@ def sample_posterior(
         Groups ``posterior``, ``sample_stats``, ``log_likelihood``, ``posterior_predictive``
         and ``observed_data``; ``posterior.attrs`` holds the provenance.
     """
+    import pymc as pm
+
     started = time.perf_counter()
     used = settings.sampler
     if settings.sampler == "nutpie":
@@ -132,6 +206,17 @@ def sample_posterior(
     # float32 halves the largest group (draws x respondents) at no cost to LOO's precision
     idata.log_likelihood = idata.log_likelihood.astype("float32")
     idata.posterior_predictive = idata.posterior_predictive.astype("int8")
+    return tag_provenance(idata, settings, used, sampling_seconds, attrs or {})
+
+
+def tag_provenance(
+    idata: az.InferenceData,
+    settings: SamplerSettings,
+    used: str,
+    sampling_seconds: float,
+    attrs: dict[str, Any],
+) -> az.InferenceData:
+    """Store what produced a fit in ``idata.posterior.attrs`` (and return ``idata``)."""
     provenance = {
         "sampler": used,
         "chains": settings.chains,
@@ -142,8 +227,12 @@ def sample_posterior(
         "sampling_seconds": round(sampling_seconds, 2),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "package_versions": json.dumps(package_versions()),
-        **(attrs or {}),
+        **attrs,
     }
+    if used == "kernel":
+        provenance.update(
+            parameterisation=settings.parameterisation, aggregate=int(settings.aggregate)
+        )
     idata.posterior.attrs.update(
         {k: v if isinstance(v, int | float) else str(v) for k, v in provenance.items()}
     )
@@ -164,5 +253,5 @@ def _refuse_partial_trace(idata: az.InferenceData, settings: SamplerSettings) ->
         )
 
 
-def _observed(model: pm.Model) -> list[tuple[str, pm.Model]]:
+def _observed(model: pm.Model) -> list[tuple[str, Any]]:
     return [(rv.name, rv) for rv in model.observed_RVs]

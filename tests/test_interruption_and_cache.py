@@ -68,7 +68,7 @@ def test_fit_killed_mid_sampling_keeps_previous_results(fitted, sig):
             "models",
             *_fit_args(fitted),
             "--draws",
-            "100000",
+            "2000000",
             "--tune",
             "300",
             "--no-progress",
@@ -80,7 +80,7 @@ def test_fit_killed_mid_sampling_keeps_previous_results(fitted, sig):
     for line in process.stdout:  # wait until the fit has started sampling
         if "sampling 4 chains" in line:
             break
-    time.sleep(25)  # past compilation (about 15 s here) and into the 100,000 draws
+    time.sleep(8)  # into the 2,000,000 draws (minutes of sampling)
     assert process.poll() is None, "the fit finished before it could be interrupted"
     process.send_signal(sig)
     _, err = process.communicate(timeout=120)

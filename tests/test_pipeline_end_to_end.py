@@ -95,7 +95,7 @@ def test_netcdf_groups_labels_and_provenance(pipeline_dir):
     assert attrs["model_name"] == "model2" and attrs["seed"] == 20150501
     assert len(attrs["data_hash"]) == 16
     assert json.loads(attrs["package_versions"])["pymc"].startswith("5.")
-    assert attrs["sampler"] == "nutpie"
+    assert attrs["sampler"] == "kernel"  # the compiled log-density, no silent fallback
 
 
 def test_odds_ratio_table_joins_three_sources(pipeline_dir):

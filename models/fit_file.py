@@ -1,0 +1,41 @@
+"""Write a fit's ``InferenceData`` to NetCDF, readable by ``arviz.from_netcdf``.
+
+ArviZ's own ``to_netcdf`` compresses every group at zlib level 4. The pointwise log-likelihood
+(draws x respondents random floats) barely compresses and took about 1.5 s of a 3,158-row
+fit's 8 s; it is stored uncompressed, and the other groups at level 1 (the integer
+posterior predictive draws shrink about tenfold either way).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import arviz as az
+
+_UNCOMPRESSED_GROUPS = {"log_likelihood"}
+
+
+def write_fit_netcdf(idata: az.InferenceData, path: Path) -> None:
+    """Write every group of ``idata`` to ``path`` (one NetCDF group each, as ArviZ does).
+
+    Parameters
+    ----------
+    idata
+        The fit.
+    path
+        Target file; callers write through :func:`cmds_common.atomic.write_with`.
+    """
+    mode = "w"
+    for group in idata.groups():
+        dataset = getattr(idata, group)
+        encoding = {}
+        if group not in _UNCOMPRESSED_GROUPS:
+            encoding = {
+                name: {"zlib": True, "complevel": 1}
+                for name, variable in dataset.data_vars.items()
+                if variable.dtype.kind in "biuf"
+            }
+        dataset.to_netcdf(path, mode=mode, group=group, engine="h5netcdf", encoding=encoding)
+        mode = "a"
