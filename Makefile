@@ -9,8 +9,9 @@ PYTHON ?= $(VENV)/bin/python
 RESULTS ?= results
 SEED ?= 20150501
 N ?= 3158
+WAVE_N ?= 206000
 SAMPLER ?= auto
-# Empty: each spec's own sampler settings, else 4 chains x 1000 draws after 1000 warm-up.
+# Empty: each spec's own sampler settings, else 4 chains x 1000 draws after 500 warm-up.
 CHAINS ?=
 DRAWS ?=
 TUNE ?=
@@ -43,7 +44,7 @@ FIT_FILES := $(foreach m,$(MODELS),$(RESULTS)/fits/$(m).nc)
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
 	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE)) $(if $(REFIT),--refit)
 
-.PHONY: help env data fit summarize ppc compare weights report examples test test-fast lint format clean clean-fits FORCE
+.PHONY: help env data fit summarize ppc compare weights report validate bench wave examples test test-fast lint format clean clean-fits FORCE
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -92,6 +93,21 @@ weights: $(ENV_READY) ## Survey-weighted (model2_weighted) against unweighted (m
 
 report: $(ENV_READY) ## Self-contained HTML report of the last `make fit` (results/report.html)
 	$(PYTHON) -m analysis report --results $(RESULTS) --models $(MODELS) --main-model $(MAIN_MODEL)
+
+validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets fitted (~10 min, not in CI)
+	$(PYTHON) -m analysis validate --data $(DATA_FILE) --out $(RESULTS) --seed $(SEED) \
+		$(if $(REPLICATES),--replicates $(REPLICATES))
+
+bench: $(ENV_READY) ## Time the Model 2 fit per engine, plus a 206,000-row fit (~10 min): results/bench.csv
+	$(PYTHON) -m models.bench_cli --out $(RESULTS) --seed $(SEED) \
+		$(if $(BENCH_REPEATS),--repeats $(BENCH_REPEATS)) $(if $(BENCH_NO_WAVE),--no-wave)
+
+wave: $(ENV_READY) ## Fit Model 2 on a 206,000-row all-ages synthetic sample (whole-wave size, ~3 min)
+	$(PYTHON) -m data_prep --out $(RESULTS)/wave/data --seed $(SEED) --n $(WAVE_N) --population all_ages
+	$(PYTHON) -m models --data $(RESULTS)/wave/data/analysis_data.parquet \
+		--spec $(SPECS_DIR)/model2.yaml --out $(RESULTS)/wave/fits $(SAMPLER_ARGS)
+	$(PYTHON) -m analysis --data $(RESULTS)/wave/data/analysis_data.parquet \
+		--fits $(RESULTS)/wave/fits --out $(RESULTS)/wave --models model2
 
 examples: $(ENV_READY) ## Write example raw .sav/.dta files, their codebook and a coded .csv to examples/
 	$(PYTHON) -m data_prep.raw_example --out examples

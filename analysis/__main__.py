@@ -1,11 +1,18 @@
-"""Entry point of ``python -m analysis [summarize|ppc|compare|weights|report] ...``.
+"""Entry point of ``python -m analysis [summarize|ppc|compare|weights|report|validate] ...``.
 
 Without a command name the odds-ratio summary runs (``summarize``).
 """
 
 import sys
 
-from analysis import checks_cli, compare_cli, report_cli, summarize_cli, weights_cli
+from analysis import (
+    checks_cli,
+    compare_cli,
+    report_cli,
+    summarize_cli,
+    validate_cli,
+    weights_cli,
+)
 
 COMMANDS = {
     "summarize": summarize_cli.main,
@@ -13,6 +20,7 @@ COMMANDS = {
     "compare": compare_cli.main,
     "report": report_cli.main,
     "weights": weights_cli.main,
+    "validate": validate_cli.main,
 }
 
 arguments = sys.argv[1:]

@@ -84,7 +84,7 @@ def prepare_kernel(
     else:
         X_rows, successes, trials, row_groups = X_centred, weights * design.y, weights, group_idx
     centred = (
-        centred_groups(successes, trials, row_groups, n_groups, parameterisation)
+        centred_groups(X_rows, successes, trials, row_groups, n_groups, parameterisation)
         if n_groups
         else np.zeros(0, dtype=bool)
     )
@@ -227,6 +227,7 @@ def sample_kernel(
     progress: bool,
     parameterisation: str = "auto",
     aggregate: bool = True,
+    pointwise: bool = True,
 ) -> tuple[az.InferenceData, dict[str, Any]]:
     """Draw the posterior of a random-intercept (or pooled) logistic spec with nutpie.
 
@@ -238,6 +239,8 @@ def sample_kernel(
         ``posterior_predictive``.
     details
         How the kernel was set up (rows after aggregation, centred groups), for provenance.
+
+    ``pointwise=False`` skips the pointwise groups (simulation studies need only the posterior).
     """
     problem = prepare_kernel(design, spec, parameterisation, aggregate)
     idata = nutpie_sample(
@@ -250,7 +253,7 @@ def sample_kernel(
         progress_bar=progress,
         save_warmup=False,
     )
-    pointwise = len(design.y) * chains * draws <= POINTWISE_LIMIT
+    pointwise = pointwise and len(design.y) * chains * draws <= POINTWISE_LIMIT
     obs = {"obs": np.arange(len(design.y))}
     groups = {"observed_data": xr.Dataset({spec.outcome: ("obs", design.y)}, coords=obs)}
     if pointwise:

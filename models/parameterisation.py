@@ -4,15 +4,22 @@ A group with much data pins its intercept down tightly, and the non-centred form
 (:math:`u_j = \sigma z_j`) then ties :math:`z_j` to :math:`\sigma` in a narrow ridge; a group
 with little data is the other way round, and the centred form
 (:math:`u_j \sim \mathcal N(0, \sigma^2)`) makes a funnel. The rule used here centres group
-:math:`j` when its data carry more information about its intercept than the prior does:
+:math:`j` when its data carry clearly more information about its intercept than the prior does
+(the factor 2 was chosen on simulated data sets: at 1, borderline groups near a small SD
+diverged; at 4, too few groups were centred and the default fit mixed worse):
 
 .. math::
 
-    I_j \hat\sigma^2 \ge 1, \qquad I_j = t_j \hat p (1 - \hat p),
+    I_j \hat\sigma^2 \ge 2,
 
-with :math:`t_j` the group's respondents, :math:`\hat p` the overall share with a record and
-:math:`\hat\sigma` a moment estimate of the SD of the groups' log-odds (floored at 0.1). Only the
-sampler's geometry depends on the choice; the posterior is the same.
+where :math:`I_j = \sum_{i \in j} t_i \hat p_i (1 - \hat p_i)` is the Fisher information about
+the group's intercept at a pooled logistic fit :math:`\hat p_i` (rows carry :math:`t_i`
+respondents), and :math:`\hat\sigma` is a moment estimate of the SD of the groups' deviations
+from that fit: one Newton step per group gives :math:`d_j` with sampling variance
+:math:`1 / I_j`, and :math:`\hat\sigma^2 = \max(\overline{d_j^2} - \overline{1/I_j}, 0.1^2)`.
+Accounting for the predictors matters: without it, groups that differ only in their mix of
+respondents look like a large :math:`\sigma`. Only the sampler's geometry depends on the
+choice; the posterior is the same.
 """
 
 from __future__ import annotations
@@ -21,34 +28,32 @@ import numpy as np
 
 PARAMETERISATIONS = ("auto", "centred", "non_centred")
 _SIGMA_FLOOR = 0.1
+#: Centre a group when its information times the estimated variance reaches this.
+CENTRING_THRESHOLD = 2.0
 
 
-def rough_group_sd(successes: np.ndarray, trials: np.ndarray, group_idx: np.ndarray, n_groups: int):
-    """Moment estimate of the SD of the groups' log-odds, net of binomial noise.
+def pooled_logit_fit(
+    X: np.ndarray, successes: np.ndarray, trials: np.ndarray, iterations: int = 25
+) -> np.ndarray:
+    """Fitted probabilities of a pooled logistic regression (intercept + ``X``), by Newton steps.
 
-    Parameters
-    ----------
-    successes, trials
-        Per-row counts (one row per respondent, or aggregated).
-    group_idx
-        Group index of each row.
-    n_groups
-        Number of groups.
-
-    Returns
-    -------
-    float
-        ``sqrt(max(var(empirical logits) - mean(sampling variance), 0.1**2))``.
+    A small ridge (1e-6) keeps the steps defined when a column is constant or separated.
     """
-    s = np.bincount(group_idx, weights=successes, minlength=n_groups) + 0.5
-    f = np.bincount(group_idx, weights=trials - successes, minlength=n_groups) + 0.5
-    logits = np.log(s / f)
-    sampling_variance = 1.0 / s + 1.0 / f
-    excess = np.var(logits) - np.mean(sampling_variance)
-    return float(np.sqrt(max(excess, _SIGMA_FLOOR**2)))
+    design = np.column_stack([np.ones(len(trials)), X])
+    coefficients = np.zeros(design.shape[1])
+    for _ in range(iterations):
+        prob = 1.0 / (1.0 + np.exp(-(design @ coefficients)))
+        curvature = trials * prob * (1.0 - prob)
+        hessian = design.T @ (design * curvature[:, None]) + 1e-6 * np.eye(design.shape[1])
+        step = np.linalg.solve(hessian, design.T @ (successes - trials * prob))
+        coefficients += step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return 1.0 / (1.0 + np.exp(-(design @ coefficients)))
 
 
 def centred_groups(
+    X: np.ndarray,
     successes: np.ndarray,
     trials: np.ndarray,
     group_idx: np.ndarray,
@@ -59,8 +64,14 @@ def centred_groups(
 
     Parameters
     ----------
-    successes, trials, group_idx, n_groups
-        As for :func:`rough_group_sd`.
+    X
+        ``(rows, terms)`` predictors.
+    successes, trials
+        Per-row counts (one row per respondent, or aggregated).
+    group_idx
+        Group index of each row.
+    n_groups
+        Number of groups.
     parameterisation
         ``"auto"`` (the rule in the module docstring), ``"centred"`` or ``"non_centred"``.
 
@@ -73,8 +84,10 @@ def centred_groups(
         raise ValueError(f"parameterisation must be one of {PARAMETERISATIONS}")
     if parameterisation != "auto":
         return np.full(n_groups, parameterisation == "centred")
-    share = float(np.sum(successes) / np.sum(trials))
-    information = np.bincount(group_idx, weights=trials, minlength=n_groups)
-    information = information * share * (1.0 - share)
-    sigma = rough_group_sd(successes, trials, group_idx, n_groups)
-    return information * sigma**2 >= 1.0
+    prob = pooled_logit_fit(X, successes, trials)
+    information = np.bincount(group_idx, weights=trials * prob * (1 - prob), minlength=n_groups)
+    information = np.maximum(information, 1e-12)
+    score = np.bincount(group_idx, weights=successes - trials * prob, minlength=n_groups)
+    deviation = score / information
+    sigma_squared = max(np.mean(deviation**2) - np.mean(1.0 / information), _SIGMA_FLOOR**2)
+    return information * sigma_squared >= CENTRING_THRESHOLD

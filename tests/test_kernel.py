@@ -138,11 +138,22 @@ def test_parameterisation_rule_centres_provinces_with_much_data():
     group = np.repeat(np.arange(4), sizes)
     logits = np.array([-1.0, 0.0, 1.0, -0.5])[group]
     y = (rng.random(len(group)) < 1 / (1 + np.exp(-logits))).astype(float)
-    flags = centred_groups(y, np.ones(len(y)), group, 4)
+    X = np.empty((len(y), 0))
+    flags = centred_groups(X, y, np.ones(len(y)), group, 4)
     np.testing.assert_array_equal(flags, [False, False, True, True])
-    assert centred_groups(y, np.ones(len(y)), group, 4, "non_centred").sum() == 0
+    assert centred_groups(X, y, np.ones(len(y)), group, 4, "non_centred").sum() == 0
     with pytest.raises(ValueError, match="parameterisation"):
-        centred_groups(y, np.ones(len(y)), group, 4, "sideways")
+        centred_groups(X, y, np.ones(len(y)), group, 4, "sideways")
+
+
+def test_parameterisation_rule_sees_through_the_mix_of_respondents():
+    """Groups that differ only in their predictors' mix do not look like a large SD."""
+    rng = np.random.default_rng(8)
+    group = np.repeat(np.arange(10), 300)
+    x = (rng.random(len(group)) < np.linspace(0.05, 0.95, 10)[group]).astype(float)
+    y = (rng.random(len(group)) < 1 / (1 + np.exp(-(-1.5 + 3.0 * x)))).astype(float)
+    flags = centred_groups(x[:, None], y, np.ones(len(y)), group, 10)
+    assert flags.sum() == 0  # true SD 0: every group non-centred
 
 
 def test_slopes_and_group_predictors_are_left_to_pymc():

@@ -1,0 +1,223 @@
+"""Benchmark: time the Model 2 fit end to end for each engine and parameterisation.
+
+``python -m models.bench_cli`` (``make bench``) runs ``python -m models --spec model2`` as a fresh
+process per configuration, timing it from process start until it exits (the NetCDF file and the
+frequentist table written), and reads its peak memory from the operating system. From each saved
+fit it reports the smallest bulk ESS over the intercept, every coefficient and the province SD,
+that ESS per second of wall time, the largest R-hat over the same quantities and the number of
+divergent transitions. A last row fits the random-intercept model on a whole-wave-sized
+(206,000-row, all-ages) synthetic sample. Results go to ``results/bench.csv`` and ``.md``.
+
+Nothing here is a test: no time limit makes anything fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from cmds_common.atomic import write_text, write_with
+from cmds_common.constants import DEFAULT_SEED, RESULTS_DIR
+from cmds_common.markdown import to_markdown
+from models.sampling import package_versions
+
+WAVE_SIZE = 206_000
+_CHECKED = ["intercept", "beta", "province_sigma"]
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One configuration: a label, the data set and the extra ``python -m models`` arguments."""
+
+    label: str
+    data: str  # "default" or "wave"
+    args: tuple[str, ...]
+
+
+CASES = (
+    BenchCase("kernel, per-province centring, aggregated (default)", "default", ()),
+    BenchCase(
+        "kernel, non-centred, one row per respondent",
+        "default",
+        ("--sampler", "kernel", "--parameterisation", "non_centred", "--no-aggregate"),
+    ),
+    BenchCase(
+        "kernel, centred", "default", ("--sampler", "kernel", "--parameterisation", "centred")
+    ),
+    BenchCase(
+        "nutpie on the PyMC model (non-centred)",
+        "default",
+        (
+            "--sampler",
+            "nutpie",
+        ),
+    ),
+    BenchCase(
+        "PyMC NUTS on the PyMC model (non-centred)",
+        "default",
+        (
+            "--sampler",
+            "pymc",
+        ),
+    ),
+    BenchCase("kernel (default), 206,000-row all-ages wave", "wave", ()),
+)
+
+
+def machine_description() -> str:
+    """CPU model, logical cores, memory and Python version of this machine."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        total_kb = int(meminfo.read_text().split()[1])
+        memory = f", {total_kb / 2**20:.0f} GiB"
+    return f"{cpu}, {os.cpu_count()} logical cores{memory}, Python {platform.python_version()}"
+
+
+def run_timed(command: list[str]) -> tuple[float, float, int, str]:
+    """Run a command; return wall seconds, peak resident memory (MiB), exit code and output."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile(mode="w+") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read()
+    return wall, usage.ru_maxrss / 1024, process.returncode, text
+
+
+def fit_diagnostics(netcdf: Path) -> dict[str, float]:
+    """Smallest bulk ESS, largest R-hat and divergences over the checked quantities."""
+    idata = az.from_netcdf(netcdf)
+    ess = az.ess(idata, var_names=_CHECKED, method="bulk")
+    rhat = az.rhat(idata, var_names=_CHECKED)
+    return {
+        "min_ess_bulk": float(min(ess[v].min() for v in ess.data_vars)),
+        "max_r_hat": float(max(rhat[v].max() for v in rhat.data_vars)),
+        "divergences": int(idata.sample_stats["diverging"].sum()),
+        "sampling_s": float(idata.posterior.attrs.get("sampling_seconds", np.nan)),
+        "rows_in_likelihood": int(
+            idata.posterior.attrs.get("kernel_rows", idata.posterior.attrs["n_obs"])
+        ),
+    }
+
+
+def build_data(out_dir: Path, n: int | None, population: str, seed: int) -> Path:
+    """Write a synthetic analysis data set for the benchmark (unless it is already there)."""
+    path = out_dir / "analysis_data.parquet"
+    if not path.exists():
+        command = [sys.executable, "-m", "data_prep", "--out", str(out_dir), "--seed", str(seed)]
+        if n is not None:
+            command += ["--n", str(n), "--population", population]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def run_bench(out: Path, repeats: int, include_wave: bool, seed: int) -> pd.DataFrame:
+    """Run every case; return one row per case (median wall time over ``repeats``)."""
+    work = out / "bench"
+    data = {
+        "default": build_data(work / "data", None, "aged_60_plus", seed),
+    }
+    if include_wave:
+        data["wave"] = build_data(work / "wave_data", WAVE_SIZE, "all_ages", seed)
+    rows = []
+    for case in CASES:
+        if case.data not in data:
+            continue
+        fits = work / "fits"
+        command = [
+            sys.executable,
+            "-m",
+            "models",
+            "--data",
+            str(data[case.data]),
+            "--spec",
+            "model2",
+            "--out",
+            str(fits),
+            "--seed",
+            str(seed),
+            "--refit",
+            "--no-progress",
+            *case.args,
+        ]
+        times, memory = [], []
+        for attempt in range(1 if case.data == "wave" else repeats):
+            print(f"[bench] {case.label}: run {attempt + 1}", flush=True)
+            wall, peak_mib, code, text = run_timed(command)
+            if code != 0:
+                raise RuntimeError(f"{case.label} failed (exit {code}):\n{text[-2000:]}")
+            times.append(wall)
+            memory.append(peak_mib)
+        diagnostics = fit_diagnostics(fits / "model2.nc")
+        wall = float(np.median(times))
+        rows.append(
+            {
+                "configuration": case.label,
+                "respondents": int(az.from_netcdf(fits / "model2.nc").posterior.attrs["n_obs"]),
+                "wall_s": round(wall, 1),
+                "wall_s_runs": " ".join(f"{t:.1f}" for t in times),
+                **{k: v for k, v in diagnostics.items()},
+                "ess_per_s": round(diagnostics["min_ess_bulk"] / wall, 1),
+                "peak_memory_mib": round(max(memory)),
+            }
+        )
+        print(f"[bench] {case.label}: {wall:.1f} s, min bulk ESS {diagnostics['min_ess_bulk']:.0f}")
+    table = pd.DataFrame(rows)
+    table["min_ess_bulk"] = table["min_ess_bulk"].round(0)
+    table["max_r_hat"] = table["max_r_hat"].round(4)
+    table["machine"] = machine_description()
+    versions = package_versions()
+    table["versions"] = " ".join(f"{k}={versions[k]}" for k in ("pymc", "nutpie", "numpy"))
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write ``<out>/bench.csv`` and ``<out>/bench.md``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m models.bench_cli", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per 3,158-row case (median)")
+    parser.add_argument("--no-wave", action="store_true", help="skip the 206,000-row case")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    args = parser.parse_args(argv)
+    table = run_bench(args.out, args.repeats, not args.no_wave, args.seed)
+    write_with(args.out / "bench.csv", lambda p: table.to_csv(p, index=False))
+    shown = table.drop(columns=["machine", "versions"])
+    header = (
+        "# Benchmark: Model 2, 4 chains x 1,000 draws after 500 warm-up\n\n"
+        f"Machine: {table['machine'].iloc[0]}. Packages: {table['versions'].iloc[0]}.\n"
+        "Wall time is process start to NetCDF written (median of the runs listed).\n\n"
+    )
+    write_text(args.out / "bench.md", header + to_markdown(shown, float_format="{:.6g}"))
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(shown.to_string(index=False))
+    print(f"wrote {args.out / 'bench.csv'} and {args.out / 'bench.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
