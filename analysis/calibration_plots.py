@@ -37,11 +37,14 @@ def rank_histograms(results: pd.DataFrame, rank_draws: int, n_bins: int = 20) ->
         ax.tick_params(labelsize=8)
     for ax in axes.flat[len(parameters) :]:
         ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], color="0.45", lw=0.8))
+    labels.append(f"expected count ({expected:g} per bin)")
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     for ax in axes[:, 0]:
         ax.set_ylabel("replicates", fontsize=8)
     for ax in axes[-1, :]:
         ax.set_xlabel(f"rank of the truth among {rank_draws} draws", fontsize=8)
-    axes.flat[0].legend(fontsize=7, loc="upper right")
     fig.suptitle(
         f"Simulation-based calibration: {replicates} simulated data sets, rank histograms",
         fontsize=11,
@@ -79,6 +82,6 @@ def coverage_plot(coverage: pd.DataFrame) -> Figure:
         f"Interval coverage over {int(coverage['replicates'].iloc[0])} simulated data sets",
         fontsize=11,
     )
-    ax.legend(fontsize=8, loc="lower left")
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     ax.grid(axis="x", color="0.92")
     return fig
