@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from cmds_common.constants import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
 from models.design import Design
 from models.kernel_model import kernel_supports, sample_kernel
+from models.sampling import SamplerSettings
 from models.spec import ModelSpec
 
 INTERVALS = (0.5, 0.9)
@@ -37,11 +39,11 @@ class CalibrationSettings:
     """How many replicates, and how each is sampled."""
 
     replicates: int = 100
-    chains: int = 4
-    draws: int = 1000
-    tune: int = 500
+    chains: int = DEFAULT_CHAINS
+    draws: int = DEFAULT_DRAWS
+    tune: int = DEFAULT_TUNE
     rank_draws: int = 99
-    seed: int = 20150501
+    seed: int = DEFAULT_SEED
 
 
 def draw_truth(design: Design, spec: ModelSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -130,17 +132,14 @@ def run_calibration(
         rng = np.random.default_rng(seed_sequence)
         truth = draw_truth(design, spec, rng)
         simulated = dataclasses.replace(design, y=simulate_outcome(design, truth, rng))
-        idata, _ = sample_kernel(
-            simulated,
-            spec,
+        sampling = SamplerSettings(
             chains=settings.chains,
             draws=settings.draws,
             tune=settings.tune,
             seed=int(rng.integers(2**31)),
-            target_accept=0.9,
             progress=False,
-            pointwise=False,
         )
+        idata, _ = sample_kernel(simulated, spec, sampling, pointwise=False)
         posterior = idata.posterior
         draws = _flatten(
             {

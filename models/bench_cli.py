@@ -108,18 +108,18 @@ def run_timed(command: list[str]) -> tuple[float, float, int, str]:
 
 
 def fit_diagnostics(netcdf: Path) -> dict[str, float]:
-    """Smallest bulk ESS, largest R-hat and divergences over the checked quantities."""
+    """Respondents, smallest bulk ESS, largest R-hat and divergences of a saved fit."""
     idata = az.from_netcdf(netcdf)
+    attrs = idata.posterior.attrs
     ess = az.ess(idata, var_names=_CHECKED, method="bulk")
     rhat = az.rhat(idata, var_names=_CHECKED)
     return {
+        "respondents": int(attrs["n_obs"]),
         "min_ess_bulk": float(min(ess[v].min() for v in ess.data_vars)),
         "max_r_hat": float(max(rhat[v].max() for v in rhat.data_vars)),
         "divergences": int(idata.sample_stats["diverging"].sum()),
-        "sampling_s": float(idata.posterior.attrs.get("sampling_seconds", np.nan)),
-        "rows_in_likelihood": int(
-            idata.posterior.attrs.get("kernel_rows", idata.posterior.attrs["n_obs"])
-        ),
+        "sampling_s": float(attrs.get("sampling_seconds", np.nan)),
+        "rows_in_likelihood": int(attrs.get("kernel_rows", attrs["n_obs"])),
     }
 
 
@@ -176,10 +176,10 @@ def run_bench(out: Path, repeats: int, include_wave: bool, seed: int) -> pd.Data
         rows.append(
             {
                 "configuration": case.label,
-                "respondents": int(az.from_netcdf(fits / "model2.nc").posterior.attrs["n_obs"]),
+                "respondents": diagnostics["respondents"],
                 "wall_s": round(wall, 1),
                 "wall_s_runs": " ".join(f"{t:.1f}" for t in times),
-                **{k: v for k, v in diagnostics.items()},
+                **diagnostics,
                 "ess_per_s": round(diagnostics["min_ess_bulk"] / wall, 1),
                 "peak_memory_mib": round(max(memory)),
             }

@@ -310,7 +310,7 @@ def expand_cfunc(dim, n_out, x_pointer, out_pointer, buffer_pointer):  # pragma:
 
 
 def evaluate(theta: np.ndarray, buffer: np.ndarray) -> tuple[float, np.ndarray]:
-    """Log-density and gradient at ``theta`` from Python (for tests and start-point checks)."""
+    """Log-density and gradient at ``theta``, called from Python (the tests use it)."""
     grad = np.zeros(len(theta))
     value = _evaluate(np.ascontiguousarray(theta, dtype=np.float64), grad, buffer)
     return float(value), grad

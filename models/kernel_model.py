@@ -24,6 +24,7 @@ from models import kernel
 from models.aggregation import aggregate_rows
 from models.design import Design
 from models.parameterisation import centred_groups
+from models.sampling import SamplerSettings
 from models.spec import ModelSpec
 
 #: Largest draws x respondents for which the pointwise groups are stored (int8/float32: ~250 MB).
@@ -218,18 +219,13 @@ def pointwise_groups(
 def sample_kernel(
     design: Design,
     spec: ModelSpec,
-    *,
-    chains: int,
-    draws: int,
-    tune: int,
-    seed: int,
-    target_accept: float,
-    progress: bool,
-    parameterisation: str = "auto",
-    aggregate: bool = True,
+    settings: SamplerSettings,
     pointwise: bool = True,
 ) -> tuple[az.InferenceData, dict[str, Any]]:
     """Draw the posterior of a random-intercept (or pooled) logistic spec with nutpie.
+
+    ``settings`` gives chains, draws, warm-up, seed, target acceptance, progress bar,
+    parameterisation and aggregation (its ``sampler`` field is not read).
 
     Returns
     -------
@@ -242,22 +238,16 @@ def sample_kernel(
 
     ``pointwise=False`` skips the pointwise groups (simulation studies need only the posterior).
     """
-    problem = prepare_kernel(design, spec, parameterisation, aggregate)
+    problem = prepare_kernel(design, spec, settings.parameterisation, settings.aggregate)
     idata = nutpie_sample(
-        CompiledKernelModel(dims=problem.dims, problem=problem),
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        target_accept=target_accept,
-        progress_bar=progress,
-        save_warmup=False,
+        CompiledKernelModel(dims=problem.dims, problem=problem), **settings.nutpie_arguments()
     )
-    pointwise = pointwise and len(design.y) * chains * draws <= POINTWISE_LIMIT
+    n_values = len(design.y) * settings.chains * settings.draws
+    pointwise = pointwise and n_values <= POINTWISE_LIMIT
     obs = {"obs": np.arange(len(design.y))}
     groups = {"observed_data": xr.Dataset({spec.outcome: ("obs", design.y)}, coords=obs)}
     if pointwise:
-        loglik, predictive = pointwise_groups(idata.posterior, design, spec, seed)
+        loglik, predictive = pointwise_groups(idata.posterior, design, spec, settings.seed)
         coords = {"chain": idata.posterior.chain, "draw": idata.posterior.draw, **obs}
         for group, values in (("log_likelihood", loglik), ("posterior_predictive", predictive)):
             variable = {spec.outcome: (("chain", "draw", "obs"), values)}

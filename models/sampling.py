@@ -61,6 +61,18 @@ class SamplerSettings:
         if min(self.chains, self.draws) < 1 or self.tune < 0:
             raise ValueError("chains and draws must be >= 1 and tune >= 0")
 
+    def nutpie_arguments(self) -> dict[str, Any]:
+        """Keyword arguments of ``nutpie.sample`` for these settings (warm-up not stored)."""
+        return {
+            "draws": self.draws,
+            "tune": self.tune,
+            "chains": self.chains,
+            "seed": self.seed,
+            "target_accept": self.target_accept,
+            "progress_bar": self.progress,
+            "save_warmup": False,
+        }
+
 
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that shape a fit."""
@@ -105,18 +117,7 @@ def sample_spec(
     from models.kernel_model import sample_kernel
 
     started = time.perf_counter()
-    idata, details = sample_kernel(
-        design,
-        spec,
-        chains=settings.chains,
-        draws=settings.draws,
-        tune=settings.tune,
-        seed=settings.seed,
-        target_accept=settings.target_accept,
-        progress=settings.progress,
-        parameterisation=settings.parameterisation,
-        aggregate=settings.aggregate,
-    )
+    idata, details = sample_kernel(design, spec, settings)
     seconds = time.perf_counter() - started
     _refuse_partial_trace(idata, settings)
     return tag_provenance(idata, settings, "kernel", seconds, {**details, **attrs})
@@ -125,17 +126,7 @@ def sample_spec(
 def _sample_nutpie(model: pm.Model, settings: SamplerSettings) -> az.InferenceData:
     import nutpie
 
-    compiled = nutpie.compile_pymc_model(model)
-    return nutpie.sample(
-        compiled,
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        seed=settings.seed,
-        target_accept=settings.target_accept,
-        progress_bar=settings.progress,
-        save_warmup=False,
-    )
+    return nutpie.sample(nutpie.compile_pymc_model(model), **settings.nutpie_arguments())
 
 
 def _sample_pymc(model: pm.Model, settings: SamplerSettings) -> az.InferenceData:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from models import kernel
 from models.aggregation import aggregate_rows
@@ -169,11 +170,16 @@ def test_pointwise_log_likelihood_is_bernoulli(default_table):
     design = build_design(default_table, spec)
     rng = np.random.default_rng(6)
     n_terms, n_groups = len(design.terms), len(design.group_levels)
-    posterior = {
-        "intercept": _DataArray(rng.normal(size=(1, 2))),
-        "beta": _DataArray(rng.normal(scale=0.1, size=(1, 2, n_terms))),
-        "province_effect": _DataArray(rng.normal(scale=0.5, size=(1, 2, n_groups))),
-    }
+    posterior = xr.Dataset(
+        {
+            "intercept": (("chain", "draw"), rng.normal(size=(1, 2))),
+            "beta": (("chain", "draw", "term"), rng.normal(scale=0.1, size=(1, 2, n_terms))),
+            "province_effect": (
+                ("chain", "draw", "province"),
+                rng.normal(scale=0.5, size=(1, 2, n_groups)),
+            ),
+        }
+    )
     loglik, predictive = pointwise_groups(posterior, design, spec, seed=1)
     eta = (
         posterior["intercept"].values[0, 1]
@@ -183,16 +189,6 @@ def test_pointwise_log_likelihood_is_bernoulli(default_table):
     expected = stats.bernoulli.logpmf(design.y, special.expit(eta))
     np.testing.assert_allclose(loglik[0, 1], expected, rtol=1e-5, atol=1e-6)
     assert set(np.unique(predictive)) <= {0, 1}
-
-
-class _DataArray:
-    """Just enough of ``xarray.DataArray`` for :func:`pointwise_groups`."""
-
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
-
-    def to_numpy(self) -> np.ndarray:
-        return self.values
 
 
 @pytest.mark.slow
@@ -215,14 +211,10 @@ def test_fast_paths_give_the_plain_model_posterior(default_table):
     reference = az.summary(plain, var_names=names, kind="all")
     fast_paths = [("auto", True), ("non_centred", False), ("centred", True)]
     for parameterisation, aggregate in fast_paths:
-        idata, details = sample_kernel(
-            design,
-            spec,
-            progress=False,
-            parameterisation=parameterisation,
-            aggregate=aggregate,
-            **settings,
+        fast = SamplerSettings(
+            progress=False, parameterisation=parameterisation, aggregate=aggregate, **settings
         )
+        idata, details = sample_kernel(design, spec, fast)
         if aggregate:
             assert details["kernel_rows"] < len(design.y)
         summary = az.summary(idata, var_names=names, kind="all")
