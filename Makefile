@@ -51,8 +51,14 @@ help: ## List the targets
 	@echo "  Variables: PYTHON=$(PYTHON) SEED=$(SEED) N=$(N) SAMPLER=$(SAMPLER) MODELS='$(MODELS)'"
 	@echo "             DATA=, CODEBOOK=, ENCODING= (your data), DRAWS=, TUNE=, CHAINS=, RESULTS=$(RESULTS)"
 
+# The interpreter .venv is made from: found by tools/find-python (3.12+: python3.13, python3.12,
+# python3 when new enough, pyenv's versions), or named with PYTHON3=/path/to/python3.12.
+PYTHON3 ?=
+
 $(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+	@interpreter=$$(sh tools/find-python $(PYTHON3)) || exit 2; \
+	echo "creating $(VENV) with $$interpreter ($$($$interpreter --version))"; \
+	rm -rf $(VENV) && $$interpreter -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
 	touch $@

@@ -27,7 +27,7 @@ from scipy import special, stats
 
 from cmds_common.constants import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
 from models.design import Design
-from models.kernel_model import kernel_supports, sample_kernel
+from models.log_density_sampler import compiled_supports, sample_compiled
 from models.sampling import SamplerSettings
 from models.spec import ModelSpec
 
@@ -123,7 +123,7 @@ def run_calibration(
     """
     import arviz as az
 
-    if not kernel_supports(spec) or not spec.group:
+    if not compiled_supports(spec) or not spec.group:
         raise ValueError("calibration covers random-intercept specs ((1 | province) only)")
     names = parameter_names(design)
     seeds = np.random.SeedSequence(settings.seed).spawn(settings.replicates)
@@ -139,8 +139,8 @@ def run_calibration(
             seed=int(rng.integers(2**31)),
             progress=False,
         )
-        idata, _ = sample_kernel(simulated, spec, sampling, pointwise=False)
-        posterior = idata.posterior
+        idata, _ = sample_compiled(simulated, spec, sampling, pointwise=False)
+        posterior = idata.posterior.to_dataset()
         draws = _flatten(
             {
                 k: posterior[k].stack(sample=("chain", "draw")).transpose("sample", ...).values
@@ -151,8 +151,8 @@ def run_calibration(
         summary = replicate_summary(draws, true_values, settings.rank_draws)
         checked = ["intercept", "beta", "province_sigma"]
         diagnostics = {
-            "max_r_hat": float(az.rhat(idata, var_names=checked).to_array().max()),
-            "min_ess_bulk": float(az.ess(idata, var_names=checked).to_array().min()),
+            "max_r_hat": float(az.rhat(posterior, var_names=checked).to_array().max()),
+            "min_ess_bulk": float(az.ess(posterior, var_names=checked).to_array().min()),
             "divergences": int(idata.sample_stats["diverging"].sum()),
         }
         for k, name in enumerate(names):

@@ -52,7 +52,7 @@ def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
         ),
     )
     save_figure(
-        overall_uptake_plot(fit.idata, f"{fit.label}: overall uptake"),
+        overall_uptake_plot(fit.idata, f"{fit.label}: overall uptake", fit.spec.outcome),
         figures / f"ppc_overall_{name}.png",
     )
     by_province = checks.query("check == 'province'")

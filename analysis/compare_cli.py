@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     write_text(
         tables / "model_comparison.md",
         "# Model comparison (PSIS-LOO)\n\nHigher elpd_loo is better; elpd_diff and dse are "
-        "differences from the best model and their standard errors. Pareto k: good <= 0.7, "
-        "bad 0.7-1, very bad > 1.\n\n" + to_markdown(table),
+        "differences from the best model and their standard errors. Pareto k: good <= "
+        "pareto_k_threshold (min(1 - 1/log10(draws), 0.7)), bad up to 1, very bad > 1.\n\n"
+        + to_markdown(table),
     )
     print("model comparison (PSIS-LOO):")
     print(table.round(2).to_string(index=False))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import arviz as az
 import pandas as pd
+import xarray as xr
 
 from cmds_common.constants import BFMI_MIN, ESS_BULK_MIN, ESS_TAIL_MIN, RHAT_MAX
 
 
 def convergence_checks(
-    idata: az.InferenceData,
+    idata: xr.DataTree,
     var_names: list[str],
     rhat_max: float = RHAT_MAX,
     ess_bulk_min: float = ESS_BULK_MIN,
@@ -43,7 +44,7 @@ def convergence_checks(
     divergences = int(idata.sample_stats["diverging"].sum())
     rows.append(("divergences", "all", divergences, 0, divergences == 0))
     if "energy" in idata.sample_stats:
-        for chain, value in enumerate(az.bfmi(idata)):
+        for chain, value in enumerate(az.bfmi(idata)["energy"].to_numpy()):
             rows.append(("e_bfmi", f"chain {chain}", float(value), bfmi_min, value >= bfmi_min))
     return pd.DataFrame(rows, columns=["check", "parameter", "value", "threshold", "passed"])
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import arviz as az
 import pandas as pd
+import xarray as xr
 import yaml
 
 from data_prep.analysis_dataset import data_hash
@@ -19,7 +20,7 @@ class LoadedFit:
     """A fit, its spec, and (when given) the data and design it was fitted to."""
 
     name: str
-    idata: az.InferenceData
+    idata: xr.DataTree
     spec: ModelSpec
     data: pd.DataFrame | None = None
     design: Design | None = None

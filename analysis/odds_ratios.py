@@ -5,14 +5,13 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from cmds_common import reference
 from cmds_common.constants import INTERVAL_PROB
 
 
-def posterior_odds_ratios(
-    idata: az.InferenceData, interval_prob: float = INTERVAL_PROB
-) -> pd.DataFrame:
+def posterior_odds_ratios(idata: xr.DataTree, interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
     """Summarise the posterior of each coefficient on the odds-ratio scale.
 
     Intervals are equal-tailed (the 2.5% and 97.5% posterior quantiles for 95%), which unlike
@@ -49,7 +48,7 @@ def posterior_odds_ratios(
 
 
 def odds_ratio_table(
-    idata: az.InferenceData,
+    idata: xr.DataTree,
     frequentist: pd.DataFrame,
     published_model: int | None,
     interval_prob: float = INTERVAL_PROB,
@@ -88,9 +87,7 @@ def _estimates(table: pd.DataFrame, source: str) -> pd.DataFrame:
     )
 
 
-def group_sd_summary(
-    idata: az.InferenceData, group: str, interval_prob: float = INTERVAL_PROB
-) -> dict:
+def group_sd_summary(idata: xr.DataTree, group: str, interval_prob: float = INTERVAL_PROB) -> dict:
     """Posterior median and equal-tailed interval of the group (province) SD, with diagnostics."""
     sigma = idata.posterior[f"{group}_sigma"]
     tail = (1 - interval_prob) / 2

@@ -8,22 +8,22 @@ the model rarely produces data like the observed in that group.
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from cmds_common import reference
 from cmds_common.constants import INTERVAL_PROB
 from data_prep import variables
 
 
-def replicated_outcomes(idata: az.InferenceData, outcome: str) -> np.ndarray:
+def replicated_outcomes(idata: xr.DataTree, outcome: str) -> np.ndarray:
     """Posterior predictive draws as an ``(n_draws, n_obs)`` array of 0/1."""
     replicated = idata.posterior_predictive[outcome].stack(sample=("chain", "draw"))
     return replicated.transpose("sample", ...).to_numpy()
 
 
-def fitted_probabilities(idata: az.InferenceData, outcome: str) -> np.ndarray:
+def fitted_probabilities(idata: xr.DataTree, outcome: str) -> np.ndarray:
     """Per-draw P(record) of every respondent, ``(n_draws, n_obs)``, from the log-likelihood.
 
     The Bernoulli log-likelihood is ``log p`` where the outcome is 1 and ``log(1 - p)`` where it
@@ -51,7 +51,7 @@ def _summary(observed: float, replicated: np.ndarray, interval_prob: float) -> d
 
 
 def predictive_checks(
-    idata: az.InferenceData,
+    idata: xr.DataTree,
     data: pd.DataFrame,
     outcome: str = variables.OUTCOME,
     interval_prob: float = INTERVAL_PROB,
@@ -103,7 +103,7 @@ def predictive_checks(
 
 
 def calibration_table(
-    idata: az.InferenceData, outcome: str = variables.OUTCOME, n_bins: int = 10
+    idata: xr.DataTree, outcome: str = variables.OUTCOME, n_bins: int = 10
 ) -> pd.DataFrame:
     """Binned calibration: mean predicted probability against observed share, by decile.
 

@@ -6,6 +6,7 @@ import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import xarray as xr
 from matplotlib.figure import Figure
 
 
@@ -81,11 +82,46 @@ def calibration_plot(calibration: pd.DataFrame, title: str) -> Figure:
     return fig
 
 
-def overall_uptake_plot(idata: az.InferenceData, title: str) -> Figure:
-    """ArviZ's Bayesian p-value plot of overall uptake (the mean of the outcome)."""
-    fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
-    az.plot_bpv(idata, kind="t_stat", t_stat="mean", ax=ax)
-    ax.set_title(title, fontsize=11)
-    ax.set_xlabel("Share with a health record: replicated data sets (curve), observed (dot)")
-    ax.set_ylabel("Density of replicated shares")
+def overall_uptake_plot(idata: xr.DataTree, title: str, outcome: str) -> Figure:
+    """Share of the outcome in replicated data sets against the observed share (arviz-plots).
+
+    Parameters
+    ----------
+    idata
+        A fit with ``posterior_predictive`` and ``observed_data`` groups holding ``outcome``
+        (0/1, dim ``obs``).
+    title
+        Figure title.
+    outcome
+        Name of the outcome variable.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The distribution of the replicated shares (%), the observed share as a point, and the
+        share of replicated data sets at or above it (the posterior predictive p-value).
+    """
+    replicated = idata.posterior_predictive[outcome]
+    observed = idata.observed_data[outcome]
+    in_percent = xr.DataTree.from_dict(
+        {
+            "posterior_predictive": xr.Dataset({"share": 100.0 * replicated.astype(float)}),
+            "observed_data": xr.Dataset({"share": 100.0 * observed.astype(float)}),
+        }
+    )
+    collection = az.plot_ppc_tstat(
+        in_percent, t_stat="mean", backend="matplotlib", figure_kwargs={"figsize": (6.5, 4)}
+    )
+    fig = collection.viz["figure"].item()
+    ax = fig.axes[0]
+    share = float(100 * observed.mean())
+    p_value = float((100 * replicated.mean("obs") >= share).mean())
+    ax.set_title(
+        f"{title}\n{100 * p_value:.0f}% of replicated data sets at or above the observed share",
+        fontsize=10,
+    )
+    ax.set_xlabel(
+        f"Share with the outcome (%): replicated data sets (curve), observed {share:.1f}% (dot)",
+        fontsize=9,
+    )
     return fig

@@ -13,9 +13,9 @@ r"""How much uptake of health records varies between inflow provinces, net of th
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 from scipy import special, stats
 
 from analysis.ppc import fitted_probabilities
@@ -30,7 +30,7 @@ def _interval(draws: np.ndarray, interval_prob: float) -> tuple[float, float, fl
 
 
 def variance_summaries(
-    idata: az.InferenceData, group: str = "province", interval_prob: float = INTERVAL_PROB
+    idata: xr.DataTree, group: str = "province", interval_prob: float = INTERVAL_PROB
 ) -> pd.DataFrame:
     """Posterior median and equal-tailed interval of the province SD, latent ICC and MOR."""
     sigma = idata.posterior[f"{group}_sigma"].to_numpy().ravel()
@@ -47,7 +47,7 @@ def variance_summaries(
 
 
 def province_odds_ratios(
-    idata: az.InferenceData, group: str = "province", interval_prob: float = INTERVAL_PROB
+    idata: xr.DataTree, group: str = "province", interval_prob: float = INTERVAL_PROB
 ) -> pd.DataFrame:
     """Each province's intercept as an odds ratio against the national average (caterpillar)."""
     effect = idata.posterior[f"{group}_effect"]
@@ -67,8 +67,8 @@ def province_odds_ratios(
     return pd.DataFrame(rows).sort_values("odds_ratio").reset_index(drop=True)
 
 
-def _province_deviations(idata: az.InferenceData, design: Design, group: str) -> tuple:
-    posterior = idata.posterior.stack(sample=("chain", "draw"))
+def _province_deviations(idata: xr.DataTree, design: Design, group: str) -> tuple:
+    posterior = idata.posterior.to_dataset().stack(sample=("chain", "draw"))
     alpha = posterior["intercept"].to_numpy()
     beta = posterior["beta"].transpose("term", "sample").to_numpy()
     effect = posterior[f"{group}_effect"].transpose(group, "sample").to_numpy()
@@ -79,7 +79,7 @@ def _province_deviations(idata: az.InferenceData, design: Design, group: str) ->
 
 
 def standardised_rates(
-    idata: az.InferenceData,
+    idata: xr.DataTree,
     design: Design,
     data: pd.DataFrame,
     group: str = "province",

@@ -242,8 +242,8 @@ def _comparison_section(inputs: ReportInputs) -> str:
         "Model comparison (PSIS-LOO)",
         "<p>Higher elpd_loo is better. elpd_diff and dse: difference from the best model and its "
         "standard error (less than about 2 dse is no clear difference). Pareto k: counts of "
-        "respondents with good (&le; 0.7), bad and very bad (&gt; 1) approximations.</p>"
-        + _table(table),
+        "respondents with good (&le; pareto_k_threshold, which depends on the number of draws), "
+        "bad and very bad (&gt; 1) approximations.</p>" + _table(table),
     )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from analysis.odds_ratios import posterior_odds_ratios
 
@@ -29,7 +29,7 @@ WEIGHTING_SOURCES = (
 )
 
 
-def weighting_comparison(unweighted: az.InferenceData, weighted: az.InferenceData) -> pd.DataFrame:
+def weighting_comparison(unweighted: xr.DataTree, weighted: xr.DataTree) -> pd.DataFrame:
     """Posterior median ORs and 95% CrIs of both fits, and how far weighting moves each.
 
     Returns

@@ -46,14 +46,14 @@ class BenchCase:
 
 
 CASES = (
-    BenchCase("kernel, per-province centring, aggregated (default)", "default", ()),
+    BenchCase("compiled, per-province centring, aggregated (default)", "default", ()),
     BenchCase(
-        "kernel, non-centred, one row per respondent",
+        "compiled, non-centred, one row per respondent",
         "default",
-        ("--sampler", "kernel", "--parameterisation", "non_centred", "--no-aggregate"),
+        ("--sampler", "compiled", "--parameterisation", "non_centred", "--no-aggregate"),
     ),
     BenchCase(
-        "kernel, centred", "default", ("--sampler", "kernel", "--parameterisation", "centred")
+        "compiled, centred", "default", ("--sampler", "compiled", "--parameterisation", "centred")
     ),
     BenchCase(
         "nutpie on the PyMC model (non-centred)",
@@ -71,7 +71,7 @@ CASES = (
             "pymc",
         ),
     ),
-    BenchCase("kernel (default), 206,000-row all-ages wave", "wave", ()),
+    BenchCase("compiled (default), 206,000-row all-ages wave", "wave", ()),
 )
 
 
@@ -111,15 +111,15 @@ def fit_diagnostics(netcdf: Path) -> dict[str, float]:
     """Respondents, smallest bulk ESS, largest R-hat and divergences of a saved fit."""
     idata = az.from_netcdf(netcdf)
     attrs = idata.posterior.attrs
-    ess = az.ess(idata, var_names=_CHECKED, method="bulk")
-    rhat = az.rhat(idata, var_names=_CHECKED)
+    ess = az.ess(idata.posterior.to_dataset(), var_names=_CHECKED, method="bulk")
+    rhat = az.rhat(idata.posterior.to_dataset(), var_names=_CHECKED)
     return {
         "respondents": int(attrs["n_obs"]),
         "min_ess_bulk": float(min(ess[v].min() for v in ess.data_vars)),
         "max_r_hat": float(max(rhat[v].max() for v in rhat.data_vars)),
         "divergences": int(idata.sample_stats["diverging"].sum()),
         "sampling_s": float(attrs.get("sampling_seconds", np.nan)),
-        "rows_in_likelihood": int(attrs.get("kernel_rows", attrs["n_obs"])),
+        "rows_in_likelihood": int(attrs.get("compiled_rows", attrs["n_obs"])),
     }
 
 

@@ -1,11 +1,11 @@
 """Draw posteriors with one of three engines, all No-U-Turn samplers.
 
-* ``kernel``: nutpie on the project's compiled log-density (:mod:`models.kernel`), for pooled
+* ``compiled``: nutpie on the project's compiled log-density (:mod:`models.log_density`), for pooled
   and random-intercept specs. No per-run compilation; the default where it applies.
 * ``nutpie``: nutpie on the PyMC model (compiled with numba on every run); any spec.
 * ``pymc``: PyMC's own NUTS on the PyMC model; any spec, and the fallback when nutpie fails.
 
-``auto`` (the default) picks ``kernel`` when the spec allows it and ``nutpie`` otherwise. A fit
+``auto`` (the default) picks ``compiled`` when the spec allows it and ``nutpie`` otherwise. A fit
 returns one ``InferenceData`` with posterior, sample statistics, log-likelihood, posterior
 predictive and observed data, tagged with what produced it.
 """
@@ -20,18 +20,19 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+import xarray as xr
+
 from cmds_common.constants import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
 from models.parameterisation import PARAMETERISATIONS
 from models.spec import SpecError
 
 if TYPE_CHECKING:  # PyMC is imported only by the engines that use it (it costs ~0.6 s)
-    import arviz as az
     import pymc as pm
 
     from models.design import Design
     from models.spec import ModelSpec
 
-SAMPLERS = ("auto", "kernel", "nutpie", "pymc")
+SAMPLERS = ("auto", "compiled", "nutpie", "pymc")
 _VERSIONED_PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "statsmodels")
 
 
@@ -39,7 +40,7 @@ _VERSIONED_PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas",
 class SamplerSettings:
     """How to sample: engine, chains, draws, warm-up and seed.
 
-    ``parameterisation`` and ``aggregate`` apply to the ``kernel`` engine only: centred or
+    ``parameterisation`` and ``aggregate`` apply to the ``compiled`` engine only: centred or
     non-centred province effects, and whether identical covariate patterns are aggregated.
     """
 
@@ -86,14 +87,14 @@ def package_versions() -> dict[str, str]:
 
 
 def resolve_sampler(requested: str, spec: ModelSpec) -> str:
-    """Return the engine ``requested`` means for ``spec`` (``auto``: ``kernel`` or ``nutpie``)."""
-    from models.kernel_model import kernel_supports
+    """Return the engine ``requested`` means for ``spec`` (``auto``: ``compiled`` or ``nutpie``)."""
+    from models.log_density_sampler import compiled_supports
 
     if requested == "auto":
-        return "kernel" if kernel_supports(spec) else "nutpie"
-    if requested == "kernel" and not kernel_supports(spec):
+        return "compiled" if compiled_supports(spec) else "nutpie"
+    if requested == "compiled" and not compiled_supports(spec):
         raise SpecError(
-            f"model {spec.name!r} has random slopes or group predictors, which the kernel engine "
+            f"model {spec.name!r} has random slopes or group predictors, which the compiled engine "
             "does not cover; use --sampler nutpie or pymc"
         )
     return requested
@@ -101,35 +102,35 @@ def resolve_sampler(requested: str, spec: ModelSpec) -> str:
 
 def sample_spec(
     design: Design, spec: ModelSpec, settings: SamplerSettings, attrs: dict[str, Any]
-) -> az.InferenceData:
+) -> xr.DataTree:
     """Sample ``spec`` on ``design`` with the engine ``settings.sampler`` names.
 
     ``settings.sampler`` must already be resolved (see :func:`resolve_sampler`). Returns what
     :func:`sample_posterior` returns, for every engine.
     """
-    if settings.sampler != "kernel":
+    if settings.sampler != "compiled":
         from models.hierarchical import build_model, initial_point_is_finite
 
         model = build_model(design, spec)
         if not initial_point_is_finite(model):
             raise RuntimeError(f"model {spec.name!r}: log-probability is not finite at the start")
         return sample_posterior(model, settings, attrs)
-    from models.kernel_model import sample_kernel
+    from models.log_density_sampler import sample_compiled
 
     started = time.perf_counter()
-    idata, details = sample_kernel(design, spec, settings)
+    idata, details = sample_compiled(design, spec, settings)
     seconds = time.perf_counter() - started
     _refuse_partial_trace(idata, settings)
-    return tag_provenance(idata, settings, "kernel", seconds, {**details, **attrs})
+    return tag_provenance(idata, settings, "compiled", seconds, {**details, **attrs})
 
 
-def _sample_nutpie(model: pm.Model, settings: SamplerSettings) -> az.InferenceData:
+def _sample_nutpie(model: pm.Model, settings: SamplerSettings) -> xr.DataTree:
     import nutpie
 
     return nutpie.sample(nutpie.compile_pymc_model(model), **settings.nutpie_arguments())
 
 
-def _sample_pymc(model: pm.Model, settings: SamplerSettings) -> az.InferenceData:
+def _sample_pymc(model: pm.Model, settings: SamplerSettings) -> xr.DataTree:
     import pymc as pm
 
     with model:
@@ -147,7 +148,7 @@ def _sample_pymc(model: pm.Model, settings: SamplerSettings) -> az.InferenceData
 
 def sample_posterior(
     model: pm.Model, settings: SamplerSettings, attrs: dict[str, str] | None = None
-) -> az.InferenceData:
+) -> xr.DataTree:
     """Sample a model and return a complete, tagged ``InferenceData``.
 
     Parameters
@@ -189,24 +190,22 @@ def sample_posterior(
             random_seed=settings.seed,
             progressbar=settings.progress,
         )
-    if "observed_data" not in idata.groups():
-        observed = {name: model.rvs_to_values[rv].data for name, rv in _observed(model)}
-        idata.add_groups(
-            {"observed_data": observed}, dims={k: ["obs"] for k in observed}, coords={}
-        )
+    if "observed_data" not in idata.children:
+        observed = {name: ("obs", model.rvs_to_values[rv].data) for name, rv in _observed(model)}
+        idata["observed_data"] = xr.DataTree(xr.Dataset(observed))
     # float32 halves the largest group (draws x respondents) at no cost to LOO's precision
-    idata.log_likelihood = idata.log_likelihood.astype("float32")
-    idata.posterior_predictive = idata.posterior_predictive.astype("int8")
+    idata["log_likelihood"] = idata["log_likelihood"].to_dataset().astype("float32")
+    idata["posterior_predictive"] = idata["posterior_predictive"].to_dataset().astype("int8")
     return tag_provenance(idata, settings, used, sampling_seconds, attrs or {})
 
 
 def tag_provenance(
-    idata: az.InferenceData,
+    idata: xr.DataTree,
     settings: SamplerSettings,
     used: str,
     sampling_seconds: float,
     attrs: dict[str, Any],
-) -> az.InferenceData:
+) -> xr.DataTree:
     """Store what produced a fit in ``idata.posterior.attrs`` (and return ``idata``)."""
     provenance = {
         "sampler": used,
@@ -220,7 +219,7 @@ def tag_provenance(
         "package_versions": json.dumps(package_versions()),
         **attrs,
     }
-    if used == "kernel":
+    if used == "compiled":
         provenance.update(
             parameterisation=settings.parameterisation, aggregate=int(settings.aggregate)
         )
@@ -230,7 +229,7 @@ def tag_provenance(
     return idata
 
 
-def _refuse_partial_trace(idata: az.InferenceData, settings: SamplerSettings) -> None:
+def _refuse_partial_trace(idata: xr.DataTree, settings: SamplerSettings) -> None:
     """Stop when the sampler returned fewer draws than asked for.
 
     nutpie and PyMC both catch Ctrl-C and return the draws made so far; saving those as the fit

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytensor
 import pytest
+import xarray as xr
 from scipy import special, stats
 
 from analysis.ppc import calibration_table, fitted_probabilities, predictive_checks
@@ -16,14 +17,16 @@ from models.hierarchical import build_model, free_parameter_names, initial_point
 from models.spec import load_spec, spec_from_dict
 
 
-def _idata(y: np.ndarray, y_rep: np.ndarray, p: np.ndarray) -> az.InferenceData:
+def _idata(y: np.ndarray, y_rep: np.ndarray, p: np.ndarray) -> xr.DataTree:
     """Fake fit: 2 chains; y_rep and p shaped (chains, draws, obs)."""
     loglik = np.where(y[None, None, :] == 1, np.log(p), np.log1p(-p))
     return az.from_dict(
-        posterior={"intercept": np.zeros(y_rep.shape[:2])},
-        posterior_predictive={"health_record": y_rep},
-        log_likelihood={"health_record": loglik},
-        observed_data={"health_record": y},
+        {
+            "posterior": {"intercept": np.zeros(y_rep.shape[:2])},
+            "posterior_predictive": {"health_record": y_rep},
+            "log_likelihood": {"health_record": loglik},
+            "observed_data": {"health_record": y},
+        },
         dims={"health_record": ["obs"]},
     )
 
@@ -89,7 +92,7 @@ def test_calibration_bins_cover_everyone():
 
 def test_icc_and_median_odds_ratio_formulas():
     sigma = np.full((2, 100), 0.5)
-    idata = az.from_dict(posterior={"province_sigma": sigma})
+    idata = az.from_dict({"posterior": {"province_sigma": sigma}})
     table = variance_summaries(idata).set_index("measure")["median"]
     assert table["province_sd"] == pytest.approx(0.5)
     assert table["icc_latent"] == pytest.approx(0.25 / (0.25 + np.pi**2 / 3))
@@ -111,11 +114,11 @@ def test_standardised_rates_match_hand_computation(default_table):
     )
     y = default_table["health_record"].to_numpy()
     idata = _idata(y, np.zeros_like(p, dtype=int), p)
-    idata.posterior = az.from_dict(
-        posterior={"intercept": alpha, "beta": beta, "province_effect": effect},
+    idata["posterior"] = az.from_dict(
+        {"posterior": {"intercept": alpha, "beta": beta, "province_effect": effect}},
         coords={"term": design.terms, "province": design.group_levels},
         dims={"beta": ["term"], "province_effect": ["province"]},
-    ).posterior
+    )["posterior"]
     rates = standardised_rates(idata, design, default_table)
     by_hand = special.expit(alpha[0, :, None] + beta[0] @ design.X.T + 2.0).mean(axis=1)
     assert rates.loc[0, "standardised_rate"] == pytest.approx(np.median(by_hand), rel=1e-5)

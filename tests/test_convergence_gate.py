@@ -23,13 +23,15 @@ def _fake_fit(tmp_path, stuck: bool):
     diverging = np.zeros((chains, draws), bool)
     diverging[1, :3] = stuck
     idata = az.from_dict(
-        posterior={
-            "intercept": rng.normal(0, 0.1, (chains, draws)),
-            "beta": beta,
-            "province_sigma": sigma,
-            "province_effect": rng.normal(0, 0.5, (chains, draws, 3)),
+        {
+            "posterior": {
+                "intercept": rng.normal(0, 0.1, (chains, draws)),
+                "beta": beta,
+                "province_sigma": sigma,
+                "province_effect": rng.normal(0, 0.5, (chains, draws, 3)),
+            },
+            "sample_stats": {"diverging": diverging},
         },
-        sample_stats={"diverging": diverging},
         coords={"term": terms, "province": ["A", "B", "C"]},
         dims={"beta": ["term"], "province_effect": ["province"]},
     )
@@ -121,7 +123,9 @@ def test_energy_random_walk_fails_e_bfmi_and_tail_ess_is_checked(tmp_path):
     rng = np.random.default_rng(4)
     energy = rng.normal(size=(4, 500))
     energy[2] = np.cumsum(energy[2])  # sticky energy: E-BFMI far below 0.3
-    idata.sample_stats["energy"] = (("chain", "draw"), energy)
+    idata["sample_stats"] = idata.sample_stats.to_dataset().assign(
+        energy=(("chain", "draw"), energy)
+    )
     checks = convergence_checks(idata, ["intercept", "beta", "province_sigma"])
     bfmi = checks.query("check == 'e_bfmi'").set_index("parameter")
     assert len(bfmi) == 4 and not bfmi.loc["chain 2", "passed"]

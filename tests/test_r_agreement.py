@@ -31,7 +31,7 @@ import pytest
 
 from models.design import build_design
 from models.frequentist import fit_weighted_logit
-from models.kernel_model import sample_kernel
+from models.log_density_sampler import sample_compiled
 from models.sampling import SamplerSettings
 from models.spec import load_spec
 
@@ -116,7 +116,7 @@ def test_random_intercept_posterior_agrees_with_glmer(default_table, r_fits):
     spec = load_spec("model2")
     design = build_design(default_table, spec)
     settings = SamplerSettings(chains=4, draws=1000, tune=500, seed=5, progress=False)
-    idata, _ = sample_kernel(design, spec, settings, pointwise=False)
+    idata, _ = sample_compiled(design, spec, settings, pointwise=False)
     posterior = idata.posterior
     glmer = _coefficients(r_fits["glmer"])
     mean = pd.Series(posterior["beta"].mean(("chain", "draw")).values, index=design.terms)

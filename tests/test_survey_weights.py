@@ -69,8 +69,8 @@ def test_comparison_table_shift_and_width():
     moved = draws * np.array([0.2, 0.2]) + np.array([0.1, 0.5])  # first term: +1 SD, twice as wide
     coords = {"term": ["a", "b"]}
     table = weighting_comparison(
-        az.from_dict(posterior={"beta": base}, coords=coords, dims={"beta": ["term"]}),
-        az.from_dict(posterior={"beta": moved}, coords=coords, dims={"beta": ["term"]}),
+        az.from_dict({"posterior": {"beta": base}}, coords=coords, dims={"beta": ["term"]}),
+        az.from_dict({"posterior": {"beta": moved}}, coords=coords, dims={"beta": ["term"]}),
     ).set_index("term")
     assert table.loc["a", "shift_in_sd"] == pytest.approx(1.0, abs=0.05)
     assert table.loc["b", "shift_in_sd"] == pytest.approx(0.0, abs=0.05)

@@ -1,6 +1,11 @@
 """Sample the random-intercept logistic model with nutpie on the compiled log-density.
 
-:func:`sample_kernel` returns the same ``InferenceData`` layout as the PyMC route in
+nutpie is reached through its public entry point for user-written log-densities,
+``nutpie.compiled_pyfunc.from_pyfunc`` (the one nutpie's own JAX backend uses): nutpie calls a
+small Python function per gradient evaluation, which hands the work to the numba function of
+:mod:`models.log_density` (compiled once, cached on disk, run without the GIL).
+
+:func:`sample_compiled` returns the same ``InferenceData`` layout as the PyMC route in
 :mod:`models.sampling` (variables ``intercept``, ``beta``, ``<group>_sigma``,
 ``<group>_offset``, ``<group>_effect`` with the same dims), so everything downstream reads
 either. Pointwise log-likelihood and posterior predictive draws are computed here in NumPy from
@@ -12,15 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
-from nutpie import _lib
-from nutpie.sample import CompiledModel
-from nutpie.sample import sample as nutpie_sample
+from nutpie import sample as nutpie_sample
+from nutpie.compiled_pyfunc import from_pyfunc
 
-from models import kernel
+from models import log_density
 from models.aggregation import aggregate_rows
 from models.design import Design
 from models.parameterisation import centred_groups
@@ -31,13 +34,13 @@ from models.spec import ModelSpec
 POINTWISE_LIMIT = 50_000_000
 
 
-def kernel_supports(spec: ModelSpec) -> bool:
+def compiled_supports(spec: ModelSpec) -> bool:
     """Whether the compiled log-density covers ``spec`` (pooled or ``(1 | group)`` only)."""
     return not spec.group_slopes and not spec.group_predictors
 
 
 @dataclass(frozen=True)
-class KernelProblem:
+class LogDensityProblem:
     """Everything the compiled functions need, plus the labels of the stored draws."""
 
     buffer: np.ndarray
@@ -54,25 +57,25 @@ class KernelProblem:
     @property
     def n_dim(self) -> int:
         """Number of unconstrained parameters."""
-        return kernel.n_parameters(self.n_terms, self.n_groups)
+        return log_density.n_parameters(self.n_terms, self.n_groups)
 
 
-def prepare_kernel(
+def prepare_problem(
     design: Design, spec: ModelSpec, parameterisation: str = "auto", aggregate: bool = True
-) -> KernelProblem:
+) -> LogDensityProblem:
     """Pack a design for the compiled log-density.
 
     Parameters
     ----------
     design, spec
         As for :func:`models.hierarchical.build_model`; ``spec`` must pass
-        :func:`kernel_supports`.
+        :func:`compiled_supports`.
     parameterisation
         ``"auto"``, ``"centred"`` or ``"non_centred"`` (see :mod:`models.parameterisation`).
     aggregate
         Collapse respondents with identical covariates in the same group (exact).
     """
-    if not kernel_supports(spec):
+    if not compiled_supports(spec):
         raise ValueError(f"model {spec.name!r} has random slopes or group predictors")
     weights = design.weights if spec.weighted_likelihood else np.ones(len(design.y))
     n_groups = len(design.group_levels) if spec.group else 0
@@ -90,7 +93,7 @@ def prepare_kernel(
         else np.zeros(0, dtype=bool)
     )
     priors = spec.priors
-    buffer = kernel.pack_data(
+    buffer = log_density.pack_data(
         X_rows,
         successes,
         trials,
@@ -111,7 +114,7 @@ def prepare_kernel(
         shapes += [(), (n_groups,), (n_groups,)]
         dims.update({f"{group}_offset": (group,), f"{group}_effect": (group,)})
         coords[group] = pd.Index(design.group_levels)
-    return KernelProblem(
+    return LogDensityProblem(
         buffer=buffer,
         n_terms=len(design.terms),
         n_groups=n_groups,
@@ -125,68 +128,59 @@ def prepare_kernel(
     )
 
 
-@dataclass(frozen=True)
-class CompiledKernelModel(CompiledModel):
-    """A nutpie model whose log-density and draw expansion are the cached numba cfuncs."""
+def initial_point(problem: LogDensityProblem, seed: int) -> np.ndarray:
+    """Start near the overall log-odds with PyMC-style uniform(-1, 1) jitter."""
+    start = np.random.default_rng(seed).uniform(-1.0, 1.0, problem.n_dim)
+    start[0] += problem.start_intercept
+    if problem.n_groups:
+        raw = start[2 + problem.n_terms :]
+        raw[problem.centred] += problem.start_intercept
+    return start
 
-    problem: KernelProblem
 
-    @property
-    def n_dim(self) -> int:
-        """Number of unconstrained parameters."""
-        return self.problem.n_dim
+def nutpie_model(problem: LogDensityProblem) -> Any:
+    """Build the nutpie model of ``problem`` with ``nutpie.compiled_pyfunc.from_pyfunc``.
 
-    @property
-    def shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shape of each stored variable."""
-        return dict(zip(self.problem.var_names, self.problem.var_shapes, strict=True))
+    The log-density returns ``-inf`` where the value or the gradient is not finite, which
+    nutpie treats as a rejected (divergent) step, as it does for PyMC models.
+    """
+    buffer = problem.buffer
+    n_expanded = log_density.n_expanded(problem.n_terms, problem.n_groups)
+    split_at = np.cumsum([int(np.prod(shape)) for shape in problem.var_shapes])[:-1]
 
-    @property
-    def coords(self) -> dict[str, pd.Index]:
-        """Coordinates of the stored variables' dims."""
-        return self.problem.coords
+    def make_logp_fn():
+        def logp(x):
+            value, grad = log_density.evaluate(x, buffer)
+            if not (np.isfinite(value) and np.isfinite(grad).all()):
+                return -np.inf, grad
+            return value, grad
 
-    def initial_point(self, seed: int) -> np.ndarray:
-        """Start near the overall log-odds with PyMC-style uniform(-1, 1) jitter."""
-        problem = self.problem
-        start = np.random.default_rng(seed).uniform(-1.0, 1.0, problem.n_dim)
-        start[0] += problem.start_intercept
-        if problem.n_groups:
-            raw = start[2 + problem.n_terms :]
-            raw[problem.centred] += problem.start_intercept
-        return start
+        return logp
 
-    def _make_model(self, init_mean: Any) -> Any:
-        problem = self.problem
-        n_expanded = kernel.n_expanded(problem.n_terms, problem.n_groups)
-        address = problem.buffer.ctypes.data
-        expand_fn = _lib.ExpandFunc(
-            problem.n_dim, n_expanded, kernel.expand_cfunc.address, address, self
-        )
-        logp_fn = _lib.LogpFunc(kernel.logp_cfunc.address, address, self)
-        dim_sizes = {name: len(values) for name, values in problem.coords.items()}
-        variables = _lib.PyVariable.new_variables(
-            problem.var_names,
-            ["float64"] * len(problem.var_names),
-            problem.var_shapes,
-            dim_sizes,
-            problem.dims,
-        )
-        return _lib.PyMcModel(
-            logp_fn,
-            expand_fn,
-            variables,
-            problem.n_dim,
-            dim_sizes,
-            dict(problem.coords),
-            self.initial_point,
-            None,
-        )
+    def make_expand_fn(seed1, seed2, chain):
+        def expand(x):
+            draw = log_density.expand_draw(x, buffer, n_expanded)
+            parts = np.split(draw, split_at)
+            return {
+                name: part.reshape(shape)
+                for name, part, shape in zip(
+                    problem.var_names, parts, problem.var_shapes, strict=True
+                )
+            }
 
-    def _make_sampler(self, settings, init_mean, cores, progress_type, store):
-        return _lib.PySampler.from_pymc(
-            settings, cores, self._make_model(init_mean), progress_type, store
-        )
+        return expand
+
+    return from_pyfunc(
+        ndim=problem.n_dim,
+        make_logp_fn=make_logp_fn,
+        make_expand_fn=make_expand_fn,
+        expanded_dtypes=[np.dtype("float64")] * len(problem.var_names),
+        expanded_shapes=problem.var_shapes,
+        expanded_names=problem.var_names,
+        coords=dict(problem.coords),
+        dims=problem.dims,
+        make_initial_point_fn=lambda seed: initial_point(problem, seed),
+    )
 
 
 def pointwise_groups(
@@ -216,12 +210,12 @@ def pointwise_groups(
     return loglik, predictive
 
 
-def sample_kernel(
+def sample_compiled(
     design: Design,
     spec: ModelSpec,
     settings: SamplerSettings,
     pointwise: bool = True,
-) -> tuple[az.InferenceData, dict[str, Any]]:
+) -> tuple[xr.DataTree, dict[str, Any]]:
     """Draw the posterior of a random-intercept (or pooled) logistic spec with nutpie.
 
     ``settings`` gives chains, draws, warm-up, seed, target acceptance, progress bar,
@@ -234,14 +228,12 @@ def sample_kernel(
         draws fit under :data:`POINTWISE_LIMIT`, ``log_likelihood`` and
         ``posterior_predictive``.
     details
-        How the kernel was set up (rows after aggregation, centred groups), for provenance.
+        Set-up of the log-density (rows after aggregation, centred groups), for provenance.
 
     ``pointwise=False`` skips the pointwise groups (simulation studies need only the posterior).
     """
-    problem = prepare_kernel(design, spec, settings.parameterisation, settings.aggregate)
-    idata = nutpie_sample(
-        CompiledKernelModel(dims=problem.dims, problem=problem), **settings.nutpie_arguments()
-    )
+    problem = prepare_problem(design, spec, settings.parameterisation, settings.aggregate)
+    idata = nutpie_sample(nutpie_model(problem), **settings.nutpie_arguments())
     n_values = len(design.y) * settings.chains * settings.draws
     pointwise = pointwise and n_values <= POINTWISE_LIMIT
     obs = {"obs": np.arange(len(design.y))}
@@ -252,11 +244,11 @@ def sample_kernel(
         for group, values in (("log_likelihood", loglik), ("posterior_predictive", predictive)):
             variable = {spec.outcome: (("chain", "draw", "obs"), values)}
             groups[group] = xr.Dataset(variable, coords=coords)
-    idata.add_groups(groups)
+    idata = idata.assign({name: xr.DataTree(dataset) for name, dataset in groups.items()})
     details = {
-        "kernel_rows": problem.n_rows,
-        "kernel_centred_groups": int(problem.centred.sum()),
-        "kernel_groups": problem.n_groups,
+        "compiled_rows": problem.n_rows,
+        "compiled_centred_groups": int(problem.centred.sum()),
+        "compiled_groups": problem.n_groups,
         "pointwise_stored": int(pointwise),
     }
     return idata, details

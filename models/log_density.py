@@ -1,11 +1,12 @@
 r"""Compiled log-density of the random-intercept logistic model, for nutpie.
 
 This is the same posterior as :func:`models.hierarchical.build_model` builds for a spec with at
-most a ``(1 | group)`` term (the ``tests/test_kernel.py`` tests compare log-density and gradient
-with the PyMC model at random points, and posteriors on a small sample), written as two
-``numba.cfunc`` functions that numba caches on disk. A run then skips the compile step that
-costs PyMC + nutpie about 6-14 s per process, and the gradient runs without Python in the loop,
-so both cores sample in parallel.
+most a ``(1 | group)`` term (``tests/test_log_density.py`` compares log-density and gradient with
+the PyMC model at random points, and posteriors on a small sample), written as numba
+functions that numba caches on disk. A run then skips the compile step that costs PyMC + nutpie
+about 6-14 s per process, and the gradient runs without the GIL, so both cores sample in
+parallel. :mod:`models.log_density_sampler` hands them to nutpie through its public
+``from_pyfunc`` entry point.
 
 Unconstrained parameters, in order:
 
@@ -29,8 +30,8 @@ one row can stand for many respondents with the same covariates in the same grou
 log-likelihood and for weighted rows the survey-weighted pseudo-likelihood. Binomial
 coefficients are constants and are left out.
 
-All data travel in one float64 buffer whose address nutpie hands to the functions; the layout
-is written by :func:`pack_data` and read by ``_unpack``.
+All data travel in one float64 buffer; the layout is written by :func:`pack_data` and read by
+``_unpack``.
 """
 
 from __future__ import annotations
@@ -47,21 +48,6 @@ _HEADER = 5  # n_rows, n_terms, n_groups, intercept prior sd, group sd prior sca
 _LOG_2PI = math.log(2.0 * math.pi)
 #: Reassociation lets the row loop vectorise; no "nnan"/"ninf", so non-finite values still show.
 _FAST_MATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
-
-LOGP_SIGNATURE = types.int64(
-    types.uint64,
-    types.CPointer(types.double),
-    types.CPointer(types.double),
-    types.CPointer(types.double),
-    types.voidptr,
-)
-EXPAND_SIGNATURE = types.int64(
-    types.uint64,
-    types.uint64,
-    types.CPointer(types.double),
-    types.CPointer(types.double),
-    types.voidptr,
-)
 
 
 def n_parameters(n_terms: int, n_groups: int) -> int:
@@ -129,7 +115,7 @@ def pack_data(
 
 @intrinsic
 def _address(typingctx, array):
-    """Return the data pointer of a float64 array as ``void*`` (as nutpie passes it)."""
+    """Return the data pointer of a float64 array as ``void*``."""
     from numba.core import cgutils
 
     signature = types.voidptr(array)
@@ -287,39 +273,19 @@ def expand(theta, out, buffer_pointer):
         out[2 + n_terms + n_groups + j] = effect
 
 
-@numba.cfunc(LOGP_SIGNATURE, cache=True, nogil=True)
-def logp_cfunc(dim, x_pointer, grad_pointer, logp_pointer, buffer_pointer):  # pragma: no cover
-    """Call :func:`log_density` through nutpie's C interface (0 = ok, 3/4 = non-finite)."""
-    x = numba.carray(x_pointer, (dim,))
-    grad = numba.carray(grad_pointer, (dim,))
-    value = log_density(x, grad, buffer_pointer)
-    logp_pointer[0] = value
-    for k in range(dim):
-        if not math.isfinite(grad[k]):
-            return 3
-    if not math.isfinite(value):
-        return 4
-    return 0
-
-
-@numba.cfunc(EXPAND_SIGNATURE, cache=True, nogil=True)
-def expand_cfunc(dim, n_out, x_pointer, out_pointer, buffer_pointer):  # pragma: no cover
-    """Call :func:`expand` through nutpie's C interface."""
-    expand(numba.carray(x_pointer, (dim,)), numba.carray(out_pointer, (n_out,)), buffer_pointer)
-    return 0
-
-
 def evaluate(theta: np.ndarray, buffer: np.ndarray) -> tuple[float, np.ndarray]:
-    """Log-density and gradient at ``theta``, called from Python (the tests use it)."""
+    """Log-density and gradient at ``theta`` (``theta``: unconstrained parameters, float64)."""
     grad = np.zeros(len(theta))
     value = _evaluate(np.ascontiguousarray(theta, dtype=np.float64), grad, buffer)
     return float(value), grad
 
 
-def expand_draw(theta: np.ndarray, buffer: np.ndarray) -> np.ndarray:
-    """One stored draw from unconstrained parameters, from Python."""
-    header = buffer[:_HEADER]
-    out = np.zeros(n_expanded(int(header[1]), int(header[2])))
+def expand_draw(theta: np.ndarray, buffer: np.ndarray, size: int | None = None) -> np.ndarray:
+    """One stored draw from unconstrained parameters (``size``: its length, when known)."""
+    if size is None:
+        header = buffer[:_HEADER]
+        size = n_expanded(int(header[1]), int(header[2]))
+    out = np.zeros(size)
     _expand(np.ascontiguousarray(theta, dtype=np.float64), out, buffer)
     return out
 
@@ -329,6 +295,6 @@ def _evaluate(theta, grad, buffer):
     return log_density(theta, grad, _address(buffer))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _expand(theta, out, buffer):
     expand(theta, out, _address(buffer))

@@ -1,9 +1,9 @@
 """The compiled log-density is the PyMC model's, and its fast paths give the same posterior.
 
-Exact checks (no sampling): at random parameter values the kernel's log-density equals the
-PyMC model's (``model.compile_logp``, Jacobian included) to 1e-8, and so does the gradient after
-the kernel's linear change of variables; aggregated rows give the same log-density as one row
-per respondent. Sampling check (slow tier): posterior means from the kernel (per-province
+Exact checks (no sampling): at random parameter values the compiled log-density equals the PyMC
+model's (``model.compile_logp``, Jacobian included) to 1e-8, and so does the gradient after the
+linear change of variables; aggregated rows give the same log-density as one row per respondent.
+Sampling check (slow tier): posterior means from the compiled log-density (per-province
 parameterisation with aggregation, all non-centred without aggregation, all centred) and from
 nutpie on the plain PyMC model agree within Monte Carlo error.
 """
@@ -14,11 +14,16 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from models import kernel
+from models import log_density
 from models.aggregation import aggregate_rows
 from models.design import build_design
 from models.hierarchical import build_model
-from models.kernel_model import kernel_supports, pointwise_groups, prepare_kernel, sample_kernel
+from models.log_density_sampler import (
+    compiled_supports,
+    pointwise_groups,
+    prepare_problem,
+    sample_compiled,
+)
 from models.parameterisation import centred_groups
 from models.sampling import SamplerSettings, sample_posterior
 from models.spec import load_spec
@@ -32,8 +37,8 @@ def _pymc_point(model, rng, scale: float = 0.7) -> dict[str, np.ndarray]:
     return {name: rng.normal(scale=scale, size=np.shape(value)) for name, value in point.items()}
 
 
-def _kernel_theta(point, design, spec, centred) -> np.ndarray:
-    """The kernel's parameters for a PyMC point (see the models.kernel docstring)."""
+def _compiled_theta(point, design, spec, centred) -> np.ndarray:
+    """Log-density parameters for a PyMC point (see the models.log_density docstring)."""
     beta = point["beta"]
     alpha_c = point["intercept"] + design.X.mean(axis=0) @ beta
     parts = [np.atleast_1d(alpha_c), beta]
@@ -51,13 +56,13 @@ def test_log_density_equals_the_pymc_model(default_table, name, parameterisation
     spec = load_spec(name)
     design = build_design(default_table, spec)
     model = build_model(design, spec)
-    problem = prepare_kernel(design, spec, parameterisation, aggregate=False)
+    problem = prepare_problem(design, spec, parameterisation, aggregate=False)
     pymc_logp = model.compile_logp(jacobian=True)
     rng = np.random.default_rng(1)
     for _ in range(N_POINTS):
         point = _pymc_point(model, rng)
-        theta = _kernel_theta(point, design, spec, problem.centred)
-        value, _ = kernel.evaluate(theta, problem.buffer)
+        theta = _compiled_theta(point, design, spec, problem.centred)
+        value, _ = log_density.evaluate(theta, problem.buffer)
         # centring group j changes variables z_j -> alpha_c + sigma z_j (Jacobian sigma)
         log_sigma = point.get(f"{spec.group}_sigma_log__", 0.0) if spec.group else 0.0
         expected = float(pymc_logp(point)) - problem.centred.sum() * log_sigma
@@ -69,17 +74,17 @@ def test_gradient_equals_the_pymc_model(default_table, name):
     spec = load_spec(name)
     design = build_design(default_table, spec)
     model = build_model(design, spec)
-    problem = prepare_kernel(design, spec, "non_centred", aggregate=False)
+    problem = prepare_problem(design, spec, "non_centred", aggregate=False)
     pymc_dlogp = model.compile_dlogp(jacobian=True)
     means = design.X.mean(axis=0)
     n_terms = len(design.terms)
     rng = np.random.default_rng(2)
     for _ in range(N_POINTS):
         # PyMC's compiled gradient turns NaN once some log-odds reach the hundreds (seen at
-        # scale 0.7); the kernel's stays finite, but the comparison needs both finite
+        # scale 0.7); the compiled log-density's stays finite, but the comparison needs both finite
         point = _pymc_point(model, rng, scale=0.2)
-        theta = _kernel_theta(point, design, spec, problem.centred)
-        _, grad = kernel.evaluate(theta, problem.buffer)
+        theta = _compiled_theta(point, design, spec, problem.centred)
+        _, grad = log_density.evaluate(theta, problem.buffer)
         # chain rule through alpha_c = intercept + means . beta (everything else is identity)
         pymc_order = grad.copy()
         pymc_order[1 : 1 + n_terms] += means * grad[0]
@@ -91,15 +96,15 @@ def test_gradient_equals_the_pymc_model(default_table, name):
 def test_aggregated_rows_give_the_same_log_density(default_table, name):
     spec = load_spec(name)
     design = build_design(default_table, spec)
-    rows = prepare_kernel(design, spec, "non_centred", aggregate=False)
-    patterns = prepare_kernel(design, spec, "non_centred", aggregate=True)
+    rows = prepare_problem(design, spec, "non_centred", aggregate=False)
+    patterns = prepare_problem(design, spec, "non_centred", aggregate=True)
     if name == "model1":  # categorical predictors only: many respondents share a pattern
         assert patterns.n_rows < rows.n_rows / 2
     rng = np.random.default_rng(3)
     for _ in range(N_POINTS):
         theta = rng.normal(scale=0.5, size=rows.n_dim)
-        by_row, grad_row = kernel.evaluate(theta, rows.buffer)
-        by_pattern, grad_pattern = kernel.evaluate(theta, patterns.buffer)
+        by_row, grad_row = log_density.evaluate(theta, rows.buffer)
+        by_pattern, grad_pattern = log_density.evaluate(theta, patterns.buffer)
         assert by_pattern == pytest.approx(by_row, rel=1e-11)
         np.testing.assert_allclose(grad_pattern, grad_row, rtol=1e-9, atol=1e-9)
 
@@ -120,9 +125,9 @@ def test_aggregation_counts_and_weights_add_up():
 def test_expand_reports_reference_intercept_and_effects(default_table):
     spec = load_spec("model2")
     design = build_design(default_table, spec)
-    problem = prepare_kernel(design, spec, "auto")
+    problem = prepare_problem(design, spec, "auto")
     theta = np.random.default_rng(4).normal(size=problem.n_dim)
-    draw = kernel.expand_draw(theta, problem.buffer)
+    draw = log_density.expand_draw(theta, problem.buffer)
     n_terms, n_groups = problem.n_terms, problem.n_groups
     beta = theta[1 : 1 + n_terms]
     assert draw[0] == pytest.approx(theta[0] - design.X.mean(axis=0) @ beta)
@@ -158,9 +163,9 @@ def test_parameterisation_rule_sees_through_the_mix_of_respondents():
 
 
 def test_slopes_and_group_predictors_are_left_to_pymc():
-    assert kernel_supports(load_spec("model2"))
-    assert not kernel_supports(load_spec("model2_slopes"))
-    assert not kernel_supports(load_spec("model2_gdp"))
+    assert compiled_supports(load_spec("model2"))
+    assert not compiled_supports(load_spec("model2_slopes"))
+    assert not compiled_supports(load_spec("model2_gdp"))
 
 
 def test_pointwise_log_likelihood_is_bernoulli(default_table):
@@ -214,9 +219,9 @@ def test_fast_paths_give_the_plain_model_posterior(default_table):
         fast = SamplerSettings(
             progress=False, parameterisation=parameterisation, aggregate=aggregate, **settings
         )
-        idata, details = sample_kernel(design, spec, fast)
+        idata, details = sample_compiled(design, spec, fast)
         if aggregate:
-            assert details["kernel_rows"] < len(design.y)
+            assert details["compiled_rows"] < len(design.y)
         summary = az.summary(idata, var_names=names, kind="all")
         tolerance = 4 * np.hypot(summary["mcse_mean"], reference["mcse_mean"])
         difference = (summary["mean"] - reference["mean"]).abs()
