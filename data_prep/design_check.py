@@ -1,4 +1,4 @@
-"""Design-stage check: can each requested spec be estimated on this table?
+"""Design-stage check that each requested spec can be estimated on the analysis table.
 
 Run on the analysis table before anything is written (``python -m data_prep``) and again before
 fitting (``python -m models``), so that a category with no respondents or a design matrix without

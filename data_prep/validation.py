@@ -102,7 +102,7 @@ def default_lines(n: int) -> np.ndarray:
 
 
 def errors(findings: list[Finding]) -> list[Finding]:
-    """The findings that stop the run."""
+    """Return the findings that stop the run."""
     return [f for f in findings if f.severity == ERROR]
 
 
@@ -115,7 +115,7 @@ def raise_for_errors(findings: list[Finding], source: str) -> None:
 
 
 def warnings_frame(findings: list[Finding]) -> pd.DataFrame:
-    """The warnings among ``findings`` as the ``data_warnings.csv`` table."""
+    """Return the warnings among ``findings`` as the ``data_warnings.csv`` table."""
     rows = [asdict(f) for f in findings if f.severity != ERROR]
     return pd.DataFrame(rows, columns=WARNING_COLUMNS)
 
@@ -157,7 +157,7 @@ def duplicate_rows(data: pd.DataFrame, source: str) -> list[Finding]:
 
 
 def duplicate_ids(ids: pd.Series, source: str, column: str) -> list[Finding]:
-    """A respondent id that repeats (error); missing ids are an error too."""
+    """Find respondent ids that repeat or are empty (errors)."""
     lines = default_lines(len(ids))
     found = []
     missing = ids.isna().to_numpy()
