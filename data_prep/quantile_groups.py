@@ -5,7 +5,8 @@ value, the usual cut points put whole quartiles on the same income and leave oth
 incomes always share a group here. When the usual cuts leave a group empty or far from its share,
 the cut points are moved to the boundaries between distinct values that make the groups as equal
 as possible while keeping every group non-empty, and a warning says how the ties were placed.
-With fewer distinct values than groups, the top groups stay empty and the design check names them.
+With fewer distinct values than groups, the usual cuts are kept; the design check then names the
+empty groups of every spec that uses them.
 """
 
 from __future__ import annotations
@@ -92,10 +93,10 @@ def quantile_groups(values: pd.Series, labels: list[str], name: str) -> Quantile
         index = np.searchsorted(np.asarray(bounds), index, side="right")
         how = "the cut points were moved to keep every group non-empty and as equal as possible"
     else:
-        index = np.searchsorted(distinct, array)
+        empty = [lab for lab, s in zip(labels, shares, strict=True) if s == 0]
         how = (
-            f"only {len(distinct)} distinct values, so only {len(distinct)} groups can be "
-            f"non-empty ({', '.join(labels[len(distinct) :])} stay empty)"
+            f"with only {len(distinct)} distinct values at most {len(distinct)} groups can be "
+            f"non-empty, so the usual cuts are kept and {', '.join(empty)} stay empty"
         )
     shares = np.bincount(index, minlength=k) / len(array)
     top = int(counts.argmax())
