@@ -13,8 +13,9 @@ SUPPORTED_SUFFIXES = (".sav", ".dta", ".csv", ".parquet")
 
 #: How a user sets the encoding: the make variable and the command-line option.
 ENCODING_FIX = "ENCODING={0} (make) or --encoding {0} (python -m data_prep)"
-#: Encodings tried, in order, to suggest a fix when text does not decode.
-LIKELY_ENCODINGS = ("gb18030", "big5", "utf-8", "latin-1")
+#: Encodings tried, in order, to suggest a fix when text does not decode (UTF-8 first: it
+#: rarely decodes text that is not UTF-8, while gb18030 decodes almost any bytes).
+LIKELY_ENCODINGS = ("utf-8", "gb18030", "big5", "latin-1")
 
 
 class InputFileError(ValueError):

@@ -135,7 +135,8 @@ def duplicate_rows(data: pd.DataFrame, source: str) -> list[Finding]:
         return []
     lines = default_lines(len(data))
     every = data.duplicated(keep=False)
-    first_of = data[every].reset_index().groupby(list(data.columns), dropna=False)["index"]
+    positions = data[every].assign(_position=np.flatnonzero(every.to_numpy()))
+    first_of = positions.groupby(list(data.columns), dropna=False, sort=False)["_position"]
     pairs = []
     for rows in first_of.apply(list).head(3):
         pairs.append(" = ".join(str(lines[r]) for r in rows))
