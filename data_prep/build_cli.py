@@ -8,10 +8,13 @@ one for benchmarks. ``--input FILE`` uses your data instead:
 * ``.csv`` / ``.parquet``: an already-coded table (schema in ``data_prep/coded_schema.py``), or
   a raw export when ``--codebook`` is given.
 
+Both input paths end in the same checks (:mod:`data_prep.validation`) and in a design check of
+every requested spec (:mod:`data_prep.design_check`); only then is anything written.
+
 Writes ``analysis_data.parquet``, ``data_dictionary.csv``/``.md``, ``inclusion_flow.csv``/``.md``,
-``data_warnings.csv`` (legal but risky features: tiny provinces, separation), ``source.txt`` and,
-for synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written
-when the input is rejected.
+``data_warnings.csv`` (legal but risky features: see :mod:`data_prep.validation`), ``source.txt``
+and, for synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written
+when the input or a spec's design is rejected.
 """
 
 from __future__ import annotations
@@ -34,45 +37,91 @@ from cmds_common.markdown import to_markdown
 from data_prep.analysis_dataset import data_hash, to_analysis_table, write_analysis_table
 from data_prep.codebook import CodebookError, load_codebook
 from data_prep.coded_schema import CodedDataError, prepare_coded_table
-from data_prep.data_warnings import data_warnings
+from data_prep.design_check import design_findings
 from data_prep.ingest import IngestError, flow_table, ingest_survey
 from data_prep.readers import InputFileError, read_table
 from data_prep.synthetic import POPULATIONS, generate_synthetic
+from data_prep.validation import (
+    DataValidationError,
+    Finding,
+    check_table,
+    default_lines,
+    duplicate_rows,
+    raise_for_errors,
+    warnings_frame,
+)
 from data_prep.variables import OUTCOME, PROVINCE, data_dictionary
-from models.spec import SpecError, load_spec
+from models.spec import ModelSpec, SpecError, load_spec
 
 FLOW_FILE = "inclusion_flow.csv"
 
 
-def required_columns(spec_names: list[str]) -> list[str]:
-    """Analysis columns the named model specs read."""
+def required_columns(specs: list[ModelSpec | str]) -> list[str]:
+    """Analysis columns the model specs (or shipped specs named) read."""
     columns: list[str] = [PROVINCE, OUTCOME]
-    for name in spec_names:
-        columns += load_spec(name).used_columns()
+    for spec in specs:
+        columns += (spec if isinstance(spec, ModelSpec) else load_spec(spec)).used_columns()
     return list(dict.fromkeys(columns))
 
 
+def _with_weight_exclusion(flow: pd.DataFrame, dropped: int, n: int) -> pd.DataFrame:
+    """Add the weight-0 exclusion to a flow, before its final 'analysed' step."""
+    steps = list(flow[["step", "n", "published_n"]].itertuples(index=False, name=None))
+    steps = [(s, int(k), None if pd.isna(p) else int(p)) for s, k, p in steps]
+    final = steps.pop() if steps and steps[-1][0] == "analysed" else None
+    steps.append(
+        ("excluded: weight 0 (outside the population the weights describe)", dropped, None)
+    )
+    steps.append(("analysed", n, final[2] if final else None))
+    return flow_table(steps)
+
+
 def load_input(
-    path: Path, codebook: Path | None, encoding: str | None, required: list[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the user's file into the analysis table and its inclusion flow."""
+    path: Path, codebook: Path | None, encoding: str | None, specs: list[ModelSpec]
+) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding]]:
+    """Read the user's file into the analysis table, its inclusion flow and the findings.
+
+    Both paths (raw file through a codebook, coded table) end in the same validation contract
+    and in the design check of every spec. Errors raise :class:`DataValidationError`.
+    """
+    required = required_columns(specs)
     raw = read_table(path, encoding=encoding)
+    source = str(path)
     if path.suffix.lower() in (".sav", ".dta") or codebook is not None:
         result = ingest_survey(raw, load_codebook(codebook), required)
-        return result.table, result.flow
-    table = prepare_coded_table(raw, required)
-    flow = flow_table([("coded table as supplied (no exclusions)", len(table), None)])
-    return table, flow
+        table, flow, lines, findings = result.table, result.flow, result.lines, result.findings
+    else:
+        table = prepare_coded_table(raw, required)
+        flow = flow_table([("rows in the coded table", len(table), None)])
+        lines, findings = default_lines(len(table)), []
+    findings = duplicate_rows(raw.data, source) + findings
+    before = len(table)
+    table, table_findings = check_table(table, lines, source)
+    findings += table_findings
+    if len(table) < before:
+        flow = _with_weight_exclusion(flow, before - len(table), len(table))
+    for spec in specs:
+        findings += design_findings(table, spec)
+    raise_for_errors(findings, source)
+    return table, flow, findings
 
 
-def write_outputs(table: pd.DataFrame, flow: pd.DataFrame, out_dir: Path, source: str) -> Path:
+def write_outputs(
+    table: pd.DataFrame,
+    flow: pd.DataFrame,
+    out_dir: Path,
+    source: str,
+    findings: list[Finding] | None = None,
+) -> Path:
     """Write the analysis table, dictionary, flow, warnings and source; print a summary."""
+    if findings is None:  # the synthetic sample: the same table checks, nothing dropped
+        _, findings = check_table(table, default_lines(len(table)), source)
+    warnings = warnings_frame(findings)
     path = write_analysis_table(table, out_dir / ANALYSIS_DATA_FILE)
-    warnings = data_warnings(table)
     write_with(out_dir / "data_warnings.csv", lambda p: warnings.to_csv(p, index=False))
     write_text(out_dir / "source.txt", source + "\n")
-    for message in warnings["message"]:
-        print(f"warning: {message}")
+    for finding in findings:
+        print(f"{finding.severity}: {finding}")
     dictionary = data_dictionary()
     write_with(out_dir / DATA_DICTIONARY_FILE, lambda p: dictionary.to_csv(p, index=False))
     write_text((out_dir / DATA_DICTIONARY_FILE).with_suffix(".md"), to_markdown(dictionary))
@@ -136,11 +185,19 @@ def main(argv: list[str] | None = None) -> int:
         build_default_data(args.out, args.n, args.seed, args.population)
         return 0
     try:
-        required = required_columns(args.spec or ["model1", "model2"])
-        table, flow = load_input(args.input, args.codebook, args.encoding, required)
-    except (InputFileError, CodebookError, IngestError, CodedDataError, SpecError) as err:
+        specs = [load_spec(name) for name in args.spec or ["model1", "model2"]]
+        table, flow, findings = load_input(args.input, args.codebook, args.encoding, specs)
+    except (
+        InputFileError,
+        CodebookError,
+        IngestError,
+        CodedDataError,
+        DataValidationError,
+        SpecError,
+    ) as err:
         print(f"error: {err}", file=sys.stderr)
+        print(f"nothing was written to {args.out}", file=sys.stderr)
         return 2
     source = f"{args.input}" + (f" read through codebook {args.codebook}" if args.codebook else "")
-    write_outputs(table, flow, args.out, source)
+    write_outputs(table, flow, args.out, source, findings)
     return 0

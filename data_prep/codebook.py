@@ -23,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from cmds_common.yaml_text import load_yaml
+
 FILL_IN = "FILL_IN"
 
 
@@ -33,7 +35,8 @@ class ItemDefinition:
     Attributes
     ----------
     kind
-        ``"categorical"`` (codes map to ``levels``), ``"numeric"`` or ``"province"``.
+        ``"categorical"`` (codes map to ``levels``), ``"numeric"``, ``"province"`` or ``"id"``
+        (whole numbers, unique per respondent).
     description
         The survey question in words.
     levels
@@ -99,6 +102,9 @@ ITEMS: dict[str, ItemDefinition] = {
         "categorical", "Self-rated health", ("healthy", "unhealthy")
     ),
     "weight": ItemDefinition("numeric", "Sampling weight", valid_range=(0, 1e9)),
+    "respondent_id": ItemDefinition(
+        "id", "Respondent identifier (optional; checked for uniqueness)", valid_range=(0, 1e18)
+    ),
 }
 
 #: Codebook items each analysis variable is derived from.
@@ -121,6 +127,7 @@ ITEMS_FOR_VARIABLE: dict[str, tuple[str, ...]] = {
     "chronic_disease": ("chronic_disease",),
     "self_rated_health": ("self_rated_health",),
     "weight": ("weight",),
+    "respondent_id": ("respondent_id",),
 }
 
 #: Analysis variables the inclusion flow always needs.
@@ -214,7 +221,7 @@ def _code_key(code: object) -> object:
 
 
 def _level(value: object) -> str:
-    # YAML 1.1 reads an unquoted yes/no as a boolean; the user meant the word
+    # load_yaml keeps yes/no as words; an explicit true/false still means the word yes/no
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
@@ -230,7 +237,10 @@ def parse_codebook(text: str, source: str) -> Codebook:
     source
         Where it came from (used in messages).
     """
-    raw = yaml.safe_load(text)
+    try:
+        raw = load_yaml(text)
+    except yaml.YAMLError as err:
+        raise CodebookError(f"{source}: not valid YAML ({err})") from err
     if not isinstance(raw, dict) or not isinstance(raw.get("items"), dict):
         raise CodebookError(f"{source}: expected a mapping with an 'items:' section")
     try:

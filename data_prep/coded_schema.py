@@ -19,7 +19,7 @@ movement                 text         intraprovincial, interprovincial
 exercise                 text         lt60min, ge60min
 age_years                number       15-110 (years, at the survey)
 years_in_inflow_area     number       0-100 (years), not more than age
-weight                   number       > 0
+weight                   number       >= 0 (weight-0 rows are dropped with a warning)
 sex, education, marital,
 chronic_disease,
 self_rated_health        text         as in the data dictionary (Tables 1-2 only)
@@ -27,9 +27,10 @@ self_rated_health        text         as in the data dictionary (Tables 1-2 only
 
 Model 1 needs ``province``, ``health_record``, ``weight`` and the five integration columns;
 Model 2 adds ``hukou``, ``age_years``, ``movement``, ``years_in_inflow_area``, ``exercise``.
-Every province needs at least 2 respondents and at least one with a record, and there must be
-more than one province. Columns outside the schema are ignored. Every violation is reported,
-not just the first.
+Columns outside the schema are ignored. Every violation is reported, not just the first.
+After this schema check, the table goes through the same validation contract as a decoded raw
+file (:mod:`data_prep.validation`: weights, province sizes and outcomes, empty levels, duplicate
+rows) and the design check of every requested spec (:mod:`data_prep.design_check`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from data_prep import variables
 from data_prep.analysis_dataset import to_analysis_table
 from data_prep.provinces import province_key, province_lookup, to_province_names
 from data_prep.readers import RawTable, file_rows
+from data_prep.validation import bad_weights, duplicate_ids
 
 NUMERIC_RANGES = {"age_years": (15.0, 110.0), "years_in_inflow_area": (0.0, 100.0)}
 
@@ -107,8 +109,12 @@ def _check_column(name: str, column: pd.Series, required: bool) -> list[Violatio
         if var.kind == "binary_outcome":
             flag(~numeric.isin([0, 1]), numeric, "values {} out of range", "0 or 1")
         elif var.kind == "weight":
-            positive = np.isfinite(numeric) & (numeric > 0)
-            flag(~positive, numeric, "values {} out of range", "positive finite weights")
+            flag(
+                pd.Series(bad_weights(numeric.to_numpy(dtype=float)), index=numeric.index),
+                numeric,
+                "values {} out of range",
+                "finite weights > 0 (weight-0 rows are dropped with a warning)",
+            )
         elif var.kind == "continuous":
             low, high = NUMERIC_RANGES[name]
             flag(
@@ -117,47 +123,6 @@ def _check_column(name: str, column: pd.Series, required: bool) -> list[Violatio
                 "values {} out of range",
                 f"{var.unit} between {low:g} and {high:g}",
             )
-    return found
-
-
-def _province_violations(data: pd.DataFrame) -> list[Violation]:
-    """Province-level problems a multilevel model cannot work around."""
-    province = data[variables.PROVINCE].astype(str)
-    found = []
-    sizes = province.value_counts()
-    if len(sizes) == 1:
-        found.append(
-            Violation(
-                variables.PROVINCE,
-                f"only one province ({sizes.index[0]}) in the data",
-                "",
-                "at least 2 provinces for a model with a province term (or a pooled spec)",
-            )
-        )
-    single = sorted(sizes[sizes == 1].index)
-    if single:
-        rows = file_rows(province.isin(single))
-        found.append(
-            Violation(
-                variables.PROVINCE,
-                f"provinces with a single respondent: {single}",
-                rows,
-                "at least 2 respondents per province; merge or drop these provinces",
-            )
-        )
-    outcome = pd.to_numeric(data[variables.OUTCOME], errors="coerce")
-    share = outcome.groupby(province).mean()
-    none = sorted(share[share == 0].index)
-    if none and len(sizes) > 1:
-        found.append(
-            Violation(
-                variables.OUTCOME,
-                f"no respondent has a health record in provinces {none}",
-                file_rows(province.isin(none)),
-                "both outcomes in every province; merge these provinces with a neighbour or "
-                "drop them, and say so",
-            )
-        )
     return found
 
 
@@ -187,20 +152,11 @@ def validate_coded_table(data: pd.DataFrame, required: list[str]) -> list[Violat
         if name in data.columns:
             found.extend(_check_column(name, data[name], required=name in required))
     if variables.RESPONDENT_ID in data.columns:
-        duplicated = data[variables.RESPONDENT_ID].duplicated(keep=False)
-        if duplicated.any():
-            ids = _values(data.loc[duplicated, variables.RESPONDENT_ID])
+        for finding in duplicate_ids(data[variables.RESPONDENT_ID], "", variables.RESPONDENT_ID):
+            problem = finding.message.split("respondent id) ", 1)[-1]
             found.append(
-                Violation(
-                    variables.RESPONDENT_ID,
-                    f"duplicated ids {ids}",
-                    file_rows(duplicated),
-                    "unique ids",
-                )
+                Violation(variables.RESPONDENT_ID, problem, finding.rows, "unique, non-empty ids")
             )
-    checked = {variables.PROVINCE, variables.OUTCOME}
-    if checked <= set(data.columns) and not any(v.column in checked for v in found):
-        found.extend(_province_violations(data))
     if {"age_years", "years_in_inflow_area"} <= set(data.columns):
         age = pd.to_numeric(data["age_years"], errors="coerce")
         stay = pd.to_numeric(data["years_in_inflow_area"], errors="coerce")

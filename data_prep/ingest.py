@@ -4,15 +4,18 @@ Inclusion flow (Jing et al. 2019): aged 60+ at the survey month (May 2015) with 
 answers; in the inflow area 6 months or more; health-record answer not "not clear".
 
 Recodes: record = "established" only (never heard of it / heard of it but not established = 0);
-household monthly income in quartiles of the analysed sample (ties stay together); 3+ local
-friends; intends to stay 5+ years (per the codebook's planned-stay codes); 60+ minutes of daily
-exercise.
+household monthly income in quartiles of the analysed sample (ties stay together, see
+:mod:`data_prep.quantile_groups`); 3+ local friends; intends to stay 5+ years (per the codebook's
+planned-stay codes); 60+ minutes of daily exercise.
+
+The codebook, not the file, decides what a code means: values an SPSS file declares missing are
+read as their codes and go through the codebook like any other; a warning says how many there were.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,7 +24,9 @@ from data_prep import variables
 from data_prep.analysis_dataset import to_analysis_table
 from data_prep.codebook import FLOW_VARIABLES, ITEMS, ITEMS_FOR_VARIABLE, Codebook
 from data_prep.provinces import UnknownProvinceError, to_province_names
+from data_prep.quantile_groups import quantile_groups
 from data_prep.readers import RawTable, file_rows
+from data_prep.validation import WARNING, Finding, duplicate_ids
 
 MIN_AGE = 60
 MIN_YEARS_IN_INFLOW_AREA = 0.5
@@ -33,10 +38,24 @@ class IngestError(ValueError):
 
 @dataclass
 class IngestResult:
-    """The analysis table and the inclusion flow that produced it."""
+    """The analysis table, the inclusion flow that produced it, and what to tell the user.
+
+    Attributes
+    ----------
+    table
+        One row per analysed respondent.
+    flow
+        The inclusion-flow table.
+    lines
+        File line of each row of ``table`` (line 1 is the header).
+    findings
+        Warnings found while decoding (declared-missing values, quantile ties).
+    """
 
     table: pd.DataFrame
     flow: pd.DataFrame
+    lines: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    findings: list[Finding] = field(default_factory=list)
 
 
 def _label(value: object, labels: dict) -> str:
@@ -54,13 +73,16 @@ def _decode_item(raw: RawTable, codebook: Codebook, name: str, problems: list[st
     labels = raw.value_labels.get(item.raw, {})
     keys = values.map(lambda v: float(v) if isinstance(v, int | float | np.number) else str(v))
     missing = keys.isin(item.missing) | values.isna()
+    # A value the file declares missing is missing unless the codebook gives its code a meaning.
+    named = keys.isin(list(item.codes)) | keys.map(lambda k: labels.get(k) in item.codes)
+    missing |= raw.declared_missing_mask(item.raw) & ~named
     if definition.kind == "province":
         try:
             return to_province_names(values.mask(missing))
         except UnknownProvinceError as err:
             problems.append(f"{where}: {err}")
             return pd.Series(np.nan, index=values.index)
-    if definition.kind == "numeric":
+    if definition.kind in ("numeric", "id"):
         numeric = pd.to_numeric(values.mask(missing), errors="coerce")
         not_numbers = numeric.isna() & ~missing
         if not_numbers.any():
@@ -74,6 +96,12 @@ def _decode_item(raw: RawTable, codebook: Codebook, name: str, problems: list[st
                 f"{where}: values {bad} outside {low:g}-{high:g} in rows {file_rows(outside)}; "
                 f"if they are missing-value codes, list them under 'missing:'"
             )
+        if definition.kind == "id":
+            fractional = numeric.notna() & (numeric % 1 != 0)
+            if fractional.any():
+                problems.append(
+                    f"{where}: ids must be whole numbers (rows {file_rows(fractional)})"
+                )
         return numeric.where(~outside)
     by_label = keys.map(lambda k: item.codes.get(labels.get(k)) if labels.get(k) else None)
     decoded = keys.map(item.codes).fillna(by_label).mask(missing)
@@ -128,9 +156,48 @@ def flow_table(steps: list[tuple[str, int, int | None]]) -> pd.DataFrame:
 
 def income_quartiles(income: pd.Series) -> pd.Series:
     """Quartile (Q1 poorest) of each income; equal incomes always share a quartile."""
-    cuts = income.quantile([0.25, 0.5, 0.75]).to_numpy()
-    index = (income.to_numpy()[:, None] > cuts[None, :]).sum(axis=1)
-    return pd.Series(np.array(["Q1", "Q2", "Q3", "Q4"])[index], index=income.index)
+    return quantile_groups(income, ["Q1", "Q2", "Q3", "Q4"], "household_monthly_income").groups
+
+
+def declared_missing_findings(
+    raw: RawTable, codebook: Codebook, usable: list[str], items: dict[str, pd.Series]
+) -> list[Finding]:
+    """Count the values the file declares missing, and say what the codebook made of them."""
+    counts: dict[str, int] = {}
+    meant: list[str] = []
+    used_total = 0
+    for name in usable:
+        column = codebook.items[name].raw
+        mask = raw.declared_missing_mask(column) if column in raw.declared_missing else None
+        if mask is None or not mask.any():
+            continue
+        counts[column] = int(mask.sum())
+        used = mask & items[name].notna()
+        if used.any():
+            codes = pd.to_numeric(raw.data.loc[used, column])
+            pairs = sorted({f"{k:g} -> {v}" for k, v in zip(codes, items[name][used], strict=True)})
+            meant.append(f"{column} {int(used.sum())} ({', '.join(pairs)})")
+            used_total += int(used.sum())
+    if not counts:
+        return []
+    total = sum(counts.values())
+    listed = ", ".join(f"{c} {n}" for c, n in counts.items())
+    message = (
+        f"{raw.path}: the file declares {total} values missing (SPSS user-missing: {listed}); "
+        "the codebook decides what a code means"
+        + (
+            f": {used_total} have a meaning there and are used as such ({'; '.join(meant)})"
+            if meant
+            else ""
+        )
+        + f"; the other {total - used_total}, which the codebook does not mention, are treated "
+        "as missing (list a code under 'codes:' or 'missing:' to decide otherwise)"
+    )
+    return [
+        Finding(
+            WARNING, "declared_missing", str(raw.path), ", ".join(counts), "", total, "", message
+        )
+    ]
 
 
 def ingest_survey(raw: RawTable, codebook: Codebook, required_variables: list[str]) -> IngestResult:
@@ -185,7 +252,15 @@ def ingest_survey(raw: RawTable, codebook: Codebook, required_variables: list[st
         raise IngestError(f"{raw.path}: cannot use the file:\n  - " + "\n  - ".join(problems))
 
     frame = pd.DataFrame(derived)
-    frame.insert(0, variables.RESPONDENT_ID, np.arange(1, len(frame) + 1))
+    findings = declared_missing_findings(raw, codebook, usable, items)
+    if variables.RESPONDENT_ID in frame:
+        id_errors = duplicate_ids(
+            frame[variables.RESPONDENT_ID], str(raw.path), codebook.items["respondent_id"].raw
+        )
+        if id_errors:
+            raise IngestError("\n".join(str(f) for f in id_errors))
+    else:
+        frame.insert(0, variables.RESPONDENT_ID, np.arange(1, len(frame) + 1))
     model_columns = ["health_record_answer" if v == "health_record" else v for v in needed]
     steps = [("respondents in the file", len(frame), None)]
     under_age = frame["age_years"] < MIN_AGE
@@ -205,8 +280,27 @@ def ingest_survey(raw: RawTable, codebook: Codebook, required_variables: list[st
     if frame.empty:
         raise IngestError(f"{raw.path}: no respondent is left after the inclusion flow")
 
+    lines = frame.index.to_numpy() + 2
     frame = frame.reset_index(drop=True)
     frame[variables.OUTCOME] = (frame["health_record_answer"] == "established").astype(int)
     if "income_quartile" in frame:
-        frame["income_quartile"] = income_quartiles(frame["income_quartile"])
-    return IngestResult(table=to_analysis_table(frame), flow=flow_table(steps))
+        split = quantile_groups(
+            frame["income_quartile"], ["Q1", "Q2", "Q3", "Q4"], "household_monthly_income"
+        )
+        frame["income_quartile"] = split.groups
+        if split.message:
+            findings.append(
+                Finding(
+                    WARNING,
+                    "quantile_groups",
+                    str(raw.path),
+                    "income_quartile",
+                    "",
+                    len(frame),
+                    "",
+                    split.message,
+                )
+            )
+    return IngestResult(
+        table=to_analysis_table(frame), flow=flow_table(steps), lines=lines, findings=findings
+    )

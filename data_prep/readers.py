@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +10,12 @@ import numpy as np
 import pandas as pd
 
 SUPPORTED_SUFFIXES = (".sav", ".dta", ".csv", ".parquet")
+
+#: How a user sets the encoding: the make variable and the command-line option.
+ENCODING_FIX = "ENCODING={0} (make) or --encoding {0} (python -m data_prep)"
+#: Encodings tried, in order, to suggest a fix when text does not decode (UTF-8 first: it
+#: rarely decodes text that is not UTF-8, while gb18030 decodes almost any bytes).
+LIKELY_ENCODINGS = ("utf-8", "gb18030", "big5", "latin-1")
 
 
 class InputFileError(ValueError):
@@ -27,11 +34,23 @@ class RawTable:
         ``{column: {code: label}}`` from SPSS/Stata files; empty for CSV/Parquet.
     path
         Where the table came from.
+    declared_missing
+        ``{column: [(low, high), ...]}``: values an SPSS file declares missing. They are kept
+        as their codes (not blanked), so that the codebook decides what they mean.
     """
 
     data: pd.DataFrame
     path: Path
     value_labels: dict[str, dict[float, str]] = field(default_factory=dict)
+    declared_missing: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+    def declared_missing_mask(self, column: str) -> pd.Series:
+        """Rows whose value in ``column`` the file itself declares missing (SPSS user-missing)."""
+        values = pd.to_numeric(self.data[column], errors="coerce")
+        mask = pd.Series(False, index=self.data.index)
+        for low, high in self.declared_missing.get(column, []):
+            mask |= values.between(low, high)
+        return mask
 
 
 def file_rows(mask: pd.Series, limit: int = 5) -> str:
@@ -52,8 +71,10 @@ def read_table(path: str | Path, encoding: str | None = None) -> RawTable:
     path
         The file. Its extension picks the reader.
     encoding
-        Text encoding: for CSV (default UTF-8; Chinese files from Windows are often
-        ``gb18030``) and to override the encoding stored in a ``.sav``/``.dta`` file.
+        Text encoding: for CSV (default UTF-8, with or without a byte-order mark; Chinese
+        files from Windows are often ``gb18030``) and to override the encoding stored in a
+        ``.sav``/``.dta`` file. Text that does not decode gives an error that names the
+        encoding that does (``ENCODING=gb18030``).
 
     Returns
     -------
@@ -75,10 +96,18 @@ def read_table(path: str | Path, encoding: str | None = None) -> RawTable:
         )
     if path.stat().st_size == 0:
         raise InputFileError(f"{path}: the file is empty")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as err:
+            raise InputFileError(
+                f"{path}: {encoding!r} is not a text encoding Python knows; use one such as "
+                + ENCODING_FIX.format("gb18030")
+            ) from err
     if suffix in (".sav", ".dta"):
         table = _read_labelled(path, suffix, encoding)
     elif suffix == ".csv":
-        table = RawTable(_read_csv(path, encoding or "utf-8"), path)
+        table = RawTable(_read_csv(path, encoding), path)
     else:
         try:
             table = RawTable(pd.read_parquet(path), path)
@@ -89,38 +118,101 @@ def read_table(path: str | Path, encoding: str | None = None) -> RawTable:
     return table
 
 
+def _encoding_message(path: Path, tried: str, works: str | None) -> str:
+    fix = (
+        f"it reads as {works}: rerun with " + ENCODING_FIX.format(works)
+        if works
+        else "set the file's real encoding with "
+        + ENCODING_FIX.format("<encoding>")
+        + f" (Chinese files are often gb18030; tried {', '.join(LIKELY_ENCODINGS)})"
+    )
+    return f"{path}: text in the file (labels or values) is not in {tried}; {fix}"
+
+
+def _encoding_error(err: Exception) -> bool:
+    text = str(err).lower()
+    return isinstance(err, UnicodeError) or "encoding" in text or "byte sequence" in text
+
+
 def _read_labelled(path: Path, suffix: str, encoding: str | None) -> RawTable:
     import pyreadstat
 
-    reader = pyreadstat.read_sav if suffix == ".sav" else pyreadstat.read_dta
     kind = "SPSS .sav" if suffix == ".sav" else "Stata .dta"
+
+    def read(text_encoding: str | None, **options: object) -> tuple[pd.DataFrame, object]:
+        if suffix == ".sav":
+            # user_missing=True keeps SPSS user-missing values as their codes: the codebook,
+            # not the file's missing declarations, decides what a code means.
+            return pyreadstat.read_sav(
+                str(path), encoding=text_encoding, user_missing=True, **options
+            )
+        return pyreadstat.read_dta(str(path), encoding=text_encoding, **options)
+
     try:
-        data, meta = reader(str(path), encoding=encoding)
-    except pyreadstat.ReadstatError as err:
-        raise InputFileError(
-            f"{path}: not a readable {kind} file ({err}); is the extension right?"
-        ) from err
-    except UnicodeDecodeError as err:
-        raise InputFileError(
-            f"{path}: text in the file is not in its declared encoding ({err.reason}); "
-            "pass --encoding (for example gb18030)"
-        ) from err
-    return RawTable(data, path, dict(meta.variable_value_labels))
+        data, meta = read(encoding)
+    except (pyreadstat.ReadstatError, UnicodeError) as err:
+        if "unsupported character set" in str(err).lower():
+            raise InputFileError(
+                f"{path}: the {kind} reader does not support the encoding {encoding!r}; use "
+                "one such as " + ENCODING_FIX.format("gb18030")
+            ) from err
+        if not _encoding_error(err):
+            raise InputFileError(
+                f"{path}: not a readable {kind} file ({err}); is the extension right?"
+            ) from err
+        declared = encoding or "the encoding its header declares"
+        works = None
+        for candidate in LIKELY_ENCODINGS:
+            if candidate == encoding:
+                continue
+            try:
+                read(candidate)
+            except Exception:
+                continue
+            works = candidate
+            break
+        raise InputFileError(_encoding_message(path, declared, works)) from err
+    declared_missing = {
+        column: [(float(r["lo"]), float(r["hi"])) for r in ranges]
+        for column, ranges in (getattr(meta, "missing_ranges", None) or {}).items()
+        if all(isinstance(r.get("lo"), int | float) for r in ranges)
+    }
+    for column, values in (getattr(meta, "missing_user_values", None) or {}).items():
+        numbers = [float(v) for v in values if isinstance(v, int | float)]
+        declared_missing.setdefault(column, []).extend((v, v) for v in numbers)
+    return RawTable(data, path, dict(meta.variable_value_labels), declared_missing)
 
 
-def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
+def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     head = path.read_bytes()[:2048]
-    if head.startswith((b"PK\x03\x04", b"$FL2", b"PAR1")) or b"\x00" in head:
+    if encoding is None and head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"  # Excel's "Unicode text" export: its byte-order mark says so
+    if encoding is None or encoding.lower().replace("-", "").replace("_", "") == "utf8":
+        encoding = "utf-8-sig"  # also strips the byte-order mark Excel writes
+    if not encoding.lower().startswith("utf-16") and (
+        head.startswith((b"PK\x03\x04", b"$FL2", b"PAR1")) or b"\x00" in head
+    ):
         raise InputFileError(
             f"{path}: this is a binary file (Excel, SPSS, Parquet?), not CSV text; "
             "export it as CSV or give it its real extension"
         )
     try:
         return pd.read_csv(path, encoding=encoding, low_memory=False)
-    except UnicodeDecodeError as err:
+    except UnicodeError as err:
+        works = None
+        for candidate in LIKELY_ENCODINGS:
+            if candidate.replace("-", "") in encoding.lower().replace("-", ""):
+                continue
+            try:
+                path.read_bytes().decode(candidate)
+            except UnicodeError:
+                continue
+            works = candidate
+            break
+        tried = "UTF-8" if encoding == "utf-8-sig" else encoding
         raise InputFileError(
-            f"{path}: cannot decode the text as {encoding} (byte {err.start}: {err.reason}); "
-            "pass --encoding gb18030 (common for Chinese files from Windows) or save as UTF-8"
+            _encoding_message(path, tried, works)
+            + (f" (first bad byte at {err.start}: {err.reason})" if hasattr(err, "start") else "")
         ) from err
     except pd.errors.EmptyDataError as err:
         raise InputFileError(f"{path}: the file has no columns") from err

@@ -41,6 +41,7 @@ from scipy import special, stats
 
 from cmds_common import reference
 from cmds_common.constants import DEFAULT_SAMPLE_SIZE, DEFAULT_SEED
+from cmds_common.yaml_text import load_yaml
 from data_prep import variables
 from data_prep.provinces import province_table
 
@@ -150,7 +151,7 @@ class GeneratorParams:
 def load_params() -> GeneratorParams:
     """Read the calibrated parameters shipped in ``data_prep/synthetic_params.yaml``."""
     text = resources.files("data_prep").joinpath("synthetic_params.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text)
     return GeneratorParams(
         intercept=float(raw["intercept"]),
         coefficients={k: float(v) for k, v in raw["coefficients"].items()},

@@ -23,6 +23,7 @@ from cmds_common.constants import (
     FITS_DIR,
 )
 from data_prep.analysis_dataset import data_hash, read_analysis_table
+from data_prep.design_check import design_findings
 from models.design import build_design
 from models.fit_cache import fit_key, remove_interrupted_writes, stored_fit_key
 from models.fit_file import write_fit_netcdf
@@ -94,6 +95,23 @@ def fit_spec(
     return frequentist_csv, netcdf
 
 
+def check_designs(specs: list[ModelSpec], data_path: Path) -> None:
+    """Stop before any fit when a spec cannot be estimated on the data (empty level, rank).
+
+    Raises
+    ------
+    SpecError
+        Listing every design problem of every spec.
+    """
+    table = read_analysis_table(data_path)
+    problems = [str(f) for spec in specs for f in design_findings(table, spec)]
+    if problems:
+        raise SpecError(
+            f"{data_path}: the data cannot serve these specs (nothing was fitted):\n  - "
+            + "\n  - ".join(problems)
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of ``python -m models``."""
     parser = argparse.ArgumentParser(prog="python -m models", description=__doc__.splitlines()[0])
@@ -141,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     explicit = {k: getattr(args, k) for k in ("chains", "draws", "tune") if getattr(args, k)}
     try:
         specs = [load_spec(s) for s in (args.spec or ["model1", "model2"])]
+        check_designs(specs, args.data)
         for spec in specs:
             settings = SamplerSettings(
                 sampler=resolve_sampler(args.sampler, spec),

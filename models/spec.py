@@ -32,8 +32,17 @@ from pathlib import Path
 
 import yaml
 
-#: Sampler settings a spec may set as its own defaults (command-line values still win).
-SAMPLER_KEYS = {"chains", "draws", "tune", "target_accept"}
+from cmds_common.yaml_text import as_bool, load_yaml
+
+#: Sampler settings a spec may set as its own defaults (command-line values still win), each
+#: with its type, inclusive lower bound, upper bound (exclusive for ``target_accept``) and meaning.
+SAMPLER_RANGES: dict[str, tuple[type, float, float, str]] = {
+    "chains": (int, 1, 64, "a whole number from 1 to 64 (independent chains)"),
+    "draws": (int, 1, 1_000_000, "a whole number from 1 to 1,000,000 (kept draws per chain)"),
+    "tune": (int, 0, 1_000_000, "a whole number from 0 to 1,000,000 (warm-up draws per chain)"),
+    "target_accept": (float, 0.5, 1.0, "a number from 0.5 up to (not including) 1"),
+}
+SAMPLER_KEYS = set(SAMPLER_RANGES)
 
 
 class SpecError(ValueError):
@@ -177,6 +186,36 @@ def _split_top_level(rhs: str) -> list[str]:
     return parts
 
 
+def _sampler_settings(raw: object, source: str) -> dict[str, float]:
+    """Check a spec's ``sampler:`` mapping key by key against :data:`SAMPLER_RANGES`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: sampler must be a mapping such as {{draws: 1000, tune: 500}}")
+    problems = []
+    settings: dict[str, float] = {}
+    for key, value in raw.items():
+        if key not in SAMPLER_RANGES:
+            problems.append(
+                f"unknown sampler setting {key!r}; allowed keys: {sorted(SAMPLER_KEYS)}"
+            )
+            continue
+        kind, low, high, allowed = SAMPLER_RANGES[key]
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        whole = number is not None and float(number).is_integer()
+        if kind is int:
+            good = whole and low <= number <= high
+        else:
+            good = number is not None and low <= number < high
+        if not good:
+            problems.append(f"sampler key {key!r} must be {allowed}, got {value!r}")
+        else:
+            settings[key] = int(number) if kind is int else float(number)
+    if problems:
+        raise SpecError(f"{source}: " + "; ".join(problems))
+    return settings
+
+
 def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
     """Build a :class:`ModelSpec` from the mapping read from a spec file."""
     unknown = set(raw) - {
@@ -200,7 +239,7 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
     priors_raw = raw.get("priors") or {}
     try:
         priors = PriorSpec(**{k: float(v) for k, v in priors_raw.items()})
-    except TypeError as err:
+    except (TypeError, ValueError, AttributeError) as err:
         raise SpecError(f"{source}: bad priors {priors_raw}: {err}") from err
     if min(vars(priors).values()) <= 0:
         raise SpecError(f"{source}: prior scales must be positive, got {priors}")
@@ -208,14 +247,15 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
     stray = set(references) - set(parsed.predictors)
     if stray:
         raise SpecError(f"{source}: reference_levels for variables not in the formula: {stray}")
-    sampler = dict(raw.get("sampler") or {})
-    bad_sampler = set(sampler) - SAMPLER_KEYS
-    if bad_sampler:
-        raise SpecError(
-            f"{source}: unknown sampler settings {sorted(bad_sampler)}; use {sorted(SAMPLER_KEYS)}"
-        )
+    sampler = _sampler_settings(raw.get("sampler"), source)
     group_predictors = tuple(str(v) for v in raw.get("group_predictors") or ())
-    if raw.get("weighted_likelihood") and not raw.get("weights"):
+    try:
+        weighted_likelihood = as_bool(
+            raw.get("weighted_likelihood", False), "weighted_likelihood", source
+        )
+    except ValueError as err:
+        raise SpecError(str(err)) from err
+    if weighted_likelihood and not raw.get("weights"):
         raise SpecError(f"{source}: weighted_likelihood needs a 'weights:' column")
     if group_predictors and parsed.group is None:
         raise SpecError(f"{source}: group_predictors need a group term in the formula")
@@ -228,9 +268,9 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
         group_slopes=parsed.group_slopes,
         group_predictors=group_predictors,
         sampler=sampler,
-        weighted_likelihood=bool(raw.get("weighted_likelihood", False)),
+        weighted_likelihood=weighted_likelihood,
         reference_levels=references,
-        weights=raw.get("weights"),
+        weights=str(raw["weights"]) if raw.get("weights") else None,
         published_model=raw.get("published_model"),
         priors=priors,
     )
@@ -254,7 +294,10 @@ def load_spec(path_or_name: str | Path) -> ModelSpec:
         if not shipped.is_file():
             raise SpecError(f"no shipped spec named {path_or_name!r}; give a .yaml path")
         text, source = shipped.read_text(encoding="utf-8"), f"models/specs/{path_or_name}.yaml"
-    raw = yaml.safe_load(text)
+    try:
+        raw = load_yaml(text)
+    except yaml.YAMLError as err:
+        raise SpecError(f"{source}: not valid YAML ({err})") from err
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: expected a mapping of keys, got {type(raw).__name__}")
     return spec_from_dict(raw, source)

@@ -91,21 +91,18 @@ CASES = [
     ("missing predictor values", csv_of(set_row("movement", 17, None)),
      ["'movement'", "1 missing values", "rows 19", "no gaps"]),
     ("negative weight", csv_of(set_row("weight", 3, -0.5)),
-     ["'weight'", "['-0.5'] out of range", "rows 5", "positive finite weights"]),
-    ("zero weight", csv_of(set_row("weight", 3, 0.0)), ["'weight'", "['0'] out of range"]),
+     ["'weight'", "['-0.5'] out of range", "rows 5", "finite weights > 0"]),
     ("missing weight", csv_of(set_row("weight", 8, None)),
      ["'weight'", "1 missing values", "rows 10"]),
     ("infinite weight", csv_of(set_row("weight", 8, "inf")), ["'weight'", "['inf'] out of range"]),
-    ("province with one respondent", csv_of(one_respondent_province),
-     ["'province'", "single respondent: ['Tibet']", "at least 2 respondents per province"]),
-    ("province with no records", csv_of(all_zero_province),
-     ["'health_record'", "no respondent has a health record in provinces ['Qinghai']"]),
     ("only one province", csv_of(lambda d: d.assign(province="Beijing")),
-     ["'province'", "only one province (Beijing)"]),
+     ["model 'model1'", "(1 | province) needs at least 2 province values", "['Beijing']"]),
+    ("empty category level", csv_of(lambda d: d.assign(income_quartile="Q1")),
+     ["model 'model1', term 'income_quartile'", "['Q2', 'Q3', 'Q4'] have no respondents"]),
     ("unknown province", csv_of(set_row("province", 2, "Atlantis")),
      ["'province'", "unknown provinces ['Atlantis']", "rows 4"]),
     ("duplicated ids", csv_of(set_row("respondent_id", 5, 1)),
-     ["'respondent_id'", "duplicated ids ['1']", "rows 2, 7"]),
+     ["'respondent_id'", "repeats ids 1", "rows 2, 7"]),
     ("age 200", csv_of(set_row("age_years", 12, 200)),
      ["'age_years'", "['200'] out of range", "rows 14", "years between 15 and 110"]),
     ("age as text", csv_of(set_row("age_years", 12, "sixty")), ["'age_years'", "['sixty']"]),
@@ -117,7 +114,7 @@ CASES = [
     ("CSV named .sav", raw_bytes("survey.sav", b"a,b\n1,2\n"), ["not a readable SPSS .sav"]),
     ("Excel named .csv", raw_bytes("coded.csv", b"PK\x03\x04\x14\x00\x06\x00"), ["binary file"]),
     ("non-UTF-8 text", raw_bytes("coded.csv", "province,health_record\n广东,1\n".encode("gb18030")),
-     ["cannot decode the text as utf-8", "--encoding gb18030"]),
+     ["is not in UTF-8", "ENCODING=gb18030", "--encoding gb18030"]),
     ("unsupported type", raw_bytes("coded.xlsx", b"PK\x03\x04"), ["unsupported file type '.xlsx'"]),
 ]  # fmt: skip
 
@@ -154,7 +151,27 @@ def test_risky_but_legal_data_gives_warnings_not_errors(coded, tmp_path, capsys)
     out = tmp_path / "data"
     assert data_main(["--input", str(path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "warning: Tibet has only 5 respondents" in printed
+    assert "Tibet (5)" in printed
     assert "warning: all 349 respondents with local_medical_insurance = yes" in printed
     warnings = pd.read_csv(out / "data_warnings.csv")
     assert set(warnings["kind"]) == {"small_province", "separation"}
+    assert set(warnings["severity"]) == {"warning"}
+
+
+@pytest.mark.parametrize(
+    "change, kind, fragment",
+    [
+        (one_respondent_province, "small_province", "Tibet (1)"),
+        (all_zero_province, "province_outcome", "no respondent has a health record in provinces "
+         "['Qinghai']"),
+        (set_row("weight", 3, 0.0), "zero_weight", "1 respondents with weight 0 were dropped"),
+    ],
+)  # fmt: skip
+def test_province_and_weight_rules_warn_on_the_coded_path(coded, tmp_path, capsys, change, kind,
+                                                          fragment):  # fmt: skip
+    path = csv_of(change)(coded, tmp_path)
+    out = tmp_path / "data"
+    assert data_main(["--input", str(path), "--out", str(out)]) == 0
+    assert fragment in capsys.readouterr().out
+    warnings = pd.read_csv(out / "data_warnings.csv")
+    assert kind in set(warnings["kind"])

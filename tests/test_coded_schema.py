@@ -48,8 +48,8 @@ def test_required_columns_follow_the_models():
             "values ['-1'] out of range",
         ),
         (
-            lambda d: d.assign(weight=d["weight"].where(d.index != 3, 0.0)),
-            "expected positive finite weights",
+            lambda d: d.assign(weight=d["weight"].where(d.index != 3, float("inf"))),
+            "expected finite weights > 0",
         ),
         (
             lambda d: d.assign(age_years=d["age_years"].where(d.index != 5, 200)),
@@ -59,7 +59,7 @@ def test_required_columns_follow_the_models():
             lambda d: d.assign(province=d["province"].replace("Beijing", "Peking")),
             "unknown provinces ['Peking']",
         ),
-        (lambda d: d.assign(respondent_id=1), "duplicated ids ['1']"),
+        (lambda d: d.assign(respondent_id=1), "repeats ids 1"),
         (
             lambda d: d.assign(
                 age_years=d["age_years"].astype(object).where(d.index != 0, "sixty")

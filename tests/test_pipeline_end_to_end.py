@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -206,19 +205,13 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Debian's Chromium, installed here when missing (needs root and apt-get)."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("chromium is not installed and cannot be installed here (needs root apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True
-    )
-    found = shutil.which("chromium")
-    assert found, "apt-get installed chromium but it is not on PATH"
+    """Chromium, when installed; tests never install software (CI does: see .ci/run)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.skip(
+            "Chromium is not installed: the report rendering test is skipped "
+            "(Debian/Ubuntu: apt-get install chromium)"
+        )
     return found
 
 

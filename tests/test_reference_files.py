@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from cmds_common import reference
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
 def test_published_tables_load_and_are_consistent():
@@ -25,11 +19,3 @@ def test_every_table3_row_maps_to_a_model_term():
     table3 = reference.table3()
     assert len(table3) == 7 + 12
     assert table3["term"].notna().all()
-
-
-def test_copies_match_shared_reference_when_present():
-    if not SHARED.exists():
-        pytest.skip("no ../shared/reference beside this clone; the packaged copies are the source")
-    packaged = Path(reference.__file__).parent / "published"
-    for source in SHARED.glob("*.csv"):
-        assert (packaged / source.name).read_bytes() == source.read_bytes(), source.name
