@@ -9,8 +9,9 @@ one for benchmarks. ``--input FILE`` uses your data instead:
   a raw export when ``--codebook`` is given.
 
 Writes ``analysis_data.parquet``, ``data_dictionary.csv``/``.md``, ``inclusion_flow.csv``/``.md``,
-``data_warnings.csv`` (legal but risky features: tiny provinces, separation), ``source.txt`` and,
-for synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written
+``data_warnings.csv`` (legal but risky features: tiny provinces, separation, very unequal
+weights), ``weight_summary.csv`` (Kish effective sample size, max/median weight), ``source.txt``
+and, for synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written
 when the input is rejected.
 """
 
@@ -31,6 +32,7 @@ from cmds_common.constants import (
     DEFAULT_SEED,
 )
 from cmds_common.markdown import to_markdown
+from cmds_common.survey_weights import describe, weight_summary
 from data_prep.analysis_dataset import data_hash, to_analysis_table, write_analysis_table
 from data_prep.codebook import CodebookError, load_codebook
 from data_prep.coded_schema import CodedDataError, prepare_coded_table
@@ -38,7 +40,7 @@ from data_prep.data_warnings import data_warnings
 from data_prep.ingest import IngestError, flow_table, ingest_survey
 from data_prep.readers import InputFileError, read_table
 from data_prep.synthetic import POPULATIONS, generate_synthetic
-from data_prep.variables import OUTCOME, PROVINCE, data_dictionary
+from data_prep.variables import OUTCOME, PROVINCE, WEIGHT, data_dictionary
 from models.spec import SpecError, load_spec
 
 FLOW_FILE = "inclusion_flow.csv"
@@ -71,6 +73,10 @@ def write_outputs(table: pd.DataFrame, flow: pd.DataFrame, out_dir: Path, source
     warnings = data_warnings(table)
     write_with(out_dir / "data_warnings.csv", lambda p: warnings.to_csv(p, index=False))
     write_text(out_dir / "source.txt", source + "\n")
+    if WEIGHT in table:
+        weights = pd.DataFrame([weight_summary(table[WEIGHT].to_numpy(float))])
+        write_with(out_dir / "weight_summary.csv", lambda p: weights.to_csv(p, index=False))
+        print(f"survey weights: {describe(weights.iloc[0].to_dict())}")
     for message in warnings["message"]:
         print(f"warning: {message}")
     dictionary = data_dictionary()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cmds_common.survey_weights import weight_summary
 from data_prep import variables
 
 #: Provinces with fewer respondents than this are flagged (their effects rest on the prior).
@@ -11,7 +12,7 @@ SMALL_PROVINCE = 10
 
 
 def data_warnings(table: pd.DataFrame) -> pd.DataFrame:
-    """Find small provinces and categories that perfectly predict the outcome.
+    """Find small provinces, categories that perfectly predict the outcome, unequal weights.
 
     Parameters
     ----------
@@ -53,4 +54,9 @@ def data_warnings(table: pd.DataFrame) -> pd.DataFrame:
                         f"{int(share)}: its odds ratio is not identified by the data alone",
                     )
                 )
+    if variables.WEIGHT in table:
+        weights = weight_summary(table[variables.WEIGHT].to_numpy(float))
+        if weights["weights_unreliable"]:
+            message = str(weights["weights_message"])
+            rows.append(("unequal_weights", variables.WEIGHT, "", int(weights["n"]), message))
     return pd.DataFrame(rows, columns=["kind", "variable", "level", "n", "message"])
