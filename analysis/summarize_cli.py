@@ -20,7 +20,7 @@ import pandas as pd
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.descriptive_tables import category_table, continuous_table, display_category_table
 from analysis.figures import save_figure
-from analysis.fit_inputs import load_fit
+from analysis.fit_inputs import load_fit, usable_fits
 from analysis.forest_plot import forest_plot
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from cmds_common.atomic import write_text, write_with
@@ -221,12 +221,19 @@ def main(argv: list[str] | None = None) -> int:
         describe_data(args.data, args.out)
         print(f"Tables 1-2 of {args.data} written to {args.out / 'tables' / 'table1_table2.md'}")
     names = args.models or sorted(p.stem for p in args.fits.glob("*.nc"))
-    if not names:
-        print(f"error: no fits (*.nc) in {args.fits}; run `make fit` first", file=sys.stderr)
+    selection = usable_fits(
+        args.fits, names, args.data if args.data.exists() else None, need_frequentist=True
+    )
+    selection.report("the odds-ratio summary")
+    if not selection.usable:
+        print(
+            f"error: no usable fits in {args.fits} for the current analysis data; run `make fit`",
+            file=sys.stderr,
+        )
         return 2
     all_failures, group_sds = {}, []
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        for name in names:
+        for name in selection.usable:
             table, failures, group_sd = summarize_fit(args.fits / f"{name}.nc", args.out)
             print(f"\n=== {name}: odds ratios of having a health record ===")
             print(display_table(table).to_string(index=False))
