@@ -34,7 +34,13 @@ _TICKS = (0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 10, 20, 50)
 
 
 def _axis_range(table: pd.DataFrame, sources: tuple) -> tuple[float, float]:
-    """Log-axis limits covering every interval, but never beyond 1/AXIS_CAP-AXIS_CAP."""
+    """Log-axis limits covering every interval, but never beyond 1/AXIS_CAP-AXIS_CAP.
+
+    Terms flagged as separated are left out: their estimates (any source) rest on the prior or
+    run off to infinity, and would squeeze every other term into a corner.
+    """
+    if "freq_note" in table:
+        table = table.loc[~table["freq_note"].fillna("").astype(str).str.len().astype(bool)]
     values = table[[c for s in sources for c in s[:3]]].to_numpy(float)
     values = values[np.isfinite(values) & (values > 0)]
     if not len(values):
