@@ -33,12 +33,14 @@ POINTWISE_LIMIT = 50_000_000
 MIN_POINTWISE_DRAWS = 400
 
 
-def pointwise_thinning(n_obs: int, chains: int, draws: int, limit: int = POINTWISE_LIMIT) -> int:
+def pointwise_thinning(n_obs: int, chains: int, draws: int, limit: int | None = None) -> int:
     """Keep every k-th draw in the pointwise groups so that respondents x draws fit ``limit``.
 
-    Returns ``k`` (1: every draw), or 0 when even the thinned groups would keep fewer than
-    :data:`MIN_POINTWISE_DRAWS` draws (then they are not stored at all).
+    ``limit`` defaults to :data:`POINTWISE_LIMIT`. Returns ``k`` (1: every draw), or 0 when
+    even the thinned groups would keep fewer than :data:`MIN_POINTWISE_DRAWS` draws (then they
+    are not stored at all).
     """
+    limit = POINTWISE_LIMIT if limit is None else limit
     thin = max(1, -(-n_obs * chains * draws // limit))
     return thin if chains * len(range(0, draws, thin)) >= MIN_POINTWISE_DRAWS else 0
 
