@@ -93,8 +93,15 @@ def _separation_notes(frequentist: pd.DataFrame) -> pd.Series:
     """Return the fit's own notes, or for tables older than them the |log-odds| rule."""
     if "note" in frequentist:
         return frequentist["note"].fillna("").astype(str)
-    runaway = frequentist["log_odds"].abs() > SEPARATION_LOG_ODDS
-    return runaway.map({True: NOT_ESTIMABLE, False: ""})
+    return pd.Series(np.where(_runaway(frequentist), NOT_ESTIMABLE, ""), index=frequentist.index)
+
+
+def _runaway(frequentist: pd.DataFrame) -> np.ndarray:
+    """Rows whose |log-odds| exceeds the separation bound (from the OR if no log-odds column)."""
+    log_odds = (
+        frequentist["log_odds"] if "log_odds" in frequentist else np.log(frequentist["odds_ratio"])
+    )
+    return np.abs(np.asarray(log_odds, dtype=float)) > SEPARATION_LOG_ODDS
 
 
 def weighted_estimate_note(frequentist: pd.DataFrame) -> dict | None:
@@ -121,8 +128,7 @@ def _estimates(table: pd.DataFrame, source: str) -> pd.DataFrame:
         columns={old: f"{source}_{new}" for old, new in columns.items()}
     )
     if source == "freq" and "note" not in table:
-        runaway = table["log_odds"].abs().to_numpy() > SEPARATION_LOG_ODDS
-        estimates.loc[runaway, [f"freq_{c}" for c in columns.values()]] = np.nan
+        estimates.loc[_runaway(table), [f"freq_{c}" for c in columns.values()]] = np.nan
     return estimates
 
 
