@@ -68,7 +68,7 @@ class FitSelection:
     def report(self, step: str) -> None:
         """Print one line per fit left out (to stderr)."""
         for name, reason in self.left_out.items():
-            print(f"note: {step} leaves out {name}: {reason}", file=sys.stderr)
+            print(f"note: left out of {step}: {name}: {reason}", file=sys.stderr)
 
 
 def default_data_path(fits_dir: Path) -> Path:
