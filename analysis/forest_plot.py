@@ -40,7 +40,8 @@ def _axis_range(table: pd.DataFrame, sources: tuple) -> tuple[float, float]:
     run off to infinity, and would squeeze every other term into a corner.
     """
     if "freq_note" in table:
-        table = table.loc[~table["freq_note"].fillna("").astype(str).str.len().astype(bool)]
+        flagged = [isinstance(note, str) and bool(note) for note in table["freq_note"]]
+        table = table.loc[~np.array(flagged, dtype=bool)]
     values = table[[c for s in sources for c in s[:3]]].to_numpy(float)
     values = values[np.isfinite(values) & (values > 0)]
     if not len(values):

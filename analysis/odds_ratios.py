@@ -82,7 +82,7 @@ def odds_ratio_table(
     published = published.loc[published["model"] == published_model]
     freq = _estimates(frequentist, "freq").assign(freq_note=_separation_notes(frequentist))
     table = bayes.merge(freq, on="term", how="left", validate="1:1")
-    table["freq_note"] = table["freq_note"].fillna("")
+    table["freq_note"] = table["freq_note"].astype(object).where(table["freq_note"].notna(), "")
     weights = weighted_estimate_note(frequentist)
     if weights is not None:
         table = table.assign(**{f"freq_{k}": v for k, v in weights.items()})
@@ -92,7 +92,8 @@ def odds_ratio_table(
 def _separation_notes(frequentist: pd.DataFrame) -> pd.Series:
     """Return the fit's own notes, or for tables older than them the |log-odds| rule."""
     if "note" in frequentist:
-        return frequentist["note"].fillna("").astype(str)
+        notes = frequentist["note"].astype(object)
+        return notes.where(notes.notna(), "").astype(str)
     return pd.Series(np.where(_runaway(frequentist), NOT_ESTIMABLE, ""), index=frequentist.index)
 
 
