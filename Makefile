@@ -92,10 +92,10 @@ ppc: $(ENV_READY) ## Posterior predictive checks and provincial variation of the
 	$(PYTHON) -m analysis ppc --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS)
 
 compare: $(ENV_READY) ## PSIS-LOO comparison of pooled, random-intercept and random-slope models
-	$(PYTHON) -m analysis compare --fits $(RESULTS)/fits --out $(RESULTS) --models $(COMPARE)
+	$(PYTHON) -m analysis compare --fits $(RESULTS)/fits --data $(DATA_FILE) --out $(RESULTS) --models $(COMPARE)
 
 weights: $(ENV_READY) ## Survey-weighted (model2_weighted) against unweighted (model2) posteriors
-	$(PYTHON) -m analysis weights --fits $(RESULTS)/fits --out $(RESULTS)
+	$(PYTHON) -m analysis weights --fits $(RESULTS)/fits --data $(DATA_FILE) --out $(RESULTS)
 
 report: $(ENV_READY) ## Self-contained HTML report of the last `make fit` (results/report.html)
 	$(PYTHON) -m analysis report --results $(RESULTS) --models $(MODELS) --main-model $(MAIN_MODEL)

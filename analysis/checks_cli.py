@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.figures import save_figure
-from analysis.fit_inputs import LoadedFit, load_fit
+from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
 from analysis.ppc import calibration_table, predictive_checks
 from analysis.ppc_plots import calibration_plot, interval_check_plot, overall_uptake_plot
 from analysis.province_plots import caterpillar_plot, shrinkage_plot, tile_map
@@ -32,7 +33,9 @@ from cmds_common.markdown import to_markdown
 def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
     """Write the predictive checks of one fit; return the checks table."""
     tables, figures, name = out_dir / "tables", out_dir / "figures", fit.name
-    checks = predictive_checks(fit.idata, fit.data)
+    checks = predictive_checks(fit.idata, fit.data).assign(
+        data_hash=fit.idata.posterior.attrs["data_hash"]
+    )
     calibration = calibration_table(fit.idata)
     write_with(tables / f"ppc_{name}.csv", lambda p: checks.to_csv(p, index=False))
     write_with(tables / f"calibration_{name}.csv", lambda p: calibration.to_csv(p, index=False))
@@ -112,7 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="*")
     args = parser.parse_args(argv)
     names = args.models or sorted(p.stem for p in args.fits.glob("*.nc"))
-    for name in names:
+    if not args.data.exists():
+        print(f"error: analysis data {args.data} not found; run make data", file=sys.stderr)
+        return 2
+    selection = usable_fits(args.fits, names, args.data, need_pointwise=True)
+    selection.report("the predictive checks")
+    if not selection.usable:
+        print(f"error: no fits in {args.fits} can be checked (see above)", file=sys.stderr)
+        return 2
+    for name in selection.usable:
         fit = load_fit(args.fits / f"{name}.nc", args.data)
         checks = check_fit(fit, args.out)
         extreme = checks.query("bayes_p < 0.025 or bayes_p > 0.975")

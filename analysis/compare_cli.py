@@ -1,4 +1,10 @@
-"""Command line: PSIS-LOO comparison of fitted models (``tables/model_comparison.csv``/``.md``)."""
+"""Command line: PSIS-LOO comparison of fitted models (``tables/model_comparison.csv``/``.md``).
+
+Only fits of the current analysis data with pointwise draws are compared; fits with survey
+weights in the likelihood (``weighted_likelihood: true``) are refused: their posterior comes
+from a pseudo-likelihood, so their elpd_loo is not on the same footing as an ordinary fit's.
+Every model left out is listed, with the reason, on screen and in the table.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +13,77 @@ import sys
 from pathlib import Path
 
 import arviz as az
+import pandas as pd
+import yaml
 
-from analysis.model_comparison import loo_comparison
+from analysis.fit_inputs import default_data_path, usable_fits
+from analysis.model_comparison import comparison_warnings, loo_comparison
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
+from models.fit_cache import fit_attributes
+
+WEIGHTED_REASON = (
+    "fitted with survey weights in the likelihood (a pseudo-likelihood): its LOO is not "
+    "comparable with ordinary fits; compare it with model2 in the weighting comparison instead"
+)
+
+
+def is_weighted_likelihood(netcdf: Path) -> bool:
+    """Whether a fit's spec puts the survey weights in the likelihood."""
+    spec_yaml = fit_attributes(netcdf).get("spec_yaml")
+    return bool(spec_yaml) and bool(yaml.safe_load(spec_yaml).get("weighted_likelihood", False))
+
+
+def write_comparison(table: pd.DataFrame, left_out: dict[str, str], out: Path) -> None:
+    """Write the CSV and Markdown tables; models left out appear as rows with the reason."""
+    excluded = pd.DataFrame(
+        {"model": list(left_out), "note": [f"not ranked: {r}" for r in left_out.values()]}
+    )
+    full = pd.concat([table, excluded], ignore_index=True) if len(excluded) else table
+    tables = out / "tables"
+    write_with(tables / "model_comparison.csv", lambda p: full.to_csv(p, index=False))
+    warnings = "".join(f"\n**Warning:** {w}\n" for w in comparison_warnings(table))
+    write_text(
+        tables / "model_comparison.md",
+        "# Model comparison (PSIS-LOO)\n\nHigher elpd_loo is better; elpd_diff and dse are "
+        "differences from the best model and their standard errors. Pareto k: good at or below "
+        "the threshold min(1 - 1/log10(draws), 0.7), very bad > 1.\n"
+        + warnings
+        + "\n"
+        + to_markdown(full),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m analysis compare", description=__doc__)
     parser.add_argument("--fits", type=Path, default=FITS_DIR)
+    parser.add_argument("--data", type=Path, help="analysis data (default: beside --fits)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--models", nargs="+", default=["model2_pooled", "model2", "model2_slopes"])
     args = parser.parse_args(argv)
-    missing = [m for m in args.models if not (args.fits / f"{m}.nc").exists()]
-    if missing:
-        print(f"error: no fits for {missing} in {args.fits}; run make fit", file=sys.stderr)
+    data = args.data or default_data_path(args.fits)
+    selection = usable_fits(args.fits, args.models, data if data.exists() else None, True)
+    for name in list(selection.usable):
+        if is_weighted_likelihood(args.fits / f"{name}.nc"):
+            selection.usable.remove(name)
+            selection.left_out[name] = WEIGHTED_REASON
+    selection.report("the LOO comparison")
+    if len(selection.usable) < 2:
+        write_comparison(pd.DataFrame(), selection.left_out, args.out)
+        print(
+            "error: the LOO comparison needs at least two ordinary fits of the current data; "
+            f"usable: {selection.usable or 'none'} (reasons above)",
+            file=sys.stderr,
+        )
         return 2
-    fits = {m: az.from_netcdf(args.fits / f"{m}.nc") for m in args.models}
-    hashes = {m: f.posterior.attrs["data_hash"] for m, f in fits.items()}
-    if len(set(hashes.values())) > 1:
-        print(f"error: the models were fitted to different data sets: {hashes}", file=sys.stderr)
-        return 2
-    table = loo_comparison(fits)
-    tables = args.out / "tables"
-    write_with(tables / "model_comparison.csv", lambda p: table.to_csv(p, index=False))
-    write_text(
-        tables / "model_comparison.md",
-        "# Model comparison (PSIS-LOO)\n\nHigher elpd_loo is better; elpd_diff and dse are "
-        "differences from the best model and their standard errors. Pareto k: good <= "
-        "pareto_k_threshold (min(1 - 1/log10(draws), 0.7)), bad up to 1, very bad > 1.\n\n"
-        + to_markdown(table),
-    )
+    fits = {m: az.from_netcdf(args.fits / f"{m}.nc") for m in selection.usable}
+    table = loo_comparison(fits).assign(data_hash=selection.data_hash or "")
+    write_comparison(table, selection.left_out, args.out)
     print("model comparison (PSIS-LOO):")
-    print(table.round(2).to_string(index=False))
+    shown = table.drop(columns=["note", "data_hash"]).round(2)
+    print(shown.to_string(index=False))
+    for warning in comparison_warnings(table):
+        print(f"warning: {warning}")
     return 0

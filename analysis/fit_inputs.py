@@ -1,8 +1,15 @@
-"""Load a fit with the data set and design it was fitted to (checked by data hash)."""
+"""Load a fit with the data set and design it was fitted to (checked by data hash).
+
+:func:`usable_fits` decides which fits under ``results/fits`` belong to the current analysis
+data: every summary, check, comparison and the report use only those, and say in words why any
+other requested fit was left out (missing, fitted to other data, no pointwise draws, no weighted
+logit table), so one ``results/`` folder never mixes runs.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import arviz as az
@@ -10,8 +17,10 @@ import pandas as pd
 import xarray as xr
 import yaml
 
+from cmds_common.constants import ANALYSIS_DATA_FILE
 from data_prep.analysis_dataset import data_hash
 from models.design import Design, build_design
+from models.fit_cache import fit_attributes
 from models.spec import ModelSpec, spec_from_dict
 
 
@@ -46,3 +55,102 @@ def load_fit(netcdf: Path, data_path: Path | None = None) -> LoadedFit:
             )
         fit.data, fit.design = data, build_design(data, spec)
     return fit
+
+
+@dataclass
+class FitSelection:
+    """Which requested fits may be used, and why the others may not."""
+
+    data_hash: str | None
+    usable: list[str] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    def report(self, step: str) -> None:
+        """Print one line per fit left out (to stderr)."""
+        for name, reason in self.left_out.items():
+            print(f"note: left out of {step}: {name}: {reason}", file=sys.stderr)
+
+
+def default_data_path(fits_dir: Path) -> Path:
+    """Return the analysis data beside a fits folder (``<results>/data/...parquet``)."""
+    return fits_dir.parent / "data" / ANALYSIS_DATA_FILE
+
+
+def current_data_hash(data_path: Path | None) -> str | None:
+    """Hash of the analysis data the run is about (``None`` when there is none)."""
+    if data_path is None or not data_path.exists():
+        return None
+    return data_hash(pd.read_parquet(data_path))
+
+
+def usable_fits(
+    fits_dir: Path,
+    names: list[str],
+    data_path: Path | None,
+    need_pointwise: bool = False,
+    need_frequentist: bool = False,
+) -> FitSelection:
+    """Sort requested fits into usable ones and ones left out, with the reason in words.
+
+    A fit is left out when its file is missing or unreadable, when it was fitted to data with
+    another hash than ``data_path`` (a stale fit from an earlier ``DATA=``), when
+    ``need_pointwise`` and it holds no pointwise log-likelihood, or when ``need_frequentist``
+    and its weighted-logit table is missing. Without analysis data, fits must at least share
+    one data hash (the most common one wins).
+    """
+    selection = FitSelection(data_hash=current_data_hash(data_path))
+    attributes = {}
+    for name in names:
+        netcdf = fits_dir / f"{name}.nc"
+        attrs = fit_attributes(netcdf)
+        if not netcdf.exists():
+            selection.left_out[name] = f"no fit ({netcdf} not found); fit it with make fit"
+        elif "data_hash" not in attrs:
+            selection.left_out[name] = f"{netcdf} is not a readable fit; refit it"
+        else:
+            attributes[name] = attrs
+    hashes = [a["data_hash"] for a in attributes.values()]
+    expected = selection.data_hash or (max(set(hashes), key=hashes.count) if hashes else None)
+    for name, attrs in attributes.items():
+        reason = _problem(fits_dir, name, attrs, expected, need_pointwise, need_frequentist)
+        if reason:
+            selection.left_out[name] = reason
+        else:
+            selection.usable.append(name)
+    return selection
+
+
+def _problem(
+    fits_dir: Path,
+    name: str,
+    attrs: dict,
+    expected: str | None,
+    need_pointwise: bool,
+    need_frequentist: bool,
+) -> str:
+    if expected is not None and attrs["data_hash"] != expected:
+        return (
+            f"stale: fitted to other data (data hash {attrs['data_hash']}, the current analysis "
+            f"data has {expected}); refit it on the current data (make fit MODELS={name}) or "
+            "keep runs apart with RESULTS="
+        )
+    if need_pointwise and not has_pointwise(fits_dir / f"{name}.nc", attrs):
+        return (
+            "stored without pointwise draws (too many draws x respondents), so predictive "
+            "checks and LOO cannot use it; refit with fewer draws"
+        )
+    if need_frequentist and not (fits_dir / f"{name}_frequentist.csv").exists():
+        return f"its weighted-logit table {name}_frequentist.csv is missing; refit it"
+    return ""
+
+
+def has_pointwise(netcdf: Path, attrs: dict | None = None) -> bool:
+    """Whether a fit stores the pointwise log-likelihood (needed by LOO and the checks)."""
+    attrs = fit_attributes(netcdf) if attrs is None else attrs
+    if int(attrs.get("pointwise_stored", 1)) == 0:
+        return False
+    try:
+        with xr.open_dataset(netcdf, group="log_likelihood", engine="h5netcdf") as group:
+            return len(group.data_vars) > 0
+    except (OSError, ValueError):
+        return False

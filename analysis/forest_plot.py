@@ -28,6 +28,58 @@ _SOURCES = (
     ),
 )
 
+#: The axis never extends beyond 1/AXIS_CAP-AXIS_CAP: an estimate beyond is marked at the edge.
+AXIS_CAP = 50.0
+_TICKS = (0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 10, 20, 50)
+
+
+def _axis_range(table: pd.DataFrame, sources: tuple) -> tuple[float, float]:
+    """Log-axis limits covering every interval, but never beyond 1/AXIS_CAP-AXIS_CAP.
+
+    Terms flagged as separated are left out: their estimates (any source) rest on the prior or
+    run off to infinity, and would squeeze every other term into a corner.
+    """
+    if "freq_note" in table:
+        flagged = [isinstance(note, str) and bool(note) for note in table["freq_note"]]
+        table = table.loc[~np.array(flagged, dtype=bool)]
+    values = table[[c for s in sources for c in s[:3]]].to_numpy(float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return 0.5, 2.0
+    lo = max(min(values.min(), 1.0) / 1.15, 1 / AXIS_CAP)
+    hi = min(max(values.max(), 1.0) * 1.15, AXIS_CAP)
+    return lo, hi
+
+
+def _mark_untrusted(ax, table: pd.DataFrame, y: np.ndarray, est: str, colour: str, lo, hi) -> None:
+    """Write "not estimable" where a term has no estimate, arrows where one is off the axis."""
+    note_column = "freq_note" if est == "freq_or" else None
+    for row, position in zip(table.itertuples(index=False), y, strict=True):
+        value = getattr(row, est)
+        note = getattr(row, note_column, "") if note_column else ""
+        if isinstance(note, str) and note:
+            ax.annotate(
+                "not estimable (separation)",
+                xy=(0.99, position),
+                xycoords=("axes fraction", "data"),
+                ha="right",
+                va="center",
+                fontsize=7.5,
+                color=colour,
+            )
+        elif np.isfinite(value) and not lo <= value <= hi:
+            edge, marker = (hi, ">") if value > hi else (lo, "<")
+            ax.plot([edge], [position], marker=marker, color=colour, markersize=7, clip_on=False)
+            ax.annotate(
+                f"{value:.3g}",
+                xy=(edge, position),
+                xytext=(-10 if value > hi else 10, 5),
+                textcoords="offset points",
+                ha="right" if value > hi else "left",
+                fontsize=7,
+                color=colour,
+            )
+
 
 def forest_plot(
     table: pd.DataFrame,
@@ -46,6 +98,10 @@ def forest_plot(
     sources
         Per estimate: estimate, low and high columns, legend label, colour, marker.
 
+    Terms without an estimate (``freq_note``: separation) are labelled "not estimable" at the
+    right edge; estimates beyond the axis (capped at 1/AXIS_CAP-AXIS_CAP) are drawn as arrows at
+    its edge with their value, so one runaway term cannot crush the others.
+
     Returns
     -------
     matplotlib.figure.Figure
@@ -54,10 +110,15 @@ def forest_plot(
     fig, ax = plt.subplots(figsize=(9.5, 1.6 + 0.5 * n_terms), layout="constrained")
     positions = np.arange(n_terms)[::-1]
     offsets = (0.22, 0.0, -0.22) if len(sources) == 3 else (0.15, -0.15)
+    lo, hi = _axis_range(table, sources)
+    unreliable = "freq_weights_unreliable" in table and bool(table["freq_weights_unreliable"].any())
     for offset, (est, low, high, label, colour, marker) in zip(offsets, sources, strict=True):
+        y = positions + offset
+        _mark_untrusted(ax, table, y, est, colour, lo, hi)
         if table[est].isna().all():
             continue
-        y = positions + offset
+        if est == "freq_or" and unreliable:
+            label += f" - UNRELIABLE: Kish n_eff {table['freq_kish_n_eff'].iloc[0]:.0f}"
         ax.errorbar(
             table[est],
             y,
@@ -71,11 +132,8 @@ def forest_plot(
         )
     ax.axvline(1.0, color="black", linestyle="--", linewidth=0.8)
     ax.set_xscale("log")
-    ticks = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4]
-    lo = np.nanmin(table[[s[1] for s in sources]].to_numpy(float))
-    hi = np.nanmax(table[[s[2] for s in sources]].to_numpy(float))
-    ax.set_xlim(lo / 1.15, hi * 1.15)
-    ax.set_xticks([t for t in ticks if lo / 1.15 <= t <= hi * 1.15])
+    ax.set_xlim(lo, hi)
+    ax.set_xticks([t for t in _TICKS if lo <= t <= hi])
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_yticks(positions)

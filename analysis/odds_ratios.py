@@ -9,6 +9,7 @@ import xarray as xr
 
 from cmds_common import reference
 from cmds_common.constants import INTERVAL_PROB
+from models.frequentist import NOT_ESTIMABLE, SEPARATION_LOG_ODDS
 
 
 def posterior_odds_ratios(idata: xr.DataTree, interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
@@ -70,21 +71,65 @@ def odds_ratio_table(
     Returns
     -------
     pandas.DataFrame
-        One row per term, in model order.
+        One row per term, in model order. ``freq_note`` says "not estimable (separation)"
+        where the weighted logit has no finite estimate (its OR, CI and p are then empty);
+        ``freq_n``, ``freq_kish_n_eff``, ``freq_max_median_ratio`` and
+        ``freq_weights_unreliable`` describe the weights (when the table records them).
     """
     bayes = posterior_odds_ratios(idata, interval_prob)
     published = reference.table3()
     published = published.loc[published["model"] == published_model]
-    table = bayes.merge(_estimates(frequentist, "freq"), on="term", how="left", validate="1:1")
+    freq = _estimates(frequentist, "freq").assign(freq_note=_separation_notes(frequentist))
+    table = bayes.merge(freq, on="term", how="left", validate="1:1")
+    table["freq_note"] = table["freq_note"].astype(object).where(table["freq_note"].notna(), "")
+    weights = weighted_estimate_note(frequentist)
+    if weights is not None:
+        table = table.assign(**{f"freq_{k}": v for k, v in weights.items()})
     return table.merge(_estimates(published, "published"), on="term", how="left", validate="1:1")
+
+
+def _separation_notes(frequentist: pd.DataFrame) -> pd.Series:
+    """Return the fit's own notes, or for tables older than them the |log-odds| rule."""
+    if "note" in frequentist:
+        notes = frequentist["note"].astype(object)
+        return notes.where(notes.notna(), "").astype(str)
+    return pd.Series(np.where(_runaway(frequentist), NOT_ESTIMABLE, ""), index=frequentist.index)
+
+
+def _runaway(frequentist: pd.DataFrame) -> np.ndarray:
+    """Rows whose |log-odds| exceeds the separation bound (from the OR if no log-odds column)."""
+    log_odds = (
+        frequentist["log_odds"] if "log_odds" in frequentist else np.log(frequentist["odds_ratio"])
+    )
+    return np.abs(np.asarray(log_odds, dtype=float)) > SEPARATION_LOG_ODDS
+
+
+def weighted_estimate_note(frequentist: pd.DataFrame) -> dict | None:
+    """Kish effective sample size of the weights behind a fit's weighted estimates.
+
+    Read from the weighted-logit table (same weights as a weighted-likelihood fit); ``None``
+    when that table predates the columns.
+    """
+    if "kish_n_eff" not in frequentist or frequentist.empty:
+        return None
+    row = frequentist.iloc[0]
+    return {
+        "n": int(row["n_obs"]),
+        "kish_n_eff": float(row["kish_n_eff"]),
+        "max_median_ratio": float(row["max_median_ratio"]),
+        "weights_unreliable": bool(row["weights_unreliable"]),
+    }
 
 
 def _estimates(table: pd.DataFrame, source: str) -> pd.DataFrame:
     """Term, OR, CI and p of one source, renamed ``<source>_or``, ``<source>_ci_low``, ..."""
     columns = {"odds_ratio": "or", "ci_low": "ci_low", "ci_high": "ci_high", "p_value": "p"}
-    return table[["term", *columns]].rename(
+    estimates = table[["term", *columns]].rename(
         columns={old: f"{source}_{new}" for old, new in columns.items()}
     )
+    if source == "freq" and "note" not in table:
+        estimates.loc[_runaway(table), [f"freq_{c}" for c in columns.values()]] = np.nan
+    return estimates
 
 
 def group_sd_summary(idata: xr.DataTree, group: str, interval_prob: float = INTERVAL_PROB) -> dict:

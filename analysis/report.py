@@ -10,14 +10,18 @@ from __future__ import annotations
 import base64
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.descriptive_tables import display_category_table
-from analysis.summarize_cli import display_table
+from analysis.fit_inputs import FitSelection, usable_fits
+from analysis.model_comparison import comparison_warnings
+from analysis.summarize_cli import display_table, table_notes
+from cmds_common.constants import ANALYSIS_DATA_FILE
+from cmds_common.survey_weights import MAX_MEDIAN_RATIO, MIN_EFFECTIVE_SHARE
 from models.fit_cache import fit_attributes
 
 STYLE = """
@@ -51,6 +55,31 @@ class ReportInputs:
     results: Path
     models: list[str]
     main_model: str = "model2"
+    selection: FitSelection = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Decide once which fits belong to the run's analysis data."""
+        data = self.results / "data" / ANALYSIS_DATA_FILE
+        names = list(dict.fromkeys([*self.models, self.main_model]))
+        self.selection = usable_fits(self.results / "fits", names, data if data.exists() else None)
+
+    @property
+    def shown(self) -> list[str]:
+        """The requested models whose fits belong to this run's data."""
+        return [m for m in self.models if m in self.selection.usable]
+
+    def stale_note(self, frame: pd.DataFrame | None, what: str) -> str | None:
+        """Return a note when a table comes from other data than this run's (else ``None``)."""
+        current = self.selection.data_hash
+        if frame is None or current is None or "data_hash" not in frame:
+            return None
+        hashes = set(frame["data_hash"].dropna().astype(str)) - {""}
+        if not hashes or hashes == {current}:
+            return None
+        return (
+            f'<p class="note">{html.escape(what)} was computed from other data than this '
+            "run's and is not shown; rerun the step (make fit, or the step's make target).</p>"
+        )
 
 
 def _image(path: Path, caption: str) -> str:
@@ -91,6 +120,29 @@ def _csv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.exists() else None
 
 
+def _warnings(messages: list[str]) -> str:
+    """Warnings for readers, in a highlighted box (empty string when there are none)."""
+    if not messages:
+        return ""
+    items = "".join(f"<li>{html.escape(m)}</li>" for m in messages)
+    return f'<div class="note"><b class="fail">Read with care</b><ul>{items}</ul></div>'
+
+
+def _left_out_section(inputs: ReportInputs) -> str:
+    """Which requested fits are not in the report, and why (stale, missing, ...)."""
+    left_out = inputs.selection.left_out
+    if not left_out:
+        return ""
+    items = "".join(
+        f"<li><b>{html.escape(name)}</b>: {html.escape(reason)}</li>"
+        for name, reason in left_out.items()
+    )
+    return (
+        '<div class="note"><b>Not in this report</b> (every result shown comes from the data '
+        f"named under Data): <ul>{items}</ul></div>"
+    )
+
+
 def _section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>{body}</section>'
 
@@ -107,6 +159,16 @@ def _data_section(inputs: ReportInputs) -> str:
         parts.append(f'<div class="note"><b>Data warnings</b><ul>{items}</ul></div>')
     elif warnings is not None:
         parts.append("<p>Data warnings: none (no tiny provinces, no separation).</p>")
+    weights = _csv(data_dir / "weight_summary.csv")
+    if weights is not None and len(weights):
+        row = weights.iloc[0]
+        parts.append(
+            f"<p>Survey weights: Kish effective sample size {row['kish_n_eff']:.0f} of "
+            f"{row['n']:.0f} respondents; largest weight {row['max_median_ratio']:.3g} x the "
+            "median. Weighted estimates are flagged as unreliable when the effective sample "
+            f"size is below {MIN_EFFECTIVE_SHARE:.0%} of the respondents or the largest weight "
+            f"exceeds {MAX_MEDIAN_RATIO:g} x the median.</p>"
+        )
     flow = _csv(data_dir / "inclusion_flow.csv")
     if flow is not None:
         parts.append("<h3>Inclusion flow</h3>" + _table(flow, "{:.0f}"))
@@ -130,11 +192,16 @@ def _odds_ratio_section(inputs: ReportInputs) -> str:
         "regression on the same data, design-based standard errors. Published: Jing et al., "
         "BMJ Open 2019, Table 3.</p>"
     ]
-    for name in inputs.models:
+    for name in inputs.shown:
         table = _csv(inputs.results / "tables" / f"odds_ratios_{name}.csv")
         if table is None:
             continue
-        parts.append(f"<h3>{html.escape(name)}</h3>" + _table(display_table(table)))
+        stale = inputs.stale_note(table, f"The odds-ratio table of {name}")
+        if stale:
+            parts.append(f"<h3>{html.escape(name)}</h3>" + stale)
+            continue
+        parts.append(f"<h3>{html.escape(name)}</h3>" + _warnings(table_notes(table)))
+        parts.append(_table(display_table(table)))
         caption = f"{name}: Bayesian, weighted-logit and published odds ratios"
         parts.append(_image(inputs.results / "figures" / f"forest_{name}.png", caption))
     sd = _csv(inputs.results / "tables" / "province_sd.csv")
@@ -147,7 +214,17 @@ def _odds_ratio_section(inputs: ReportInputs) -> str:
 
 def _ppc_section(inputs: ReportInputs) -> str:
     name, figures = inputs.main_model, inputs.results / "figures"
+    if name not in inputs.selection.usable:
+        reason = inputs.selection.left_out.get(name, "")
+        return _section(
+            "checks",
+            "Posterior predictive checks",
+            f"<p>Not available for {html.escape(name)}: {html.escape(reason)}</p>",
+        )
     checks = _csv(inputs.results / "tables" / f"ppc_{name}.csv")
+    stale = inputs.stale_note(checks, f"The predictive-check table of {name}")
+    if stale:
+        return _section("checks", "Posterior predictive checks", stale)
     parts = [
         f"<p>Model <b>{html.escape(name)}</b>. Each check compares the observed share with a "
         "record with its distribution over data sets replicated from the posterior; Bayesian "
@@ -191,6 +268,13 @@ def _ppc_section(inputs: ReportInputs) -> str:
 
 def _variation_section(inputs: ReportInputs) -> str:
     name, tables, figures = inputs.main_model, inputs.results / "tables", inputs.results / "figures"
+    if name not in inputs.selection.usable:
+        reason = inputs.selection.left_out.get(name, "")
+        return _section(
+            "variation",
+            "Provincial variation",
+            f"<p>Not available for {html.escape(name)}: {html.escape(reason)}</p>",
+        )
     parts = [
         "<p>SD: between-province standard deviation of the log-odds. ICC (latent scale): "
         "&sigma;&sup2;/(&sigma;&sup2; + &pi;&sup2;/3), the share of latent variation between "
@@ -217,6 +301,17 @@ def _weights_section(inputs: ReportInputs) -> str:
     table = _csv(inputs.results / "tables" / "weighting_comparison.csv")
     if table is None:
         return ""
+    stale = inputs.stale_note(table, "The weighting comparison")
+    if stale:
+        return _section("weights", "Survey weights", stale)
+    notes = []
+    if "weights_unreliable" in table and bool(table["weights_unreliable"].any()):
+        row = table.iloc[0]
+        notes.append(
+            f"Survey weights very unequal: Kish effective sample size {row['kish_n_eff']:.0f} of "
+            f"{row['n']:.0f} respondents (largest weight {row['max_median_ratio']:.3g} x the "
+            "median). The weighted posterior rests on a handful of respondents; do not trust it."
+        )
     return _section(
         "weights",
         "Survey weights: weighted against unweighted posterior",
@@ -225,7 +320,8 @@ def _weights_section(inputs: ReportInputs) -> str:
         "population, as the paper's weighted regression does. Its intervals are not "
         "design-based (no strata or clustering), so treat it as a sensitivity analysis. "
         "shift_in_sd: change of the posterior mean in unweighted posterior SDs.</p>"
-        + _table(table, "{:.3f}")
+        + _warnings(notes)
+        + _table(table.drop(columns=["data_hash"], errors="ignore"), "{:.3f}")
         + _image(
             inputs.results / "figures" / "weighting_comparison.png",
             "Odds ratios with and without survey weights",
@@ -237,20 +333,30 @@ def _comparison_section(inputs: ReportInputs) -> str:
     table = _csv(inputs.results / "tables" / "model_comparison.csv")
     if table is None:
         return _section("comparison", "Model comparison", "<p>Not run (make compare).</p>")
+    stale = inputs.stale_note(table, "The model comparison")
+    if stale:
+        return _section("comparison", "Model comparison (PSIS-LOO)", stale)
+    ranked = table.dropna(subset=["elpd_loo"]) if "elpd_loo" in table else table.iloc[0:0]
+    messages = comparison_warnings(ranked) if len(ranked) else []
+    if not len(ranked):
+        messages.append("No ranking: fewer than two fits could be compared (reasons below).")
     return _section(
         "comparison",
         "Model comparison (PSIS-LOO)",
         "<p>Higher elpd_loo is better. elpd_diff and dse: difference from the best model and its "
         "standard error (less than about 2 dse is no clear difference). Pareto k: counts of "
-        "respondents with good (&le; pareto_k_threshold, which depends on the number of draws), "
-        "bad and very bad (&gt; 1) approximations.</p>" + _table(table),
+        "respondents whose leave-one-out approximation is good (at or below the threshold "
+        "min(1 - 1/log10(draws), 0.7)), bad, and very bad (&gt; 1). Fits with survey weights in "
+        "the likelihood are not ranked.</p>"
+        + _warnings(messages)
+        + _table(table.drop(columns=["data_hash"], errors="ignore")),
     )
 
 
 def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
     """Convergence and metadata sections, and whether any fit failed its checks."""
     rows, meta_rows, versions = [], [], {}
-    for name in inputs.models:
+    for name in inputs.shown:
         checks = _csv(inputs.results / "tables" / f"convergence_{name}.csv")
         netcdf = inputs.results / "fits" / f"{name}.nc"
         if checks is None or not netcdf.exists():
@@ -350,7 +456,7 @@ def build_report(inputs: ReportInputs) -> str:
         "<h1>Health records among China's elderly internal migrants: "
         "Bayesian multilevel analysis</h1>"
         f"<p>Reproduction and multilevel extension of Jing et al., BMJ Open 2019;9:e034255. "
-        f"Report written {created}.</p>{banner}<nav>{nav}</nav>"
+        f"Report written {created}.</p>{banner}{_left_out_section(inputs)}<nav>{nav}</nav>"
         + "".join(sections)
         + "</body></html>"
     )

@@ -20,12 +20,13 @@ import pandas as pd
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.descriptive_tables import category_table, continuous_table, display_category_table
 from analysis.figures import save_figure
-from analysis.fit_inputs import load_fit
+from analysis.fit_inputs import load_fit, usable_fits
 from analysis.forest_plot import forest_plot
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import ANALYSIS_DATA_FILE, DATA_DIR, FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
+from models.frequentist import NOT_ESTIMABLE
 from models.hierarchical import free_parameter_names
 
 CONVERGENCE_FAILED = 3
@@ -46,27 +47,78 @@ def _probability(value: float) -> str:
     return f"{value:.3f}"
 
 
+def _weights_label(table: pd.DataFrame) -> str:
+    """``; Kish n_eff 512 of 632`` (plus ``, UNRELIABLE``) when the table records the weights."""
+    if "freq_kish_n_eff" not in table or table.empty:
+        return ""
+    row = table.iloc[0]
+    label = f"; Kish n_eff {row['freq_kish_n_eff']:.0f} of {row['freq_n']:.0f}"
+    return label + (", UNRELIABLE" if bool(row["freq_weights_unreliable"]) else "")
+
+
+def _frequentist_cells(table: pd.DataFrame) -> list[str]:
+    notes = table["freq_note"] if "freq_note" in table else pd.Series("", index=table.index)
+    return [
+        NOT_ESTIMABLE if isinstance(note, str) and note else _interval(est, low, high)
+        for note, est, low, high in zip(
+            notes, table["freq_or"], table["freq_ci_low"], table["freq_ci_high"], strict=True
+        )
+    ]
+
+
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Compact, human-readable version of an odds-ratio table (for Markdown and the screen)."""
+    """Compact, human-readable version of an odds-ratio table (for Markdown and the screen).
+
+    Separated terms read "not estimable (separation)" in the weighted-logit column; the
+    weighted columns' headers give the Kish effective sample size of the weights.
+    """
+    weights = _weights_label(table)
+    weighted_bayes = bool(table.get("bayes_weighted_likelihood", pd.Series([False])).any())
+    bayes_header = f"Bayes OR (95% CrI{'; weighted' + weights if weighted_bayes else ''})"
     return pd.DataFrame(
         {
             "term": table["term"],
-            "Bayes OR (95% CrI)": [
+            bayes_header: [
                 _interval(*r)
                 for r in table[["posterior_median_or", "cri_low", "cri_high"]].to_numpy()
             ],
             "P(OR>1)": table["prob_or_gt_1"].map(_probability),
             "R-hat": table["r_hat"].map("{:.3f}".format),
             "ESS bulk": table["ess_bulk"].map("{:.0f}".format),
-            "weighted logit OR (95% CI)": [
-                _interval(*r) for r in table[["freq_or", "freq_ci_low", "freq_ci_high"]].to_numpy()
-            ],
+            f"weighted logit OR (95% CI{weights})": _frequentist_cells(table),
             "published OR (95% CI)": [
                 _interval(*r)
                 for r in table[["published_or", "published_ci_low", "published_ci_high"]].to_numpy()
             ],
         }
     )
+
+
+def table_notes(table: pd.DataFrame) -> list[str]:
+    """Plain-language warnings about estimates in an odds-ratio table that cannot be trusted."""
+    notes = []
+    if "freq_kish_n_eff" in table and len(table) and bool(table["freq_weights_unreliable"].iloc[0]):
+        row = table.iloc[0]
+        which = "the weighted logit" + (
+            " and the weighted Bayesian fit"
+            if bool(table.get("bayes_weighted_likelihood", pd.Series([False])).any())
+            else ""
+        )
+        notes.append(
+            "Survey weights very unequal: Kish effective sample size "
+            f"{row['freq_kish_n_eff']:.0f} of {row['freq_n']:.0f} respondents, largest weight "
+            f"{row['freq_max_median_ratio']:.3g} x the median. The estimates of {which} rest "
+            "on a handful of respondents; do not trust them (check the weights)."
+        )
+    if "freq_note" in table:
+        for term, note in zip(table["term"], table["freq_note"], strict=True):
+            if isinstance(note, str) and note:
+                notes.append(
+                    f"{term}: weighted logit {note}. Every respondent in one group has the same "
+                    "outcome, so the data alone give no finite odds ratio; the Bayesian estimate "
+                    "there leans on its prior."
+                )
+    return notes
 
 
 def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str], dict | None]:
@@ -87,6 +139,8 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
     frequentist = pd.read_csv(netcdf.with_name(f"{name}_frequentist.csv"))
     table = odds_ratio_table(idata, frequentist, fit.spec.published_model)
     table.insert(0, "model", name)
+    table["bayes_weighted_likelihood"] = bool(fit.spec.weighted_likelihood)
+    table["data_hash"] = attrs["data_hash"]
     tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
     write_with(tables_dir / f"odds_ratios_{name}.csv", lambda p: table.to_csv(p, index=False))
 
@@ -110,9 +164,10 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
             f"({group_sd['cri_low']:.2f}-{group_sd['cri_high']:.2f})\n\n"
         )
     status = "passed" if not failures else "FAILED: " + "; ".join(failures)
+    warnings = "".join(f"\n**Warning:** {note}\n" for note in table_notes(table))
     write_text(
         tables_dir / f"odds_ratios_{name}.md",
-        header + to_markdown(display_table(table)) + f"\nConvergence: {status}\n",
+        header + to_markdown(display_table(table)) + warnings + f"\nConvergence: {status}\n",
     )
     save_figure(
         forest_plot(table, f"{fit.label}: odds ratios"), figures_dir / f"forest_{name}.png", 150
@@ -166,15 +221,24 @@ def main(argv: list[str] | None = None) -> int:
         describe_data(args.data, args.out)
         print(f"Tables 1-2 of {args.data} written to {args.out / 'tables' / 'table1_table2.md'}")
     names = args.models or sorted(p.stem for p in args.fits.glob("*.nc"))
-    if not names:
-        print(f"error: no fits (*.nc) in {args.fits}; run `make fit` first", file=sys.stderr)
+    selection = usable_fits(
+        args.fits, names, args.data if args.data.exists() else None, need_frequentist=True
+    )
+    selection.report("the odds-ratio summary")
+    if not selection.usable:
+        print(
+            f"error: no usable fits in {args.fits} for the current analysis data; run `make fit`",
+            file=sys.stderr,
+        )
         return 2
     all_failures, group_sds = {}, []
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        for name in names:
+        for name in selection.usable:
             table, failures, group_sd = summarize_fit(args.fits / f"{name}.nc", args.out)
             print(f"\n=== {name}: odds ratios of having a health record ===")
             print(display_table(table).to_string(index=False))
+            for note in table_notes(table):
+                print(f"warning: {note}")
             if group_sd:
                 group_sds.append({"model": name, **group_sd})
                 print(

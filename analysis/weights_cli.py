@@ -10,30 +10,53 @@ import sys
 from pathlib import Path
 
 import arviz as az
+import pandas as pd
 
 from analysis.figures import save_figure
+from analysis.fit_inputs import default_data_path, usable_fits
 from analysis.forest_plot import forest_plot
+from analysis.odds_ratios import weighted_estimate_note
 from analysis.weighting import WEIGHTING_SOURCES, weighting_comparison
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
+from cmds_common.survey_weights import describe
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m analysis weights", description=__doc__)
     parser.add_argument("--fits", type=Path, default=FITS_DIR)
+    parser.add_argument("--data", type=Path, help="analysis data (default: beside --fits)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--unweighted", default="model2")
     parser.add_argument("--weighted", default="model2_weighted")
     args = parser.parse_args(argv)
-    paths = [args.fits / f"{m}.nc" for m in (args.unweighted, args.weighted)]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        print(f"error: fits not found: {missing}; run make fit", file=sys.stderr)
+    names = [args.unweighted, args.weighted]
+    data = args.data or default_data_path(args.fits)
+    selection = usable_fits(args.fits, names, data if data.exists() else None)
+    if selection.left_out:
+        selection.report("the weighting comparison")
+        print(
+            "error: the weighting comparison needs both fits of the current data", file=sys.stderr
+        )
         return 2
-    unweighted, weighted = (az.from_netcdf(p) for p in paths)
+    unweighted, weighted = (az.from_netcdf(args.fits / f"{m}.nc") for m in names)
     table = weighting_comparison(unweighted, weighted)
+    table["data_hash"] = weighted.posterior.attrs["data_hash"]
+    weights_note = ""
+    frequentist_csv = args.fits / f"{args.weighted}_frequentist.csv"
+    summary = (
+        weighted_estimate_note(pd.read_csv(frequentist_csv)) if frequentist_csv.exists() else None
+    )
+    if summary is not None:
+        table = table.assign(**summary)
+        weights_note = f"Weights: {describe(summary)}.\n\n"
+        if summary["weights_unreliable"]:
+            weights_note = (
+                f"**Warning:** survey weights very unequal ({describe(summary)}): the weighted "
+                "posterior rests on a handful of respondents; do not trust it.\n\n"
+            )
     tables = args.out / "tables"
     write_with(tables / "weighting_comparison.csv", lambda p: table.to_csv(p, index=False))
     write_text(
@@ -42,13 +65,23 @@ def main(argv: list[str] | None = None) -> int:
         "Posterior median odds ratios with 95% credible intervals. shift_in_sd: change of the "
         "posterior mean log-odds in units of the unweighted posterior SD; width_ratio: weighted "
         "over unweighted interval width (log scale). The weighted intervals are not "
-        "design-based.\n\n" + to_markdown(table),
+        "design-based.\n\n" + weights_note + to_markdown(table),
     )
     title = f"Survey weights: {args.weighted} against {args.unweighted}"
+    if summary is not None and summary["weights_unreliable"]:
+        title += (
+            f"\nUNRELIABLE weights: Kish effective n {summary['kish_n_eff']:.0f} of {summary['n']}"
+        )
     save_figure(
         forest_plot(table, title, WEIGHTING_SOURCES),
         args.out / "figures" / "weighting_comparison.png",
     )
     print("survey-weighted against unweighted posterior (odds ratios):")
-    print(table.round(3).to_string(index=False))
+    shown = table.drop(
+        columns=["data_hash", "n", "kish_n_eff", "max_median_ratio", "weights_unreliable"],
+        errors="ignore",
+    )
+    print(shown.round(3).to_string(index=False))
+    if weights_note:
+        print(weights_note.strip().replace("**Warning:**", "warning:"))
     return 0

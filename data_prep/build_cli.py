@@ -12,9 +12,10 @@ Both input paths end in the same checks (:mod:`data_prep.validation`) and in a d
 every requested spec (:mod:`data_prep.design_check`); only then is anything written.
 
 Writes ``analysis_data.parquet``, ``data_dictionary.csv``/``.md``, ``inclusion_flow.csv``/``.md``,
-``data_warnings.csv`` (legal but risky features: see :mod:`data_prep.validation`), ``source.txt``
-and, for synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written
-when the input or a spec's design is rejected.
+``data_warnings.csv`` (legal but risky features: see :mod:`data_prep.validation`),
+``weight_summary.csv`` (Kish effective sample size, max/median weight), ``source.txt`` and, for
+synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written when the
+input or a spec's design is rejected.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from cmds_common.constants import (
     DEFAULT_SEED,
 )
 from cmds_common.markdown import to_markdown
+from cmds_common.survey_weights import describe, weight_summary
 from data_prep.analysis_dataset import data_hash, to_analysis_table, write_analysis_table
 from data_prep.codebook import CodebookError, load_codebook
 from data_prep.coded_schema import CodedDataError, prepare_coded_table
@@ -50,7 +52,7 @@ from data_prep.validation import (
     raise_for_errors,
     warnings_frame,
 )
-from data_prep.variables import OUTCOME, PROVINCE, data_dictionary
+from data_prep.variables import OUTCOME, PROVINCE, WEIGHT, data_dictionary
 from models.spec import ModelSpec, SpecError, load_spec
 
 FLOW_FILE = "inclusion_flow.csv"
@@ -120,6 +122,10 @@ def write_outputs(
     path = write_analysis_table(table, out_dir / ANALYSIS_DATA_FILE)
     write_with(out_dir / "data_warnings.csv", lambda p: warnings.to_csv(p, index=False))
     write_text(out_dir / "source.txt", source + "\n")
+    if WEIGHT in table:
+        weights = pd.DataFrame([weight_summary(table[WEIGHT].to_numpy(float))])
+        write_with(out_dir / "weight_summary.csv", lambda p: weights.to_csv(p, index=False))
+        print(f"survey weights: {describe(weights.iloc[0].to_dict())}")
     for finding in findings:
         print(f"{finding.severity}: {finding}")
     dictionary = data_dictionary()

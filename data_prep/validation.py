@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from cmds_common.survey_weights import weight_summary
 from data_prep import variables
 
 #: Provinces with fewer respondents than this are flagged (their effects rest on the prior).
@@ -253,6 +254,21 @@ def weight_rule(
         keep = ~zero
         table = table.loc[keep].reset_index(drop=True)
         lines = np.asarray(lines)[keep]
+    if not bad.any() and len(table):
+        spread = weight_summary(table[variables.WEIGHT].to_numpy(float))
+        if spread["weights_unreliable"]:
+            found.append(
+                Finding(
+                    WARNING,
+                    "unequal_weights",
+                    source,
+                    variables.WEIGHT,
+                    f"max/median {spread['max_median_ratio']:.3g}",
+                    int(spread["n"]),
+                    "",
+                    str(spread["weights_message"]),
+                )
+            )
     return table, lines, found
 
 

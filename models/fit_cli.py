@@ -22,6 +22,7 @@ from cmds_common.constants import (
     DEFAULT_TUNE,
     FITS_DIR,
 )
+from cmds_common.survey_weights import weight_summary
 from data_prep.analysis_dataset import data_hash, read_analysis_table
 from data_prep.design_check import design_findings
 from models.design import build_design
@@ -69,6 +70,12 @@ def fit_spec(
     )
     frequentist = fit_weighted_logit(design)
     frequentist.insert(0, "model", spec.name)
+    weights = weight_summary(design.weights)
+    if weights["weights_unreliable"]:
+        fits = "weighted logit" + (" and weighted posterior" if spec.weighted_likelihood else "")
+        print(f"warning: [{spec.name}] {weights['weights_message']} ({fits})", file=sys.stderr)
+    for note in frequentist.loc[frequentist["note"] != "", "note"]:
+        print(f"warning: [{spec.name}] weighted logit: {note}", file=sys.stderr)
 
     print(
         f"[{spec.name}] sampling {settings.chains} chains x {settings.draws} draws "

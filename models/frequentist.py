@@ -10,17 +10,62 @@ variance R's ``survey::svyglm`` gives for ``svydesign(ids = ~1, weights = ~w)``.
 clusters of the survey are not in the public tables, so they are not used. Confidence intervals
 are Wald intervals on the log-odds scale; p values are two-sided normal tests. The province
 term of a spec is ignored here (the paper's models are single-level).
+
+Estimates that cannot be trusted
+--------------------------------
+Under (quasi-)complete separation (a 0/1 term whose respondents all have, or all lack, the
+outcome) the maximum-likelihood log-odds runs off to infinity: the optimiser stops at a huge
+value with a meaningless standard error (the sandwich one is then tiny, so the interval looks
+narrow and p = 0). Such terms are detected from the data (constant outcome among the
+respondents with the indicator) and from the fit (``|log-odds|`` above
+:data:`SEPARATION_LOG_ODDS`, which also catches a reference level with a constant outcome); their
+OR, CI and p are left empty and ``note`` says "not estimable (separation)". Every row also
+carries the Kish effective sample size of the weights (:mod:`cmds_common.survey_weights`).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import stats
+from scipy import special, stats
 
 from cmds_common.constants import INTERVAL_PROB
+from cmds_common.survey_weights import weight_summary
 from models.design import Design
+
+#: An |log-odds| above this (OR beyond 22,000 or below 1/22,000) is taken as separation.
+SEPARATION_LOG_ODDS: float = 10.0
+#: Text shown instead of the OR of a separated term.
+NOT_ESTIMABLE = "not estimable (separation)"
+
+
+def separated_terms(design: Design, log_odds: np.ndarray) -> dict[str, str]:
+    """Terms whose maximum-likelihood estimate does not exist, with the reason.
+
+    A 0/1 column whose respondents (with the indicator) all have the same outcome separates the
+    data; a fitted ``|log-odds|`` above :data:`SEPARATION_LOG_ODDS` is the same problem seen
+    from the fit (for example when a reference level has a constant outcome).
+    """
+    reasons = {}
+    for j, term in enumerate(design.terms):
+        column = design.X[:, j]
+        if np.isin(column, (0.0, 1.0)).all() and column.any():
+            outcomes = np.unique(design.y[column == 1])
+            if len(outcomes) == 1:
+                n = int(column.sum())
+                reasons[term] = (
+                    f"{NOT_ESTIMABLE}: all {n} respondents with {term} have outcome "
+                    f"{int(outcomes[0])}"
+                )
+                continue
+        if abs(log_odds[j]) > SEPARATION_LOG_ODDS:
+            reasons[term] = (
+                f"{NOT_ESTIMABLE}: the fitted log-odds ({log_odds[j]:.1f}) runs off to infinity"
+            )
+    return reasons
 
 
 def sandwich_covariance(
@@ -56,12 +101,20 @@ def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> 
     -------
     pandas.DataFrame
         One row per term: ``term``, ``log_odds``, ``se``, ``odds_ratio``, ``ci_low``,
-        ``ci_high``, ``p_value``.
+        ``ci_high``, ``p_value`` (all three empty for a separated term), ``note`` (empty or
+        "not estimable (separation): ..."), and the respondents ``n_obs`` and the weights'
+        ``kish_n_eff``,
+        ``max_median_ratio`` and ``weights_unreliable``.
     """
     X = np.column_stack([np.ones(len(design.y)), design.X])
-    result = sm.GLM(design.y, X, family=sm.families.Binomial(), var_weights=design.weights).fit()
+    model = sm.GLM(design.y, X, family=sm.families.Binomial(), var_weights=design.weights)
+    with warnings.catch_warnings():
+        # separation is reported per term below, in the table itself
+        warnings.filterwarnings("ignore", message=".*[Pp]erfect separation.*")
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        result = model.fit()
     beta = np.asarray(result.params)
-    mu = 1 / (1 + np.exp(-X @ beta))
+    mu = special.expit(X @ beta)
     se = np.sqrt(np.diag(sandwich_covariance(X, design.y, design.weights, mu)))
     z = stats.norm.ppf(0.5 + interval_prob / 2)
     table = pd.DataFrame(
@@ -75,4 +128,11 @@ def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> 
     table["ci_low"] = np.exp(table["log_odds"] - z * table["se"])
     table["ci_high"] = np.exp(table["log_odds"] + z * table["se"])
     table["p_value"] = 2 * stats.norm.sf(np.abs(table["log_odds"] / table["se"]))
+    separated = separated_terms(design, beta[1:])
+    table["note"] = [separated.get(term, "") for term in table["term"]]
+    table.loc[table["note"] != "", ["odds_ratio", "ci_low", "ci_high", "p_value"]] = np.nan
+    summary = weight_summary(design.weights)
+    table["n_obs"] = summary["n"]
+    for key in ("kish_n_eff", "max_median_ratio", "weights_unreliable"):
+        table[key] = summary[key]
     return table

@@ -32,6 +32,20 @@ from models.spec import ModelSpec
 
 #: Largest draws x respondents for which the pointwise groups are stored (int8/float32: ~250 MB).
 POINTWISE_LIMIT = 50_000_000
+#: Fewest retained draws (all chains) for which thinned pointwise groups are still worth storing.
+MIN_POINTWISE_DRAWS = 400
+
+
+def pointwise_thinning(n_obs: int, chains: int, draws: int, limit: int | None = None) -> int:
+    """Keep every k-th draw in the pointwise groups so that respondents x draws fit ``limit``.
+
+    ``limit`` defaults to :data:`POINTWISE_LIMIT`. Returns ``k`` (1: every draw), or 0 when
+    even the thinned groups would keep fewer than :data:`MIN_POINTWISE_DRAWS` draws (then they
+    are not stored at all).
+    """
+    limit = POINTWISE_LIMIT if limit is None else limit
+    thin = max(1, -(-n_obs * chains * draws // limit))
+    return thin if chains * len(range(0, draws, thin)) >= MIN_POINTWISE_DRAWS else 0
 
 
 def compiled_supports(spec: ModelSpec) -> bool:
@@ -224,23 +238,26 @@ def sample_compiled(
     Returns
     -------
     idata
-        Groups ``posterior``, ``sample_stats``, ``observed_data`` and, when the respondents x
-        draws fit under :data:`POINTWISE_LIMIT`, ``log_likelihood`` and
-        ``posterior_predictive``.
+        Groups ``posterior``, ``sample_stats``, ``observed_data``, ``log_likelihood`` and
+        ``posterior_predictive``. When respondents x draws exceed :data:`POINTWISE_LIMIT`, the
+        last two keep every k-th draw (``pointwise_thinning`` = k; their ``draw`` coordinate
+        names the posterior draws kept); they are left out when fewer than
+        :data:`MIN_POINTWISE_DRAWS` draws would remain (``pointwise_stored`` = 0).
     details
-        Set-up of the log-density (rows after aggregation, centred groups), for provenance.
+        Set-up of the log-density (rows after aggregation, centred groups, pointwise thinning),
+        for provenance.
 
     ``pointwise=False`` skips the pointwise groups (simulation studies need only the posterior).
     """
     problem = prepare_problem(design, spec, settings.parameterisation, settings.aggregate)
     idata = nutpie_sample(nutpie_model(problem), **settings.nutpie_arguments())
-    n_values = len(design.y) * settings.chains * settings.draws
-    pointwise = pointwise and n_values <= POINTWISE_LIMIT
+    thin = pointwise_thinning(len(design.y), settings.chains, settings.draws) if pointwise else 0
     obs = {"obs": np.arange(len(design.y))}
     groups = {"observed_data": xr.Dataset({spec.outcome: ("obs", design.y)}, coords=obs)}
-    if pointwise:
-        loglik, predictive = pointwise_groups(idata.posterior, design, spec, settings.seed)
-        coords = {"chain": idata.posterior.chain, "draw": idata.posterior.draw, **obs}
+    if thin:
+        kept = idata.posterior.isel(draw=slice(None, None, thin))
+        loglik, predictive = pointwise_groups(kept, design, spec, settings.seed)
+        coords = {"chain": kept.chain, "draw": kept.draw, **obs}
         for group, values in (("log_likelihood", loglik), ("posterior_predictive", predictive)):
             variable = {spec.outcome: (("chain", "draw", "obs"), values)}
             groups[group] = xr.Dataset(variable, coords=coords)
@@ -249,6 +266,7 @@ def sample_compiled(
         "compiled_rows": problem.n_rows,
         "compiled_centred_groups": int(problem.centred.sum()),
         "compiled_groups": problem.n_groups,
-        "pointwise_stored": int(pointwise),
+        "pointwise_stored": int(thin > 0),
+        "pointwise_thinning": thin,
     }
     return idata, details
