@@ -15,7 +15,6 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
-from data_prep.data_warnings import data_warnings
 from matplotlib import pyplot as plt
 
 from analysis import checks_cli, compare_cli, summarize_cli
@@ -32,6 +31,7 @@ from analysis.report import ReportInputs, build_report
 from analysis.summarize_cli import display_table, table_notes
 from cmds_common.survey_weights import weight_summary
 from data_prep.analysis_dataset import data_hash
+from data_prep.validation import check_table, default_lines
 from models import log_density_sampler
 from models.design import build_design
 from models.fit_file import write_fit_netcdf
@@ -50,7 +50,8 @@ def test_kish_effective_sample_size_flags_one_dominant_weight(default_table):
     summary = weight_summary(table["weight"].to_numpy())
     assert summary["kish_n_eff"] < 2 and summary["weights_unreliable"]
     assert "Kish effective sample size" in summary["weights_message"]
-    assert "unequal_weights" in set(data_warnings(table)["kind"])
+    _, findings = check_table(table, default_lines(len(table)), "test.csv")
+    assert "unequal_weights" in {finding.kind for finding in findings}
     frequentist = fit_weighted_logit(build_design(table, load_spec("model1")))
     assert frequentist["weights_unreliable"].all() and (frequentist["kish_n_eff"] < 2).all()
 
@@ -147,7 +148,7 @@ def _fake_fit(path: Path, spec_name: str, hash_of_data: str, pointwise: bool = T
     groups = {"posterior": {"intercept": rng.normal(size=(2, 200))}}
     if pointwise:
         groups["log_likelihood"] = {"health_record": np.log(rng.uniform(0.3, 0.7, (2, 200, 30)))}
-    idata = az.from_dict(**groups)
+    idata = az.from_dict(groups)
     idata.posterior.attrs.update(
         model_name=path.stem,
         data_hash=hash_of_data,
