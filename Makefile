@@ -72,7 +72,7 @@ $(DATA_SOURCE): FORCE
 	@echo '$(DATA_DESCRIPTION)' | cmp -s - $@ || echo '$(DATA_DESCRIPTION)' > $@
 
 $(DATA_FILE): $(ENV_READY) $(DATA_SOURCE) $(DATA) $(CODEBOOK) \
-		$(wildcard data_prep/*.py data_prep/*.csv data_prep/*.yaml data_prep/codebooks/*.yaml)
+		$(wildcard cmds_common/*.py cmds_common/*.csv data_prep/*.py data_prep/*.csv data_prep/*.yaml data_prep/codebooks/*.yaml)
 	$(PYTHON) -m data_prep --out $(RESULTS)/data --seed $(SEED) --n $(N) $(DATA_ARGS)
 
 # Always asks python -m models, which skips a spec whose saved fit has the same fit key
@@ -105,7 +105,7 @@ validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets 
 		$(if $(REPLICATES),--replicates $(REPLICATES))
 
 bench: $(ENV_READY) ## Time the Model 2 fit per engine, plus a 206,000-row fit (~10 min): results/bench.csv
-	$(PYTHON) -m models.bench_cli --out $(RESULTS) --seed $(SEED) \
+	$(PYTHON) -m devtools.bench --out $(RESULTS) --seed $(SEED) \
 		$(if $(BENCH_REPEATS),--repeats $(BENCH_REPEATS)) $(if $(BENCH_NO_WAVE),--no-wave)
 
 wave: $(ENV_READY) ## Fit Model 2 on a 206,000-row all-ages synthetic sample (whole-wave size, ~3 min)
@@ -124,9 +124,10 @@ test: $(ENV_READY) ## Run the whole test suite (about 2 minutes on 2 cores)
 test-fast: $(ENV_READY) ## Run the tests that do not sample (under a minute)
 	$(PYTHON) -m pytest -m "not slow"
 
-lint: $(ENV_READY) ## ruff lint and format check
+lint: $(ENV_READY) ## ruff lint and format check; import layers (analysis -> models -> data_prep -> cmds_common)
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(dir $(PYTHON))lint-imports
 
 format: $(ENV_READY) ## Apply ruff's formatting and safe fixes
 	$(PYTHON) -m ruff check --fix .

@@ -26,10 +26,10 @@ import pandas as pd
 from scipy import special, stats
 
 from cmds_common.constants import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
+from cmds_common.spec import ModelSpec
 from models.design import Design
 from models.log_density_sampler import compiled_supports, sample_compiled
 from models.sampling import SamplerSettings
-from models.spec import ModelSpec
 
 INTERVALS = (0.5, 0.9)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.cli_options import add_data, add_fits, add_models, add_out
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
 from analysis.ppc import calibration_table, predictive_checks
@@ -26,7 +27,6 @@ from analysis.province_variation import (
     variance_summaries,
 )
 from cmds_common.atomic import write_text, write_with
-from cmds_common.constants import ANALYSIS_DATA_FILE, DATA_DIR, FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
 
 
@@ -104,16 +104,23 @@ def province_variation(fit: LoadedFit, out_dir: Path) -> None:
     print(summary.round(3).to_string(index=False))
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m analysis ppc``."""
+    add_fits(parser)
+    add_data(parser)
+    add_out(parser)
+    add_models(parser)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="python -m analysis ppc", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--fits", type=Path, default=FITS_DIR)
-    parser.add_argument("--data", type=Path, default=DATA_DIR / ANALYSIS_DATA_FILE)
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--models", nargs="*")
-    args = parser.parse_args(argv)
+    """Run ``python -m analysis ppc ...``; return the exit status."""
+    from analysis.cli import main as analysis_main
+
+    return analysis_main(["ppc", *(argv or [])])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predictive checks and provincial variation of each usable fit; the exit status."""
     names = args.models or sorted(p.stem for p in args.fits.glob("*.nc"))
     if not args.data.exists():
         print(f"error: analysis data {args.data} not found; run make data", file=sys.stderr)

@@ -16,10 +16,10 @@ import arviz as az
 import pandas as pd
 import yaml
 
+from analysis.cli_options import add_data, add_fits, add_models, add_out
 from analysis.fit_inputs import default_data_path, usable_fits
 from analysis.model_comparison import comparison_warnings, loo_comparison
 from cmds_common.atomic import write_text, write_with
-from cmds_common.constants import FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
 from models.fit_cache import fit_attributes
 
@@ -55,14 +55,23 @@ def write_comparison(table: pd.DataFrame, left_out: dict[str, str], out: Path) -
     )
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m analysis compare``."""
+    add_fits(parser)
+    add_data(parser, beside_fits=True)
+    add_out(parser)
+    add_models(parser, default=["model2_pooled", "model2", "model2_slopes"], required=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m analysis compare", description=__doc__)
-    parser.add_argument("--fits", type=Path, default=FITS_DIR)
-    parser.add_argument("--data", type=Path, help="analysis data (default: beside --fits)")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--models", nargs="+", default=["model2_pooled", "model2", "model2_slopes"])
-    args = parser.parse_args(argv)
+    """Run ``python -m analysis compare ...``; return the exit status."""
+    from analysis.cli import main as analysis_main
+
+    return analysis_main(["compare", *(argv or [])])
+
+
+def run(args: argparse.Namespace) -> int:
+    """PSIS-LOO comparison of the usable ordinary fits; the exit status."""
     data = args.data or default_data_path(args.fits)
     selection = usable_fits(args.fits, args.models, data if data.exists() else None, True)
     for name in list(selection.usable):

@@ -17,11 +17,11 @@ import pandas as pd
 import xarray as xr
 import yaml
 
+from cmds_common.analysis_table import data_hash
 from cmds_common.constants import ANALYSIS_DATA_FILE
-from data_prep.analysis_dataset import data_hash
+from cmds_common.spec import ModelSpec, spec_from_dict
 from models.design import Design, build_design
 from models.fit_cache import fit_attributes
-from models.spec import ModelSpec, spec_from_dict
 
 
 @dataclass

@@ -9,7 +9,7 @@ from matplotlib import colormaps, colors
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from data_prep.provinces import province_table
+from cmds_common.provinces import province_table
 
 
 def caterpillar_plot(odds_ratios: pd.DataFrame, title: str) -> Figure:

@@ -6,19 +6,31 @@ import argparse
 import sys
 from pathlib import Path
 
+from analysis.cli_options import add_models
 from analysis.report import ReportInputs, build_report
 from cmds_common.atomic import write_text
 from cmds_common.constants import RESULTS_DIR
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m analysis report", description=__doc__)
-    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--models", nargs="+", default=["model1", "model2"])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m analysis report``."""
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS_DIR, help="results folder the report reads"
+    )
+    add_models(parser, default=["model1", "model2"], required=True)
     parser.add_argument("--main-model", default="model2", help="model of the checks and maps")
-    parser.add_argument("--out", type=Path, help="default: <results>/report.html")
-    args = parser.parse_args(argv)
+    parser.add_argument("--out", type=Path, help="report file (default: <results>/report.html)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m analysis report ...``; return the exit status."""
+    from analysis.cli import main as analysis_main
+
+    return analysis_main(["report", *(argv or [])])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the self-contained HTML report; the exit status."""
     if not (args.results / "fits").exists():
         print(f"error: no fits under {args.results}; run make fit first", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.cli_options import add_data, add_fits, add_models, add_out
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.descriptive_tables import category_table, continuous_table, display_category_table
 from analysis.figures import save_figure
@@ -24,7 +25,6 @@ from analysis.fit_inputs import load_fit, usable_fits
 from analysis.forest_plot import forest_plot
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from cmds_common.atomic import write_text, write_with
-from cmds_common.constants import ANALYSIS_DATA_FILE, DATA_DIR, FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
 from models.frequentist import NOT_ESTIMABLE
 from models.hierarchical import free_parameter_names
@@ -194,29 +194,28 @@ def describe_data(data_path: Path, out_dir: Path) -> pd.DataFrame:
     return categories
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Arguments of ``python -m analysis``."""
-    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
-    parser.add_argument("--fits", type=Path, default=FITS_DIR)
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=DATA_DIR / ANALYSIS_DATA_FILE,
-        help="analysis data set for Tables 1-2 (skipped when absent)",
-    )
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--models", nargs="*", help="model names (default: every fit found)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m analysis summarize``."""
+    add_fits(parser)
+    add_data(parser)
+    add_out(parser)
+    add_models(parser)
     parser.add_argument(
         "--accept-convergence-failure",
         action="store_true",
         help="write results and exit 0 even when a fit fails the convergence checks",
     )
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run ``python -m analysis summarize ...``; return the exit status."""
+    from analysis.cli import main as analysis_main
+
+    return analysis_main(["summarize", *(argv or [])])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Tables 1-2, odds-ratio tables, convergence gate and forest plots; the exit status."""
     if args.data.exists():
         describe_data(args.data, args.out)
         print(f"Tables 1-2 of {args.data} written to {args.out / 'tables' / 'table1_table2.md'}")

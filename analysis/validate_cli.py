@@ -17,29 +17,28 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from analysis.calibration import CalibrationSettings, coverage_table, run_calibration
 from analysis.calibration_plots import coverage_plot, rank_histograms
+from analysis.cli_options import add_data, add_out
 from analysis.figures import save_figure
+from cmds_common.analysis_table import data_hash, read_analysis_table
 from cmds_common.atomic import write_text, write_with
-from cmds_common.constants import ANALYSIS_DATA_FILE, DATA_DIR, DEFAULT_SEED, RESULTS_DIR
+from cmds_common.constants import DEFAULT_SEED
 from cmds_common.markdown import to_markdown
-from data_prep.analysis_dataset import data_hash, read_analysis_table
+from cmds_common.spec import load_spec
 from models.design import build_design
-from models.spec import load_spec
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m analysis validate", description=__doc__)
-    parser.add_argument("--data", type=Path, default=DATA_DIR / ANALYSIS_DATA_FILE)
-    parser.add_argument("--spec", default="model2")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--replicates", type=int, default=100)
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m analysis validate``."""
+    add_data(parser)
+    parser.add_argument("--spec", default="model2", help="spec whose design is simulated from")
+    add_out(parser)
+    parser.add_argument("--replicates", type=int, default=100, help="simulated data sets")
+    parser.add_argument("--draws", type=int, default=1000, help="draws per chain and replicate")
+    parser.add_argument("--tune", type=int, default=500, help="warm-up draws per chain")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the whole study")
     parser.add_argument(
         "--max-failures",
         type=int,
@@ -47,7 +46,17 @@ def main(argv: list[str] | None = None) -> int:
         help="coverage cells (quantity x level) allowed outside their 99%% interval (default 2: "
         "with 28 cells about 0.28 fail by chance)",
     )
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m analysis validate ...``; return the exit status."""
+    from analysis.cli import main as analysis_main
+
+    return analysis_main(["validate", *(argv or [])])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulation-based calibration study; the exit status."""
     if not args.data.exists():
         print(f"error: analysis data {args.data} not found; run `make data`", file=sys.stderr)
         return 2

@@ -7,31 +7,41 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import arviz as az
 import pandas as pd
 
+from analysis.cli_options import add_data, add_fits, add_out
 from analysis.figures import save_figure
 from analysis.fit_inputs import default_data_path, usable_fits
 from analysis.forest_plot import forest_plot
 from analysis.odds_ratios import weighted_estimate_note
 from analysis.weighting import WEIGHTING_SOURCES, weighting_comparison
 from cmds_common.atomic import write_text, write_with
-from cmds_common.constants import FITS_DIR, RESULTS_DIR
 from cmds_common.markdown import to_markdown
 from cmds_common.survey_weights import describe
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m analysis weights``."""
+    add_fits(parser)
+    add_data(parser, beside_fits=True)
+    add_out(parser)
+    parser.add_argument("--unweighted", default="model2", help="the ordinary fit")
+    parser.add_argument(
+        "--weighted", default="model2_weighted", help="the survey-weighted (pseudo-likelihood) fit"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m analysis weights", description=__doc__)
-    parser.add_argument("--fits", type=Path, default=FITS_DIR)
-    parser.add_argument("--data", type=Path, help="analysis data (default: beside --fits)")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--unweighted", default="model2")
-    parser.add_argument("--weighted", default="model2_weighted")
-    args = parser.parse_args(argv)
+    """Run ``python -m analysis weights ...``; return the exit status."""
+    from analysis.cli import main as analysis_main
+
+    return analysis_main(["weights", *(argv or [])])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Survey-weighted against unweighted posteriors; the exit status."""
     names = [args.unweighted, args.weighted]
     data = args.data or default_data_path(args.fits)
     selection = usable_fits(args.fits, names, data if data.exists() else None)

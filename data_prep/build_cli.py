@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cmds_common.analysis_table import data_hash, write_analysis_table
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import (
     ANALYSIS_DATA_FILE,
@@ -35,8 +36,9 @@ from cmds_common.constants import (
     DEFAULT_SEED,
 )
 from cmds_common.markdown import to_markdown
+from cmds_common.spec import ModelSpec, SpecError, load_spec
 from cmds_common.survey_weights import describe, weight_summary
-from data_prep.analysis_dataset import data_hash, to_analysis_table, write_analysis_table
+from data_prep.analysis_dataset import to_analysis_table
 from data_prep.codebook import CodebookError, load_codebook
 from data_prep.coded_schema import CodedDataError, prepare_coded_table
 from data_prep.design_check import design_findings
@@ -53,7 +55,6 @@ from data_prep.validation import (
     warnings_frame,
 )
 from data_prep.variables import OUTCOME, PROVINCE, WEIGHT, data_dictionary
-from models.spec import ModelSpec, SpecError, load_spec
 
 FLOW_FILE = "inclusion_flow.csv"
 

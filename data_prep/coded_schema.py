@@ -41,9 +41,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cmds_common.provinces import province_key, province_lookup, to_province_names
 from data_prep import variables
 from data_prep.analysis_dataset import to_analysis_table
-from data_prep.provinces import province_key, province_lookup, to_province_names
 from data_prep.readers import RawTable, file_rows
 from data_prep.validation import bad_weights, duplicate_ids
 
@@ -97,7 +97,7 @@ def _check_column(name: str, column: pd.Series, required: bool) -> list[Violatio
             unknown,
             present,
             "unknown provinces {}",
-            "GB/T 2260 codes or Chinese/English/pinyin names (data_prep/provinces.csv)",
+            "GB/T 2260 codes or Chinese/English/pinyin names (cmds_common/provinces.csv)",
         )
     elif var.kind == "categorical":
         bad = ~present.astype(str).isin(var.levels)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cmds_common.provinces import UnknownProvinceError, to_province_names
 from data_prep import variables
 from data_prep.analysis_dataset import to_analysis_table
 from data_prep.codebook import FLOW_VARIABLES, ITEMS, ITEMS_FOR_VARIABLE, Codebook
-from data_prep.provinces import UnknownProvinceError, to_province_names
 from data_prep.quantile_groups import quantile_groups
 from data_prep.readers import RawTable, file_rows
 from data_prep.validation import WARNING, Finding, duplicate_ids

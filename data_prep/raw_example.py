@@ -25,8 +25,8 @@ import pandas as pd
 
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import DEFAULT_SEED
+from cmds_common.provinces import province_table
 from data_prep.codebook import _line_numbers
-from data_prep.provinces import province_table
 from data_prep.synthetic import generate_synthetic
 
 #: Made-up raw names for the items the shipped codebook leaves to the user.

@@ -24,7 +24,7 @@ profile, *not* calibrated to any published table). It exists to exercise the sof
 wave's size; its shares are the 60+ sample's and should not be read as facts about all migrants.
 
 ``alpha``, ``beta`` and the loadings ``lambda`` live in ``synthetic_params.yaml``; they were
-tuned by :mod:`data_prep.calibrate_synthetic` so that, with the default seed and ``n = 3158``,
+tuned by :mod:`devtools.calibrate_synthetic` so that, with the default seed and ``n = 3158``,
 the sample reproduces Tables 1-3 (see ``tests/test_synthetic_calibration.py``). Other seeds
 or sizes give samples from the same population, with the usual sampling noise.
 """
@@ -41,9 +41,9 @@ from scipy import special, stats
 
 from cmds_common import reference
 from cmds_common.constants import DEFAULT_SAMPLE_SIZE, DEFAULT_SEED
+from cmds_common.provinces import province_table
 from cmds_common.yaml_text import load_yaml
 from data_prep import variables
-from data_prep.provinces import province_table
 
 #: Predictors of Model 2 generated from the latent factor, in a fixed order.
 LATENT_PREDICTORS: tuple[str, ...] = (

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from data_prep.provinces import province_names
+from cmds_common.provinces import province_names
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data_prep.provinces import province_covariates
-from models.spec import ModelSpec, SpecError
+from cmds_common.provinces import province_covariates
+from cmds_common.spec import ModelSpec, SpecError
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _group_predictors(spec: ModelSpec, group_levels: list[str]) -> np.ndarray:
     unknown = [c for c in spec.group_predictors if c not in covariates.columns]
     if unknown:
         raise SpecError(
-            f"group predictors {unknown} are not columns of data_prep/province_covariates.csv; "
+            f"group predictors {unknown} are not columns of cmds_common/province_covariates.csv; "
             f"available: {sorted(covariates.columns)}"
         )
     values = covariates.loc[group_levels, list(spec.group_predictors)].to_numpy(float)

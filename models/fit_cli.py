@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cmds_common.analysis_table import data_hash, read_analysis_table
 from cmds_common.atomic import write_with
 from cmds_common.constants import (
     ANALYSIS_DATA_FILE,
@@ -22,8 +23,8 @@ from cmds_common.constants import (
     DEFAULT_TUNE,
     FITS_DIR,
 )
+from cmds_common.spec import ModelSpec, SpecError, load_spec, spec_to_yaml
 from cmds_common.survey_weights import weight_summary
-from data_prep.analysis_dataset import data_hash, read_analysis_table
 from data_prep.design_check import design_findings
 from models.design import build_design
 from models.fit_cache import fit_key, remove_interrupted_writes, stored_fit_key
@@ -31,7 +32,6 @@ from models.fit_file import write_fit_netcdf
 from models.frequentist import fit_weighted_logit
 from models.parameterisation import PARAMETERISATIONS
 from models.sampling import SAMPLERS, SamplerSettings, resolve_sampler, sample_spec
-from models.spec import ModelSpec, SpecError, load_spec, spec_to_yaml
 
 
 def fit_spec(

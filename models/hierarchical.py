@@ -55,8 +55,8 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from cmds_common.spec import ModelSpec
 from models.design import Design
-from models.spec import ModelSpec
 
 
 def model_coords(design: Design, spec: ModelSpec) -> dict[str, list]:

@@ -15,7 +15,7 @@ the draws and the respondent-level design.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,12 +23,14 @@ import xarray as xr
 from nutpie import sample as nutpie_sample
 from nutpie.compiled_pyfunc import from_pyfunc
 
+from cmds_common.spec import ModelSpec
 from models import log_density
 from models.aggregation import aggregate_rows
 from models.design import Design
 from models.parameterisation import centred_groups
-from models.sampling import SamplerSettings
-from models.spec import ModelSpec
+
+if TYPE_CHECKING:  # models.sampling chooses this engine; this module only reads its settings
+    from models.sampling import SamplerSettings
 
 #: Largest draws x respondents for which the pointwise groups are stored (int8/float32: ~250 MB).
 POINTWISE_LIMIT = 50_000_000

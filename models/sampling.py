@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 
 from cmds_common.constants import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
+from cmds_common.spec import SpecError
 from models.parameterisation import PARAMETERISATIONS
-from models.spec import SpecError
 
 if TYPE_CHECKING:  # PyMC is imported only by the engines that use it (it costs ~0.6 s)
     import pymc as pm
 
+    from cmds_common.spec import ModelSpec
     from models.design import Design
-    from models.spec import ModelSpec
 
 SAMPLERS = ("auto", "compiled", "nutpie", "pymc")
 _VERSIONED_PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "statsmodels")

@@ -76,7 +76,7 @@ def test_markdown_escapes_pipes_and_formats_numbers():
 def test_identical_analysis_table_is_not_rewritten(tmp_path, default_table):
     import os
 
-    from data_prep.analysis_dataset import read_analysis_table, write_analysis_table
+    from cmds_common.analysis_table import read_analysis_table, write_analysis_table
 
     path = tmp_path / "analysis_data.parquet"
     write_analysis_table(default_table, path)

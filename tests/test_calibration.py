@@ -20,8 +20,8 @@ from analysis.calibration import (
     simulate_outcome,
     wilson_interval,
 )
+from cmds_common.spec import load_spec
 from models.design import build_design
-from models.spec import load_spec
 
 
 def test_rank_and_interval_membership_of_known_truths():

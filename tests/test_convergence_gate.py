@@ -10,7 +10,7 @@ import yaml
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.summarize_cli import CONVERGENCE_FAILED
 from analysis.summarize_cli import main as summarize_main
-from models.spec import load_spec, spec_to_yaml
+from cmds_common.spec import load_spec, spec_to_yaml
 
 
 def _fake_fit(tmp_path, stuck: bool):

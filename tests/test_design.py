@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cmds_common.spec import SpecError, load_spec, spec_from_dict
 from models.design import build_design
-from models.spec import SpecError, load_spec, spec_from_dict
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
+from cmds_common.spec import SpecError, load_spec, spec_from_dict
 from cmds_common.yaml_text import as_bool, load_yaml
 from data_prep.build_cli import main as data_main
 from data_prep.codebook import parse_codebook
@@ -24,7 +25,6 @@ from data_prep.raw_example import VALUE_LABELS, example_codebook_text, example_r
 from data_prep.readers import InputFileError, read_table
 from data_prep.synthetic import generate_synthetic, load_params
 from models.fit_cli import check_designs
-from models.spec import SpecError, load_spec, spec_from_dict
 
 LABELS = {k: {float(c): v for c, v in m.items()} for k, m in VALUE_LABELS.items()}
 BASE_SPEC = {

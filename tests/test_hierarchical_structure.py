@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from cmds_common.spec import load_spec, spec_from_dict
 from models.design import build_design
 from models.hierarchical import build_model, free_parameter_names, initial_point_is_finite
-from models.spec import load_spec, spec_from_dict
 
 
 @pytest.fixture(scope="module")

@@ -14,19 +14,20 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from cmds_common.spec import load_spec
 from models import log_density
 from models.aggregation import aggregate_rows
 from models.design import build_design
 from models.hierarchical import build_model
 from models.log_density_sampler import (
     compiled_supports,
+    nutpie_model,
     pointwise_groups,
     prepare_problem,
     sample_compiled,
 )
 from models.parameterisation import centred_groups
 from models.sampling import SamplerSettings, sample_posterior
-from models.spec import load_spec
 
 N_POINTS = 5
 
@@ -166,6 +167,43 @@ def test_slopes_and_group_predictors_are_left_to_pymc():
     assert compiled_supports(load_spec("model2"))
     assert not compiled_supports(load_spec("model2_slopes"))
     assert not compiled_supports(load_spec("model2_gdp"))
+
+
+def test_nutpie_public_entry_point_keeps_its_shape(default_table):
+    """The one nutpie call we depend on: ``from_pyfunc``'s arguments and a short run.
+
+    Fails (instead of sampling something else) when nutpie renames or drops an argument of
+    ``nutpie.compiled_pyfunc.from_pyfunc``, or when the model it returns no longer samples and
+    labels the draws as we declare them.
+    """
+    import inspect
+
+    import nutpie
+    from nutpie.compiled_pyfunc import from_pyfunc
+
+    used = {
+        "ndim",
+        "make_logp_fn",
+        "make_expand_fn",
+        "expanded_dtypes",
+        "expanded_shapes",
+        "expanded_names",
+        "coords",
+        "dims",
+        "make_initial_point_fn",
+    }
+    assert used <= set(inspect.signature(from_pyfunc).parameters)
+    spec = load_spec("model1")
+    design = build_design(default_table.iloc[:400], spec)
+    problem = prepare_problem(design, spec, "auto")
+    model = nutpie_model(problem)
+    assert model.n_dim == problem.n_dim
+    trace = nutpie.sample(model, draws=30, tune=30, chains=1, seed=1, progress_bar=False)
+    posterior = trace.posterior
+    assert posterior["beta"].dims == ("chain", "draw", "term")
+    assert list(posterior["term"].values) == design.terms
+    assert list(posterior[f"{spec.group}_effect"][spec.group].values) == design.group_levels
+    assert np.isfinite(posterior["intercept"].values).all()
 
 
 def test_pointwise_log_likelihood_is_bernoulli(default_table):

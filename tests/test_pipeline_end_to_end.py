@@ -19,12 +19,12 @@ from analysis.checks_cli import main as checks_main
 from analysis.compare_cli import main as compare_main
 from analysis.report_cli import main as report_main
 from analysis.summarize_cli import main as summarize_main
-from data_prep.analysis_dataset import read_analysis_table
+from cmds_common.analysis_table import read_analysis_table
+from cmds_common.spec import load_spec
 from data_prep.build_cli import main as data_main
 from data_prep.synthetic import load_params
 from models.design import build_design
 from models.fit_cli import main as fit_main
-from models.spec import load_spec
 
 pytestmark = pytest.mark.slow
 

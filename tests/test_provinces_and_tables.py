@@ -9,7 +9,7 @@ from statsmodels.stats.contingency_tables import Table
 
 from analysis.descriptive_tables import category_table, continuous_table
 from cmds_common import reference
-from data_prep.provinces import UnknownProvinceError, province_table, to_province_names
+from cmds_common.provinces import UnknownProvinceError, province_table, to_province_names
 
 
 def test_thirty_two_units_with_codes():

@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cmds_common.spec import load_spec
 from models.design import build_design
 from models.frequentist import fit_weighted_logit
 from models.log_density_sampler import sample_compiled
 from models.sampling import SamplerSettings
-from models.spec import load_spec
 
 R_SCRIPT = textwrap.dedent(
     """

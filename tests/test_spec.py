@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from models.spec import (
+from cmds_common.spec import (
     ModelSpec,
     ParsedFormula,
     SpecError,

@@ -8,9 +8,9 @@ import pytest
 from scipy import special, stats
 
 from analysis.weighting import weighting_comparison
+from cmds_common.spec import SpecError, load_spec, spec_from_dict
 from models.design import build_design
 from models.hierarchical import build_model
-from models.spec import SpecError, load_spec, spec_from_dict
 
 
 def _point(model, design):

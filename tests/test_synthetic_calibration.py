@@ -7,13 +7,14 @@ import pandas as pd
 import pytest
 
 from cmds_common import reference
+from cmds_common.analysis_table import data_hash
+from cmds_common.provinces import province_table
+from cmds_common.spec import load_spec
 from data_prep import reference_checks
-from data_prep.analysis_dataset import data_hash, to_analysis_table
-from data_prep.provinces import province_table
+from data_prep.analysis_dataset import to_analysis_table
 from data_prep.synthetic import LATENT_PREDICTORS, generate_synthetic
 from models.design import build_design
 from models.frequentist import fit_weighted_logit
-from models.spec import load_spec
 
 SHARE_TOLERANCE_PP = 2.0
 MOMENT_TOLERANCE = 0.5

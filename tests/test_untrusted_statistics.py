@@ -29,14 +29,14 @@ from analysis.model_comparison import (
 )
 from analysis.report import ReportInputs, build_report
 from analysis.summarize_cli import display_table, table_notes
+from cmds_common.analysis_table import data_hash
+from cmds_common.spec import load_spec, spec_to_yaml
 from cmds_common.survey_weights import weight_summary
-from data_prep.analysis_dataset import data_hash
 from data_prep.validation import check_table, default_lines
 from models import log_density_sampler
 from models.design import build_design
 from models.fit_file import write_fit_netcdf
 from models.frequentist import NOT_ESTIMABLE, fit_weighted_logit
-from models.spec import load_spec, spec_to_yaml
 
 # --- case 4: very unequal weights -------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Tune the synthetic population so the default sample reproduces Tables 1-3 of Jing et al.
 
-Run ``python -m data_prep.calibrate_synthetic`` to rewrite ``synthetic_params.yaml``.
+Run ``python -m devtools.calibrate_synthetic`` to rewrite ``synthetic_params.yaml``.
 
 The random draws of the default sample are held fixed (common random numbers) while a
 least-squares search moves the intercept, the 12 generating log-odds and the 10 factor loadings
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     params, residuals = calibrate(max_nfev=args.max_evaluations)
     print("largest scaled residual:", np.abs(residuals).max().round(3))
     target = Path(str(resources.files("data_prep").joinpath("synthetic_params.yaml")))
-    note = "Calibrated by `python -m data_prep.calibrate_synthetic`; see data_prep/synthetic.py."
+    note = "Calibrated by `python -m devtools.calibrate_synthetic`; see data_prep/synthetic.py."
     write_text(target, synthetic.params_to_yaml(params, note))
     print(f"wrote {target}")
     return 0

@@ -25,7 +25,7 @@ def province_table() -> pd.DataFrame:
         ``sample_share``, ``interprovincial_shift``, ``tile_col``, ``tile_row`` (position in
         the tile-grid map); 32 rows.
     """
-    with resources.files("data_prep").joinpath("provinces.csv").open(encoding="utf-8") as f:
+    with resources.files("cmds_common").joinpath("provinces.csv").open(encoding="utf-8") as f:
         table = pd.read_csv(f)
     return table.sort_values("code").reset_index(drop=True)
 
@@ -36,7 +36,9 @@ def province_covariates() -> pd.DataFrame:
     Adds ``log_gdp_per_capita_2015``. Sources and caveats: ``province_covariates.md``.
     """
     with (
-        resources.files("data_prep").joinpath("province_covariates.csv").open(encoding="utf-8") as f
+        resources.files("cmds_common")
+        .joinpath("province_covariates.csv")
+        .open(encoding="utf-8") as f
     ):
         table = pd.read_csv(f)
     table["log_gdp_per_capita_2015"] = np.log(table["gdp_per_capita_2015_yuan"])
@@ -109,6 +111,6 @@ def to_province_names(values: pd.Series) -> pd.Series:
     if unknown:
         raise UnknownProvinceError(
             f"unknown province values {unknown}; expected GB/T 2260 codes (11-65, 66 for the "
-            "Xinjiang Corps) or Chinese, English or pinyin names (see data_prep/provinces.csv)"
+            "Xinjiang Corps) or Chinese, English or pinyin names (see cmds_common/provinces.csv)"
         )
     return mapped.reindex(values.index)

@@ -1,6 +1,6 @@
 """Benchmark: time the Model 2 fit end to end for each engine and parameterisation.
 
-``python -m models.bench_cli`` (``make bench``) runs ``python -m models --spec model2`` as a fresh
+``python -m devtools.bench`` (``make bench``) runs ``python -m models --spec model2`` as a fresh
 process per configuration, timing it from process start until it exits (the NetCDF file and the
 frequentist table written), and reads its peak memory from the operating system. From each saved
 fit it reports the smallest bulk ESS over the intercept, every coefficient and the province SD,
@@ -197,7 +197,7 @@ def run_bench(out: Path, repeats: int, include_wave: bool, seed: int) -> pd.Data
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write ``<out>/bench.csv`` and ``<out>/bench.md``."""
     parser = argparse.ArgumentParser(
-        prog="python -m models.bench_cli", description=__doc__.splitlines()[0]
+        prog="python -m devtools.bench", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--repeats", type=int, default=3, help="runs per 3,158-row case (median)")

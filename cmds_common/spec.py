@@ -20,7 +20,7 @@ A spec file looks like::
 The formula follows lme4/brms: ``outcome ~ term + term + ... + (1 | group)`` for a random
 intercept, ``(1 + a + b | group)`` for correlated random intercept and slopes of ``a`` and ``b``
 (which must also be fixed terms), and no group term for a pooled model. Group-level predictors
-are columns of ``data_prep/province_covariates.csv``.
+are columns of ``cmds_common/province_covariates.csv``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,60 @@
+"""``python -m analysis COMMAND``: one command line for every analysis step.
+
+Each sub-command lives in its own module (``add_arguments`` + ``run``); this module lists them,
+so ``python -m analysis --help`` shows every one with a line of help. Without a command name
+``summarize`` runs, as before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from types import ModuleType
+
+from analysis import (
+    checks_cli,
+    compare_cli,
+    report_cli,
+    summarize_cli,
+    validate_cli,
+    weights_cli,
+)
+
+#: Sub-command -> (module, one line of help).
+COMMANDS: dict[str, tuple[ModuleType, str]] = {
+    "summarize": (summarize_cli, "Tables 1-2, odds-ratio tables, convergence gate, forest plots"),
+    "ppc": (checks_cli, "posterior predictive checks and provincial variation (ICC, MOR, maps)"),
+    "compare": (compare_cli, "PSIS-LOO comparison of fits of the same data"),
+    "weights": (weights_cli, "survey-weighted against unweighted posteriors"),
+    "report": (report_cli, "self-contained HTML report of a results folder"),
+    "validate": (validate_cli, "simulation-based calibration of the random-intercept model"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser of ``python -m analysis``: one sub-parser per command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="Turn fits into tables, checks, comparisons and the report. "
+        "Without COMMAND, 'summarize' runs.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, (module, help_line) in COMMANDS.items():
+        sub = commands.add_parser(
+            name,
+            help=help_line,
+            description=help_line,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: the process arguments) and run the command; the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or arguments[0] not in (*COMMANDS, "-h", "--help"):
+        arguments.insert(0, "summarize")
+    args = build_parser().parse_args(arguments)
+    return int(args.run(args))

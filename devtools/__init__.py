@@ -1,0 +1,1 @@
+"""Developer tools outside the pipeline: synthetic-data calibration and the benchmark."""
