@@ -48,8 +48,16 @@ SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CH
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
-	@echo "  Variables: PYTHON=$(PYTHON) SEED=$(SEED) N=$(N) SAMPLER=$(SAMPLER) MODELS='$(MODELS)'"
-	@echo "             DATA=, CODEBOOK=, ENCODING= (your data), DRAWS=, TUNE=, CHAINS=, RESULTS=$(RESULTS)"
+	@echo "Variables (make fit VAR=value):"
+	@echo "  DATA=file  CODEBOOK=file  ENCODING=gb18030   your survey file (.sav/.dta via a codebook; coded .csv/.parquet)"
+	@echo "  MODELS='$(MODELS)'"
+	@echo "  COMPARE='$(COMPARE)'  MAIN_MODEL=$(MAIN_MODEL)  SPECS_DIR=$(SPECS_DIR)"
+	@echo "  SEED=$(SEED)  N=$(N)  WAVE_N=$(WAVE_N)  SAMPLER=$(SAMPLER) (auto|compiled|nutpie|pymc)"
+	@echo "  DRAWS=  TUNE=  CHAINS=   (empty: each spec's own; else 1000 draws, 500 warm-up, 4 chains)"
+	@echo "  REFIT=1   refit even when nothing changed;  ACCEPT_CONVERGENCE_FAILURE=1  exit 0 despite a failed gate"
+	@echo "  RESULTS=$(RESULTS)  REPLICATES= (validate)  BENCH_REPEATS=  BENCH_NO_WAVE=1 (bench)"
+	@echo "  PYTHON3=/path/to/python3.12  interpreter for .venv (default: found by tools/find-python)"
+	@echo "  PYTHON=$(PYTHON)  VENV=$(VENV)  (PYTHON=/path/to/env/python uses an environment you have)"
 
 # The interpreter .venv is made from: found by tools/find-python (3.12+: python3.13, python3.12,
 # python3 when new enough, pyenv's versions), or named with PYTHON3=/path/to/python3.12.
@@ -118,7 +126,7 @@ wave: $(ENV_READY) ## Fit Model 2 on a 206,000-row all-ages synthetic sample (wh
 examples: $(ENV_READY) ## Write example raw .sav/.dta files, their codebook and a coded .csv to examples/
 	$(PYTHON) -m data_prep.raw_example --out examples
 
-test: $(ENV_READY) ## Run the whole test suite (about 2 minutes on 2 cores)
+test: $(ENV_READY) ## Run the whole test suite (about 5 minutes on 2 cores)
 	$(PYTHON) -m pytest
 
 test-fast: $(ENV_READY) ## Run the tests that do not sample (under a minute)

@@ -18,23 +18,23 @@ import xarray as xr
 
 from models.sampling import SamplerSettings, package_versions
 
-#: Project modules whose code determines the draws of a fit.
+#: Project modules (package, file) whose code determines the draws of a fit.
 _MODEL_SOURCES = (
-    "aggregation.py",
-    "design.py",
-    "hierarchical.py",
-    "log_density.py",
-    "log_density_sampler.py",
-    "parameterisation.py",
-    "sampling.py",
-    "spec.py",
+    ("models", "aggregation.py"),
+    ("models", "design.py"),
+    ("models", "hierarchical.py"),
+    ("models", "log_density.py"),
+    ("models", "log_density_sampler.py"),
+    ("models", "parameterisation.py"),
+    ("models", "sampling.py"),
+    ("cmds_common", "spec.py"),
 )
 
 
 def _model_source_hash() -> str:
     digest = hashlib.sha256()
-    for name in _MODEL_SOURCES:
-        digest.update(resources.files("models").joinpath(name).read_bytes())
+    for package, name in _MODEL_SOURCES:
+        digest.update(resources.files(package).joinpath(name).read_bytes())
     return digest.hexdigest()[:16]
 
 

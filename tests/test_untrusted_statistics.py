@@ -245,7 +245,7 @@ def test_thinned_fit_supports_loo_and_checks(default_table, monkeypatch):
     assert idata.posterior_predictive.sizes["draw"] == 100
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        assert np.isfinite(az.loo(idata).elpd_loo)
+        assert np.isfinite(az.loo(idata).elpd)
 
 
 # --- case 13: Chinese labels ---------------------------------------------------------------------
