@@ -1,4 +1,4 @@
-"""Figures of the calibration study: SBC rank histograms and interval coverage."""
+"""Figures of the calibration study: SBC rank ECDFs and interval coverage."""
 
 from __future__ import annotations
 
@@ -8,45 +8,51 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
 
 
-def rank_histograms(results: pd.DataFrame, rank_draws: int, n_bins: int = 20) -> Figure:
-    """One rank histogram per quantity with the 99% band of a uniform histogram.
+def rank_ecdf_plot(results: pd.DataFrame, rank_draws: int, seed: int = 0) -> Figure:
+    """ECDF of the SBC ranks per quantity, as a difference from uniform (arviz-plots).
 
-    Bars outside the grey band, or a U, hump or slope across the bins, point to intervals that
-    are too narrow, too wide or shifted.
+    Each rank in ``0..rank_draws`` becomes a PIT value ``(rank + u) / (rank_draws + 1)`` with
+    ``u ~ Uniform(0, 1)`` (randomised so that ties do not bias the ECDF; Säilynoja, Bürkner and
+    Vehtari 2022, "Graphical test for discrete uniformity", Statistics and Computing 32:32), and
+    ``arviz.plot_ecdf_pit`` draws the ECDF minus the uniform CDF with the simultaneous test of
+    uniformity (method ``pot_c``; its p-value is printed in each panel, suspicious points are
+    marked). A curve above zero on the left means truths sit low in their posteriors (intervals
+    shifted up); a curve that dips then rises (an S) means intervals too wide; the reverse,
+    too narrow.
+
+    Parameters
+    ----------
+    results
+        One row per replicate and quantity: ``parameter``, ``replicate``, ``rank``.
+    rank_draws
+        Number of draws each rank was taken among.
+    seed
+        Seed of the randomisation of ties.
     """
-    parameters = list(dict.fromkeys(results["parameter"]))
-    n_columns = 4
-    n_rows = math.ceil(len(parameters) / n_columns)
-    fig, axes = plt.subplots(
-        n_rows, n_columns, figsize=(12, 2.4 * n_rows), layout="constrained", sharey=True
+    import arviz as az
+    import xarray as xr
+
+    wide = results.pivot(index="replicate", columns="parameter", values="rank")
+    wide = wide[list(dict.fromkeys(results["parameter"]))]
+    jitter = np.random.default_rng(seed).uniform(size=wide.shape)
+    pit = (wide.to_numpy() + jitter) / (rank_draws + 1)
+    labels = [name.replace("beta[", "").rstrip("]") for name in wide.columns]
+    dataset = xr.Dataset(
+        {"rank_pit": (("chain", "draw", "quantity"), pit[None])}, coords={"quantity": labels}
     )
-    edges = np.linspace(-0.5, rank_draws + 0.5, n_bins + 1)
-    replicates = results["replicate"].nunique()
-    expected = replicates / n_bins
-    low, high = stats.binom.ppf([0.005, 0.995], replicates, 1 / n_bins)
-    for ax, parameter in zip(axes.flat, parameters, strict=False):
-        ranks = results.loc[results["parameter"] == parameter, "rank"]
-        ax.axhspan(low, high, color="0.88", zorder=0, label="99% band if uniform")
-        ax.axhline(expected, color="0.45", lw=0.8)
-        ax.hist(ranks, bins=edges, color="C0", edgecolor="white", zorder=1)
-        ax.set_title(parameter.replace("beta[", "").rstrip("]"), fontsize=9)
-        ax.set_xlim(edges[0], edges[-1])
-        ax.tick_params(labelsize=8)
-    for ax in axes.flat[len(parameters) :]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    handles.append(plt.Line2D([], [], color="0.45", lw=0.8))
-    labels.append(f"expected count ({expected:g} per bin)")
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("replicates", fontsize=8)
-    for ax in axes[-1, :]:
-        ax.set_xlabel(f"rank of the truth among {rank_draws} draws", fontsize=8)
+    n_rows = math.ceil(len(labels) / 4)
+    collection = az.plot_ecdf_pit(
+        xr.DataTree.from_dict({"prior_sbc": dataset}),
+        backend="matplotlib",
+        col_wrap=4,
+        figure_kwargs={"figsize": (12, 2.4 * n_rows + 0.8), "layout": "constrained"},
+    )
+    fig = collection.viz["figure"].item()
     fig.suptitle(
-        f"Simulation-based calibration: {replicates} simulated data sets, rank histograms",
+        f"Simulation-based calibration: {len(wide)} simulated data sets, ECDF of the ranks minus "
+        "uniform (flat at 0 if calibrated)",
         fontsize=11,
     )
     return fig

@@ -6,7 +6,7 @@ with the default engine, and writes to ``<out>/validation/``:
 * ``calibration_replicates.csv``: per replicate and quantity, the truth, rank and coverage;
 * ``calibration_coverage.csv``/``.md``: coverage of 50% and 90% intervals with 99% binomial
   intervals, and the rank-uniformity test, per quantity;
-* ``sbc_rank_histograms.png`` and ``interval_coverage.png``.
+* ``sbc_rank_ecdf.png`` and ``interval_coverage.png``.
 
 Exit status 1 when a coverage check fails for more quantities than chance explains (see
 ``--max-failures``), 0 otherwise.
@@ -19,7 +19,7 @@ import sys
 import time
 
 from analysis.calibration import CalibrationSettings, coverage_table, run_calibration
-from analysis.calibration_plots import coverage_plot, rank_histograms
+from analysis.calibration_plots import coverage_plot, rank_ecdf_plot
 from analysis.cli_options import add_data, add_out
 from analysis.figures import save_figure
 from cmds_common.analysis_table import data_hash, read_analysis_table
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         f"{int((flagged['divergences'] > 0).sum())}.\n\n"
     )
     write_text(out / "calibration_coverage.md", header + to_markdown(coverage))
-    save_figure(rank_histograms(results, settings.rank_draws), out / "sbc_rank_histograms.png")
+    save_figure(rank_ecdf_plot(results, settings.rank_draws, args.seed), out / "sbc_rank_ecdf.png")
     save_figure(coverage_plot(coverage), out / "interval_coverage.png")
     print(coverage.to_string(index=False))
     print(f"{failures} coverage cells outside their 99% interval; wrote {out}")

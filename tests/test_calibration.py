@@ -89,3 +89,18 @@ def test_small_calibration_study_covers_the_truth(default_table):
     assert results["in_90%"].mean() >= 0.75
     assert 0.3 <= results["in_50%"].mean() <= 0.7
     assert (results.drop_duplicates("replicate")["max_r_hat"] < 1.05).all()
+
+
+def test_rank_ecdf_plot_has_one_panel_per_quantity():
+    from analysis.calibration_plots import rank_ecdf_plot
+
+    rng = np.random.default_rng(3)
+    names = ["intercept", "beta[a]", "beta[b]", "province_sigma", "beta[c]"]
+    rows = [
+        {"replicate": r, "parameter": n, "rank": int(rng.integers(0, 100))}
+        for r in range(60)
+        for n in names
+    ]
+    fig = rank_ecdf_plot(pd.DataFrame(rows), 99)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert len(titles) == len(names) and any("province_sigma" in t for t in titles)
