@@ -212,15 +212,21 @@ def _odds_ratio_section(inputs: ReportInputs) -> str:
     return _section("odds-ratios", "Table 3: odds ratios", "".join(parts))
 
 
+def _unavailable(inputs: ReportInputs, anchor: str, title: str) -> str | None:
+    """Return a section saying why the main model's part is missing (None when usable)."""
+    name = inputs.main_model
+    if name in inputs.selection.usable:
+        return None
+    reason = inputs.selection.left_out.get(name, "")
+    return _section(
+        anchor, title, f"<p>Not available for {html.escape(name)}: {html.escape(reason)}</p>"
+    )
+
+
 def _ppc_section(inputs: ReportInputs) -> str:
     name, figures = inputs.main_model, inputs.results / "figures"
-    if name not in inputs.selection.usable:
-        reason = inputs.selection.left_out.get(name, "")
-        return _section(
-            "checks",
-            "Posterior predictive checks",
-            f"<p>Not available for {html.escape(name)}: {html.escape(reason)}</p>",
-        )
+    if (missing := _unavailable(inputs, "checks", "Posterior predictive checks")) is not None:
+        return missing
     checks = _csv(inputs.results / "tables" / f"ppc_{name}.csv")
     stale = inputs.stale_note(checks, f"The predictive-check table of {name}")
     if stale:
@@ -268,13 +274,8 @@ def _ppc_section(inputs: ReportInputs) -> str:
 
 def _variation_section(inputs: ReportInputs) -> str:
     name, tables, figures = inputs.main_model, inputs.results / "tables", inputs.results / "figures"
-    if name not in inputs.selection.usable:
-        reason = inputs.selection.left_out.get(name, "")
-        return _section(
-            "variation",
-            "Provincial variation",
-            f"<p>Not available for {html.escape(name)}: {html.escape(reason)}</p>",
-        )
+    if (missing := _unavailable(inputs, "variation", "Provincial variation")) is not None:
+        return missing
     parts = [
         "<p>SD: between-province standard deviation of the log-odds. ICC (latent scale): "
         "&sigma;&sup2;/(&sigma;&sup2; + &pi;&sup2;/3), the share of latent variation between "
