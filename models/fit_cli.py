@@ -24,14 +24,12 @@ from cmds_common.constants import (
     FITS_DIR,
 )
 from cmds_common.spec import ModelSpec, SpecError, load_spec, spec_to_yaml
-from cmds_common.survey_weights import weight_summary
 from data_prep.design_check import design_findings
-from models.design import build_design
 from models.fit_cache import fit_key, remove_interrupted_writes, stored_fit_key
 from models.fit_file import write_fit_netcdf
-from models.frequentist import fit_weighted_logit
+from models.fitting import fit_model, spec_settings
 from models.parameterisation import PARAMETERISATIONS
-from models.sampling import SAMPLERS, SamplerSettings, resolve_sampler, sample_spec
+from models.sampling import SAMPLERS, SamplerSettings
 
 
 def fit_spec(
@@ -62,39 +60,11 @@ def fit_spec(
         print(f"[{spec.name}] up to date (fit key {key}); nothing to refit")
         return frequentist_csv, netcdf
 
-    design = build_design(table, spec)
-    print(f"[{spec.name}] {spec.formula}")
-    print(
-        f"[{spec.name}] {len(design.y)} respondents, {len(design.terms)} terms, "
-        f"{len(design.group_levels)} {spec.group or 'groups'}; data hash {hash_of_data}"
-    )
-    frequentist = fit_weighted_logit(design)
-    frequentist.insert(0, "model", spec.name)
-    weights = weight_summary(design.weights)
-    if weights["weights_unreliable"]:
-        fits = "weighted logit" + (" and weighted posterior" if spec.weighted_likelihood else "")
-        print(f"warning: [{spec.name}] {weights['weights_message']} ({fits})", file=sys.stderr)
-    for note in frequentist.loc[frequentist["note"] != "", "note"]:
-        print(f"warning: [{spec.name}] weighted logit: {note}", file=sys.stderr)
-
-    print(
-        f"[{spec.name}] sampling {settings.chains} chains x {settings.draws} draws "
-        f"({settings.tune} warm-up) with {settings.sampler}, seed {settings.seed}"
-    )
-    idata = sample_spec(
-        design,
+    _, frequentist, idata = fit_model(
+        table,
         spec,
         settings,
-        attrs={
-            "model_name": spec.name,
-            "model_label": spec.label,
-            "formula": spec.formula,
-            "spec_yaml": spec_yaml,
-            "data_hash": hash_of_data,
-            "data_path": str(data_path),
-            "n_obs": len(design.y),
-            "fit_key": key,
-        },
+        attrs={"data_path": str(data_path), "fit_key": key},
     )
     write_with(netcdf, lambda p: write_fit_netcdf(idata, p))
     write_with(frequentist_csv, lambda p: frequentist.to_csv(p, index=False))
@@ -168,13 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         specs = [load_spec(s) for s in (args.spec or ["model1", "model2"])]
         check_designs(specs, args.data)
         for spec in specs:
-            settings = SamplerSettings(
-                sampler=resolve_sampler(args.sampler, spec),
+            settings = spec_settings(
+                spec,
+                args.sampler,
+                explicit,
                 parameterisation=args.parameterisation,
                 aggregate=not args.no_aggregate,
                 seed=args.seed,
                 progress=not args.no_progress,
-                **{**spec.sampler, **explicit},
             )
             fit_spec(spec, args.data, args.out, settings, refit=args.refit)
     except SpecError as err:

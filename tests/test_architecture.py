@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("cmds_common", "data_prep", "models", "analysis", "devtools")
+PACKAGES = ("cmds", "cmds_common", "data_prep", "models", "analysis", "devtools")
 
 
 def _listed_modules() -> set[str]:

@@ -1,0 +1,383 @@
+"""The notebook API: load data, fit a spec or a formula, and work with the fit as an object.
+
+It calls the same functions as ``make fit`` and the command lines (:func:`models.fitting.
+fit_model`, :mod:`analysis.odds_ratios`, :mod:`analysis.ppc`, ...), so a fit made here is the
+fit ``make`` would make with the same data, spec, draws and seed. Every method returns plain
+pandas, xarray or matplotlib objects; ``Fit.idata`` is the ArviZ ``DataTree`` for anything not
+wrapped here (``arviz.summary(fit.idata)``, ``arviz.plot_trace(fit.idata)``).
+
+Example
+-------
+>>> import cmds
+>>> data = cmds.load_data()                       # the embedded synthetic sample
+>>> fit = cmds.fit("health_record ~ local_medical_insurance + hukou + (1 | province)", data)
+>>> fit.summary()                                 # odds ratios, intervals, R-hat, ESS
+>>> longer = fit.update(draws=2000)               # refit with more draws
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+import yaml
+from matplotlib.figure import Figure
+from scipy import special
+
+from analysis.convergence import convergence_checks, failure_messages
+from analysis.forest_plot import forest_plot
+from analysis.model_comparison import loo_comparison
+from analysis.odds_ratios import odds_ratio_table
+from analysis.ppc import predictive_checks
+from cmds_common.atomic import write_with
+from cmds_common.constants import DEFAULT_SAMPLE_SIZE, DEFAULT_SEED
+from cmds_common.spec import ModelSpec, SpecError, load_spec, spec_from_dict
+from data_prep.analysis_dataset import to_analysis_table
+from data_prep.build_cli import load_input
+from data_prep.synthetic import generate_synthetic
+from models.design import Design, build_design
+from models.fit_file import write_fit_netcdf
+from models.fitting import fit_model, spec_settings
+from models.sampling import SamplerSettings
+
+#: Parameters the convergence gate checks (as ``make fit`` does).
+_CHECKED = ["intercept", "beta"]
+
+
+def load_data(
+    path: str | Path | None = None,
+    codebook: str | Path | None = None,
+    encoding: str | None = None,
+    n: int = DEFAULT_SAMPLE_SIZE,
+    seed: int = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """Load an analysis table: the synthetic default, a raw survey file, or a coded table.
+
+    Parameters
+    ----------
+    path
+        ``None`` for the embedded synthetic sample; a ``.sav``/``.dta`` raw file (decoded
+        through ``codebook``, the shipped 2015 CMDS codebook by default); a ``.csv``/``.parquet``
+        coded table (or a raw export when ``codebook`` is given).
+    codebook
+        Codebook YAML for raw files.
+    encoding
+        Text encoding of the file when it is not the one its header declares (e.g. ``gb18030``).
+    n, seed
+        Size and seed of the synthetic sample (``path=None`` only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The typed analysis table, one row per respondent (categoricals with the reference level
+        first). The same checks as ``make fit DATA=...`` run; warnings are printed.
+
+    Raises
+    ------
+    data_prep.validation.DataValidationError, data_prep.readers.InputFileError
+        When the file cannot be used (the message says why and what to do).
+    """
+    if path is None:
+        raw, _ = generate_synthetic(n=n, seed=seed)
+        return to_analysis_table(raw)
+    table, _, findings = load_input(Path(path), Path(codebook) if codebook else None, encoding, [])
+    for finding in findings:
+        print(f"{finding.severity}: {finding}")
+    return table
+
+
+def _as_spec(model: str | Path | ModelSpec, name: str | None) -> ModelSpec:
+    """Make a spec from a formula string, a shipped spec name, a YAML path or a spec."""
+    if isinstance(model, ModelSpec):
+        return model
+    text = str(model)
+    if "~" in text:
+        outcome = text.split("~", 1)[0].strip()
+        return spec_from_dict({"name": name or f"{outcome}_model", "formula": text})
+    return load_spec(model)
+
+
+@dataclass
+class Fit:
+    """A fitted model: spec, data, design, weighted logit and posterior (``idata``).
+
+    Attributes
+    ----------
+    spec
+        The model spec (formula, reference levels, weights, priors).
+    data
+        The analysis table it was fitted to.
+    design
+        Design matrix, outcome, weights and group index.
+    frequentist
+        Weighted logistic regression on the same design (one row per term).
+    idata
+        The posterior as an ArviZ ``DataTree`` (posterior, sample statistics, log-likelihood,
+        posterior predictive, observed data), tagged with its provenance.
+    settings
+        The sampler settings used.
+    """
+
+    spec: ModelSpec
+    data: pd.DataFrame
+    design: Design
+    frequentist: pd.DataFrame
+    idata: xr.DataTree
+    settings: SamplerSettings
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        posterior = self.idata.posterior
+        return (
+            f"<Fit {self.name}: {self.spec.formula} | {len(self.design.y)} respondents, "
+            f"{posterior.sizes['chain']} chains x {posterior.sizes['draw']} draws, "
+            f"seed {self.settings.seed}>"
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Odds ratios: posterior median, 95% interval, P(OR > 1), R-hat, bulk ESS, weighted logit.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per term (as ``results/tables/odds_ratios_<model>.csv``), with the published
+            OR where the spec names a published model.
+        """
+        return odds_ratio_table(self.idata, self.frequentist, self.spec.published_model)
+
+    def convergence(self) -> pd.DataFrame:
+        """Run the convergence gate's checks (R-hat, bulk and tail ESS, divergences, E-BFMI)."""
+        names = _CHECKED + [f"{self.spec.group}_sigma"] * bool(self.spec.group)
+        return convergence_checks(self.idata, names)
+
+    def converged(self) -> bool:
+        """Whether every convergence check passed (see :meth:`convergence`)."""
+        failures = failure_messages(self.convergence())
+        for line in failures:
+            print(f"convergence: {line}")
+        return not failures
+
+    def plot_forest(self) -> Figure:
+        """Forest plot of the Bayesian, weighted-logit and (where given) published ORs."""
+        return forest_plot(self.summary(), f"{self.spec.label}: odds ratios")
+
+    def ppc(self) -> pd.DataFrame:
+        """Posterior predictive checks: observed uptake against replicated, overall and by group.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per check (``check``, ``variable``, ``level``, ``n``, ``observed``,
+            predictive intervals, ``bayes_p``).
+        """
+        return predictive_checks(self.idata, self.data, self.spec.outcome)
+
+    def predict(
+        self, newdata: pd.DataFrame | None = None, interval_prob: float = 0.95
+    ) -> pd.DataFrame:
+        """Posterior predicted probability of the outcome for each row of ``newdata``.
+
+        Parameters
+        ----------
+        newdata
+            Rows with the spec's predictor (and group) columns, typed like the analysis table;
+            ``None`` predicts for the fitted data. A group level the model has not seen gets
+            the average group (effect 0), as lme4's ``re.form = NA``; ``new_group`` says which.
+        interval_prob
+            Mass of the equal-tailed interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``probability`` (posterior mean), ``low``, ``high`` and ``new_group`` per row, index
+            as ``newdata``.
+        """
+        rows = self.data if newdata is None else newdata
+        X, group_idx = self._new_design(rows)
+        posterior = self.idata.posterior.to_dataset().stack(sample=("chain", "draw"))
+        eta = (
+            posterior["intercept"].to_numpy()[None, :]
+            + X @ posterior["beta"].transpose("term", "sample").to_numpy()
+        )
+        new_group = np.zeros(len(rows), dtype=bool)
+        if self.spec.group:
+            effects = posterior[f"{self.spec.group}_effect"].transpose(self.spec.group, "sample")
+            known = group_idx >= 0
+            eta[known] += effects.to_numpy()[group_idx[known]]
+            new_group = ~known
+        probability = special.expit(eta)
+        tail = (1 - interval_prob) / 2
+        return pd.DataFrame(
+            {
+                "probability": probability.mean(axis=1),
+                "low": np.quantile(probability, tail, axis=1),
+                "high": np.quantile(probability, 1 - tail, axis=1),
+                "new_group": new_group,
+            },
+            index=rows.index,
+        )
+
+    def _new_design(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Design matrix of ``rows`` with the fitted data's levels and centres."""
+        typed = rows.copy()
+        for column in self.spec.used_columns():
+            fitted = self.data[column]
+            if column not in typed:
+                if column in (self.spec.outcome, self.spec.weights):
+                    typed[column] = fitted.iloc[0]
+                    continue
+                raise SpecError(f"newdata lacks column {column!r}, which the model uses")
+            if isinstance(fitted.dtype, pd.CategoricalDtype) and column != self.spec.group:
+                values = typed[column].astype(str)
+                unknown = sorted(set(values) - set(fitted.cat.categories))
+                if unknown:
+                    raise SpecError(
+                        f"newdata column {column!r} has levels {unknown} outside "
+                        f"{list(fitted.cat.categories)}"
+                    )
+                typed[column] = pd.Categorical(values, categories=fitted.cat.categories)
+        typed[self.spec.outcome] = 0
+        design = build_design(typed, self.spec)
+        X = design.X.copy()
+        for column, term in enumerate(design.terms):
+            if term in design.continuous_centres:  # re-centre at the fitted data's mean
+                X[:, column] += (
+                    design.continuous_centres[term] - self.design.continuous_centres[term]
+                )
+        group_idx = np.full(len(rows), -1)
+        if self.spec.group:
+            positions = {level: k for k, level in enumerate(self.design.group_levels)}
+            group_idx = np.array(
+                [positions.get(str(level), -1) for level in typed[self.spec.group]]
+            )
+        return X, group_idx
+
+    def compare(self, *others: Fit) -> pd.DataFrame:
+        """PSIS-LOO comparison of this fit with others of the same data (best first)."""
+        fits = {self.name: self.idata, **{other.name: other.idata for other in others}}
+        if len(fits) < 1 + len(others):
+            raise ValueError("the fits to compare need different names")
+        return loo_comparison(fits)
+
+    def update(self, **changes: object) -> Fit:
+        """Refit with other sampler settings, e.g. ``fit.update(draws=4000, seed=2)``.
+
+        Parameters
+        ----------
+        **changes
+            Fields of :class:`models.sampling.SamplerSettings` (``draws``, ``tune``, ``chains``,
+            ``seed``, ``target_accept``, ``sampler``, ...).
+        """
+        settings = dataclasses.replace(self.settings, **changes)
+        return _fit(self.spec, self.data, settings)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit as NetCDF (readable by ``arviz.from_netcdf``) plus its weighted logit.
+
+        The weighted-logit table goes to ``<path>`` with suffix ``_frequentist.csv``. Reload with
+        :func:`load` and the same data.
+        """
+        path = Path(path)
+        write_with(path, lambda p: write_fit_netcdf(self.idata, p))
+        frequentist_path = path.with_name(path.stem + "_frequentist.csv")
+        write_with(frequentist_path, lambda p: self.frequentist.to_csv(p, index=False))
+        return path
+
+
+def _fit(spec: ModelSpec, data: pd.DataFrame, settings: SamplerSettings) -> Fit:
+    design, frequentist, idata = fit_model(data, spec, settings)
+    return Fit(spec, data, design, frequentist, idata, settings)
+
+
+def fit(
+    model: str | Path | ModelSpec,
+    data: pd.DataFrame,
+    *,
+    name: str | None = None,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    seed: int = DEFAULT_SEED,
+    sampler: str = "auto",
+    progress: bool = False,
+) -> Fit:
+    """Fit a model to an analysis table, as ``make fit`` does for one spec.
+
+    Parameters
+    ----------
+    model
+        A formula in lme4 syntax (``"health_record ~ hukou + age_years + (1 | province)"``), the
+        name of a shipped spec (``"model2"``), a path to a spec YAML, or a ``ModelSpec``.
+    data
+        Typed analysis table (from :func:`load_data`).
+    name
+        Model name for a formula (default ``<outcome>_model``).
+    draws, tune, chains
+        Sampler settings (default: the spec's own, else 1000 draws after 500 warm-up, 4 chains).
+    seed
+        Seed of every random step.
+    sampler
+        ``auto`` (default), ``compiled``, ``nutpie`` or ``pymc``.
+    progress
+        Show nutpie's progress table.
+
+    Returns
+    -------
+    Fit
+        The fitted model.
+    """
+    spec = _as_spec(model, name)
+    overrides = {"draws": draws, "tune": tune, "chains": chains}
+    settings = spec_settings(spec, sampler, overrides, seed=seed, progress=progress)
+    return _fit(spec, data, settings)
+
+
+def load(path: str | Path, data: pd.DataFrame) -> Fit:
+    """Reload a fit written by :meth:`Fit.save` or ``make fit`` (``results/fits/<model>.nc``).
+
+    Parameters
+    ----------
+    path
+        The NetCDF file; its weighted-logit table is read from beside it.
+    data
+        The analysis table it was fitted to (checked by content hash).
+
+    Raises
+    ------
+    ValueError
+        When ``data`` is not the table the fit was made from.
+    """
+    from cmds_common.analysis_table import data_hash
+
+    path = Path(path)
+    idata = az.from_netcdf(path)
+    attrs = idata.posterior.attrs
+    if data_hash(data) != attrs["data_hash"]:
+        raise ValueError(
+            f"{path} was fitted to data with hash {attrs['data_hash']}, not to this table "
+            f"(hash {data_hash(data)})"
+        )
+    spec = spec_from_dict(yaml.safe_load(attrs["spec_yaml"]), str(path))
+    frequentist = pd.read_csv(path.with_name(path.stem + "_frequentist.csv"))
+    settings = SamplerSettings(
+        sampler=str(attrs["sampler"]),
+        chains=int(attrs["chains"]),
+        draws=int(attrs["draws"]),
+        tune=int(attrs["tune"]),
+        seed=int(attrs["seed"]),
+        target_accept=float(attrs["target_accept"]),
+        progress=False,
+    )
+    return Fit(spec, data, build_design(data, spec), frequentist, idata, settings)
+
+
+__all__ = ["Fit", "fit", "load", "load_data"]

@@ -1,0 +1,89 @@
+"""The notebook API (``cmds``): the same fit as the pipeline, predictions by hand, round trips."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special
+
+import cmds
+
+ROOT = Path(__file__).resolve().parents[1]
+FORMULA = "health_record ~ local_medical_insurance + hukou + age_years + (1 | province)"
+
+
+@pytest.fixture(scope="module")
+def small_fit(default_table):
+    return cmds.fit(FORMULA, default_table, name="api_test", draws=200, tune=200, seed=3)
+
+
+def test_fit_is_labelled_and_summarised(small_fit):
+    assert small_fit.idata.posterior.attrs["model_name"] == "api_test"
+    summary = small_fit.summary()
+    assert list(summary["term"]) == ["local_medical_insurance_yes", "hukou_urban", "age_years"]
+    assert {"posterior_median_or", "cri_low", "cri_high", "r_hat", "ess_bulk"} <= set(summary)
+    assert (summary["cri_low"] < summary["posterior_median_or"]).all()
+    checks = small_fit.convergence()
+    assert {"r_hat", "ess_bulk", "divergences"} <= set(checks["check"])
+
+
+def test_predict_matches_a_hand_computation(small_fit, default_table):
+    rows = default_table.iloc[[0, 5, 9]]
+    predicted = small_fit.predict(rows)
+    posterior = small_fit.idata.posterior
+    alpha = posterior["intercept"].to_numpy().ravel()
+    beta = posterior["beta"].to_numpy().reshape(-1, 3)
+    effect = posterior["province_effect"].to_numpy().reshape(len(alpha), -1)
+    design = small_fit.design
+    for position, row in enumerate([0, 5, 9]):
+        eta = alpha + beta @ design.X[row] + effect[:, design.group_idx[row]]
+        assert predicted["probability"].iloc[position] == pytest.approx(
+            special.expit(eta).mean(), rel=1e-10
+        )
+    assert not predicted["new_group"].any()
+
+
+def test_predict_new_rows_and_an_unseen_province(small_fit):
+    rows = pd.DataFrame(
+        {
+            "local_medical_insurance": ["no", "yes"],
+            "hukou": ["rural", "rural"],
+            "age_years": [70.0, 70.0],
+            "province": ["Guangdong", "Atlantis"],
+        }
+    )
+    predicted = small_fit.predict(rows)
+    assert list(predicted["new_group"]) == [False, True]
+    assert ((predicted["low"] < predicted["probability"]) & (predicted["probability"] < 1)).all()
+    with pytest.raises(ValueError, match=r"levels \[.martian.\] outside"):
+        small_fit.predict(rows.assign(hukou=["rural", "martian"]))
+
+
+def test_update_save_and_load_round_trip(small_fit, default_table, tmp_path):
+    longer = small_fit.update(draws=300)
+    assert longer.idata.posterior.sizes["draw"] == 300 and longer.settings.seed == 3
+    path = longer.save(tmp_path / "api_test.nc")
+    again = cmds.load(path, default_table)
+    np.testing.assert_array_equal(
+        again.idata.posterior["beta"].to_numpy(), longer.idata.posterior["beta"].to_numpy()
+    )
+    pd.testing.assert_frame_equal(again.summary(), longer.summary(), check_dtype=False)
+    with pytest.raises(ValueError, match="hash"):
+        cmds.load(path, default_table.iloc[:-1])
+
+
+def test_shipped_spec_by_name_gives_the_published_column(default_table):
+    fit = cmds.fit("model1", default_table, draws=150, tune=150, seed=5)
+    assert fit.summary()["published_or"].notna().any()
+
+
+@pytest.mark.slow
+def test_quickstart_notebook_runs():
+    namespace = runpy.run_path(str(ROOT / "notebooks" / "quickstart.py"))
+    comparison = namespace["fit"].compare(namespace["pooled"])
+    assert set(comparison["model"]) == {"insurance_hukou", "insurance_hukou_pooled"}
+    assert namespace["checks"]["check"].iloc[0] == "overall"
