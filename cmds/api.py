@@ -18,6 +18,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,8 @@ def _as_spec(model: str | Path | ModelSpec, name: str | None) -> ModelSpec:
     text = str(model)
     if "~" in text:
         outcome = text.split("~", 1)[0].strip()
-        return spec_from_dict({"name": name or f"{outcome}_model", "formula": text})
+        tag = hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:6]
+        return spec_from_dict({"name": name or f"{outcome}_{tag}", "formula": text})
     return load_spec(model)
 
 
@@ -320,7 +322,7 @@ def fit(
     data
         Typed analysis table (from :func:`load_data`).
     name
-        Model name for a formula (default ``<outcome>_model``).
+        Model name for a formula (default ``<outcome>_<6 hex digits of the formula>``).
     draws, tune, chains
         Sampler settings (default: the spec's own, else 1000 draws after 500 warm-up, 4 chains).
     seed

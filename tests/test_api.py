@@ -87,3 +87,15 @@ def test_quickstart_notebook_runs():
     comparison = namespace["fit"].compare(namespace["pooled"])
     assert set(comparison["model"]) == {"insurance_hukou", "insurance_hukou_pooled"}
     assert namespace["checks"]["check"].iloc[0] == "overall"
+
+
+@pytest.mark.slow
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## From Python (notebooks)", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)  # fit.save writes my_model.nc here
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert (tmp_path / "my_model.nc").exists()
+    assert namespace["longer"].idata.posterior.sizes["draw"] == 2000
