@@ -440,8 +440,10 @@ def province_column(declarations: dict) -> str | None:
 
 
 def _as_binary(column: pd.Series, decl: Declaration) -> pd.Series:
-    words = {lv: k for k, lv in enumerate(decl.levels)} if decl.levels else {}
-    mapped = column.map(lambda v: words.get(_word(v), v) if pd.notna(v) else v)
+    words = {lv: k for k, lv in enumerate(decl.levels)}
+    present = column.dropna().map(_word)
+    all_words = bool(words) and len(present) > 0 and present.isin(list(words)).all()
+    mapped = column.map(lambda v: words[_word(v)] if pd.notna(v) else v) if all_words else column
     numeric = pd.to_numeric(mapped, errors="coerce")
     bad = numeric.notna() & ~numeric.isin([0, 1]) | (numeric.isna() & column.notna())
     if bad.any():
@@ -455,6 +457,7 @@ def _as_binary(column: pd.Series, decl: Declaration) -> pd.Series:
 def type_table(table: pd.DataFrame, declarations: dict) -> pd.DataFrame:
     """Type the declared columns of a table.
 
+    A binary column holds 0/1, or only the words of its two levels (first level = 0).
     Categoricals (and groups) get their levels with the reference first, ordinal variables an
     ordered categorical in the declared order, continuous and weight columns float, count,
     binary (0/1) and id columns int. Undeclared columns are dropped; declared columns the
