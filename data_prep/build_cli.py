@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -226,7 +226,7 @@ def describe_main(argv: list[str]) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     shipped = {n: d for n, d in shipped_declarations().items() if d.in_table}
-    known = {n: d for n, d in shipped.items() if n in raw.data.columns}
+    known = {n: replace(d, source=None) for n, d in shipped.items() if n in raw.data.columns}
     guessed, warnings = infer_declarations(
         raw.data[[c for c in raw.data.columns if c not in known]], str(args.file)
     )

@@ -127,6 +127,14 @@ def _source_values(
     return items.get(name)
 
 
+def _as_numbers(name: str, values: pd.Series, codebook: Codebook) -> pd.Series:
+    """Numbers of a sum/mean input: a binary variable's levels count as 0 and 1."""
+    decl = codebook.declarations.get(name)
+    if decl is not None and decl.type == "binary" and decl.levels:
+        return values.map({lv: k for k, lv in enumerate(decl.levels)}).astype(float)
+    return pd.to_numeric(values)
+
+
 def _derive_one(
     decl: Declaration,
     items: dict[str, pd.Series],
@@ -148,7 +156,10 @@ def _derive_one(
             np.where(values >= source.at, at_or_above, below), index=values.index
         ).where(values.notna())
     if source.kind in ("sum", "mean"):
-        numbers = pd.concat([pd.to_numeric(v) for v in inputs], axis=1)
+        numbers = pd.concat(
+            [_as_numbers(n, v, codebook) for n, v in zip(source.inputs, inputs, strict=True)],
+            axis=1,
+        )
         total = numbers.sum(axis=1, min_count=numbers.shape[1])
         return total if source.kind == "sum" else total / numbers.shape[1]
     year, month = (pd.to_numeric(v) for v in inputs)
