@@ -20,9 +20,11 @@ COMPARE ?= model2_pooled model2 model2_slopes
 MAIN_MODEL ?= model2
 SPECS_DIR ?= models/specs
 ACCEPT_CONVERGENCE_FAILURE ?=
-# Your own data: DATA=file.sav|.dta (raw survey, read through CODEBOOK) or file.csv|.parquet (coded)
+# Your own data: DATA=file.sav|.dta (raw survey, read through CODEBOOK) or file.csv|.parquet (coded,
+# its columns declared in DICTIONARY=dict.yaml; `python -m data_prep describe FILE` writes a starter)
 DATA ?=
 CODEBOOK ?=
+DICTIONARY ?=
 ENCODING ?=
 
 # With the default PYTHON the project's own .venv is created on first use;
@@ -37,8 +39,9 @@ DATA_FILE := $(RESULTS)/data/analysis_data.parquet
 # Records where the data came from; rewritten only when that changes, so switching DATA refits.
 # It lives outside results/ so that rejected input leaves results/ exactly as it was.
 DATA_SOURCE := .make-state/$(subst /,_,$(abspath $(RESULTS)))-data-source.txt
-DATA_DESCRIPTION := data=$(or $(DATA),synthetic n=$(N) seed=$(SEED)) codebook=$(CODEBOOK) encoding=$(ENCODING) models=$(MODELS)
+DATA_DESCRIPTION := data=$(or $(DATA),synthetic n=$(N) seed=$(SEED)) codebook=$(CODEBOOK) dictionary=$(DICTIONARY) encoding=$(ENCODING) models=$(MODELS)
 DATA_ARGS := $(if $(DATA),--input $(DATA)) $(if $(CODEBOOK),--codebook $(CODEBOOK)) \
+	$(if $(DICTIONARY),--dictionary $(DICTIONARY)) \
 	$(if $(ENCODING),--encoding $(ENCODING)) $(foreach m,$(MODELS),--spec $(SPECS_DIR)/$(m).yaml)
 FIT_FILES := $(foreach m,$(MODELS),$(RESULTS)/fits/$(m).nc)
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
@@ -49,7 +52,8 @@ SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CH
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "Variables (make fit VAR=value):"
-	@echo "  DATA=file  CODEBOOK=file  ENCODING=gb18030   your survey file (.sav/.dta via a codebook; coded .csv/.parquet)"
+	@echo "  DATA=file  CODEBOOK=file  DICTIONARY=file  ENCODING=gb18030   your survey file (.sav/.dta via a codebook;"
+	@echo "             coded .csv/.parquet, with a DICTIONARY of its columns)"
 	@echo "  MODELS='$(MODELS)'"
 	@echo "  COMPARE='$(COMPARE)'  MAIN_MODEL=$(MAIN_MODEL)  SPECS_DIR=$(SPECS_DIR)"
 	@echo "  SEED=$(SEED)  N=$(N)  WAVE_N=$(WAVE_N)  SAMPLER=$(SAMPLER) (auto|compiled|nutpie|pymc)"
@@ -79,7 +83,7 @@ $(DATA_SOURCE): FORCE
 	@mkdir -p $(@D)
 	@echo '$(DATA_DESCRIPTION)' | cmp -s - $@ || echo '$(DATA_DESCRIPTION)' > $@
 
-$(DATA_FILE): $(ENV_READY) $(DATA_SOURCE) $(DATA) $(CODEBOOK) \
+$(DATA_FILE): $(ENV_READY) $(DATA_SOURCE) $(DATA) $(CODEBOOK) $(DICTIONARY) \
 		$(wildcard cmds_common/*.py cmds_common/*.csv data_prep/*.py data_prep/*.csv data_prep/*.yaml data_prep/codebooks/*.yaml)
 	$(PYTHON) -m data_prep --out $(RESULTS)/data --seed $(SEED) --n $(N) $(DATA_ARGS)
 

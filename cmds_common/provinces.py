@@ -66,7 +66,9 @@ def province_lookup() -> dict[str, str]:
 
     Accepted: the GB/T 2260 two-digit code (``"44"``, ``44``, ``44.0``), the six-digit form
     (``"440000"``), the Chinese name with or without its suffix (``"广东"``, ``"广东省"``), the
-    English and pinyin names in any case (``"Guangdong"``, ``"nei menggu"``).
+    English and pinyin names in any case (``"Guangdong"``, ``"nei menggu"``), full names with
+    their suffix (``"广西壮族自治区"``) and the aliases of :data:`ALIASES` (``"XPCC"``,
+    ``"Bingtuan"``, ``"兵团"`` for the Xinjiang Corps).
     """
     lookup: dict[str, str] = {}
     suffixes = ("省", "市", "自治区", "壮族自治区", "回族自治区", "维吾尔自治区")
@@ -81,9 +83,25 @@ def province_lookup() -> dict[str, str]:
         }
         for spelling in spellings:
             lookup[province_key(spelling)] = row.name_en
-    lookup[province_key("Xinjiang Production and Construction Corps")] = "Xinjiang Corps"
-    lookup[province_key("兵团")] = "Xinjiang Corps"
+    for alias, name in ALIASES.items():
+        lookup[province_key(alias)] = name
     return lookup
+
+
+#: Other spellings found in survey files and official lists.
+ALIASES = {
+    "Xinjiang Production and Construction Corps": "Xinjiang Corps",
+    "XPCC": "Xinjiang Corps",
+    "Bingtuan": "Xinjiang Corps",
+    "兵团": "Xinjiang Corps",
+    "新疆兵团": "Xinjiang Corps",
+    "Inner Mongolia Autonomous Region": "Inner Mongolia",
+    "Guangxi Zhuang Autonomous Region": "Guangxi",
+    "Ningxia Hui Autonomous Region": "Ningxia",
+    "Xinjiang Uygur Autonomous Region": "Xinjiang",
+    "Tibet Autonomous Region": "Tibet",
+    "Xizang": "Tibet",
+}
 
 
 def to_province_names(values: pd.Series) -> pd.Series:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cmds_common.declarations import type_table
 from data_prep import variables
 
 
 def to_analysis_table(raw: pd.DataFrame) -> pd.DataFrame:
-    """Type a coded table: fixed-order categoricals, numeric continuous columns.
+    """Type a coded table by the shipped 2015 declarations (:func:`type_table`).
 
     Parameters
     ----------
@@ -21,22 +22,4 @@ def to_analysis_table(raw: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Categoricals with the reference level first and province in GB/T 2260 order.
     """
-    schema = variables.variable_by_name()
-    typed = {}
-    for name, var in schema.items():
-        if name not in raw.columns:
-            continue
-        column = raw[name]
-        if var.kind == "categorical":
-            as_text = column.where(column.isna(), column.astype(str))
-            unknown = sorted(set(as_text.dropna()) - set(var.levels))
-            if unknown:
-                raise ValueError(
-                    f"column {name!r} has values {unknown} outside the allowed {list(var.levels)}"
-                )
-            typed[name] = pd.Categorical(as_text, categories=var.levels, ordered=False)
-        elif var.kind in ("binary_outcome", "id"):
-            typed[name] = column.astype("int64")
-        else:
-            typed[name] = column.astype("float64")
-    return pd.DataFrame(typed)
+    return type_table(raw, variables.shipped_declarations())

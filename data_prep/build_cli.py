@@ -5,15 +5,20 @@ one for benchmarks. ``--input FILE`` uses your data instead:
 
 * ``.sav`` / ``.dta``: the raw survey file, decoded through a codebook (``--codebook``; the
   shipped 2015 CMDS codebook by default) and put through the paper's inclusion flow;
-* ``.csv`` / ``.parquet``: an already-coded table (schema in ``data_prep/coded_schema.py``), or
-  a raw export when ``--codebook`` is given.
+* ``.csv`` / ``.parquet``: an already-coded table (schema in ``data_prep/coded_schema.py``; any
+  other columns declared in ``--dictionary DICT.yaml``), or a raw export when ``--codebook`` is
+  given.
+
+``python -m data_prep describe FILE`` writes a starter dictionary (``FILE`` stem +
+``_dictionary.yaml``, or ``--out``) for the user to edit and pass as ``--dictionary``.
 
 Both input paths end in the same checks (:mod:`data_prep.validation`) and in a design check of
 every requested spec (:mod:`data_prep.design_check`); only then is anything written.
 
 Writes ``analysis_data.parquet``, ``data_dictionary.csv``/``.md``, ``inclusion_flow.csv``/``.md``,
 ``data_warnings.csv`` (legal but risky features: see :mod:`data_prep.validation`),
-``weight_summary.csv`` (Kish effective sample size, max/median weight), ``source.txt`` and, for
+``weight_summary.csv`` (Kish effective sample size, max/median weight), ``source.txt`` (with the
+survey wave) and, for
 synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written when the
 input or a spec's design is rejected.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -35,17 +41,26 @@ from cmds_common.constants import (
     DEFAULT_SAMPLE_SIZE,
     DEFAULT_SEED,
 )
+from cmds_common.declarations import (
+    DeclarationError,
+    data_dictionary,
+    dump_declarations,
+    infer_declarations,
+    load_declarations,
+)
 from cmds_common.markdown import to_markdown
 from cmds_common.spec import ModelSpec, SpecError, load_spec
 from cmds_common.survey_weights import describe, weight_summary
 from data_prep.analysis_dataset import to_analysis_table
 from data_prep.codebook import CodebookError, load_codebook
-from data_prep.coded_schema import CodedDataError, prepare_coded_table
+from data_prep.coded_schema import CodedDataError, coded_declarations, prepare_coded_table
 from data_prep.design_check import design_findings
-from data_prep.ingest import IngestError, flow_table, ingest_survey
+from data_prep.flow import flow_table
+from data_prep.ingest import IngestError, ingest_survey
 from data_prep.readers import InputFileError, read_table
 from data_prep.synthetic import POPULATIONS, generate_synthetic
 from data_prep.validation import (
+    WARNING,
     DataValidationError,
     Finding,
     check_table,
@@ -54,7 +69,7 @@ from data_prep.validation import (
     raise_for_errors,
     warnings_frame,
 )
-from data_prep.variables import OUTCOME, PROVINCE, WEIGHT, data_dictionary
+from data_prep.variables import OUTCOME, PROVINCE, WEIGHT, shipped_declarations
 
 FLOW_FILE = "inclusion_flow.csv"
 
@@ -79,34 +94,59 @@ def _with_weight_exclusion(flow: pd.DataFrame, dropped: int, n: int) -> pd.DataF
     return flow_table(steps)
 
 
+@dataclass
+class LoadedInput:
+    """The analysis table from the user's file, with what describes it."""
+
+    table: pd.DataFrame
+    flow: pd.DataFrame
+    findings: list[Finding]
+    declarations: dict = field(default_factory=dict)
+    wave: int | None = None
+
+
 def load_input(
-    path: Path, codebook: Path | None, encoding: str | None, specs: list[ModelSpec]
-) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding]]:
+    path: Path,
+    codebook: Path | None,
+    encoding: str | None,
+    specs: list[ModelSpec],
+    dictionary: Path | None = None,
+) -> LoadedInput:
     """Read the user's file into the analysis table, its inclusion flow and the findings.
 
-    Both paths (raw file through a codebook, coded table) end in the same validation contract
-    and in the design check of every spec. Errors raise :class:`DataValidationError`.
+    Both paths (raw file through a codebook, coded table with an optional dictionary) end in
+    the same validation contract and in the design check of every spec. Errors raise
+    :class:`DataValidationError` (or the error of the step that failed).
     """
     required = required_columns(specs)
-    raw = read_table(path, encoding=encoding)
     source = str(path)
+    declared = load_declarations(dictionary) if dictionary is not None else None
+    raw = read_table(path, encoding=encoding)
+    wave = None
     if path.suffix.lower() in (".sav", ".dta") or codebook is not None:
-        result = ingest_survey(raw, load_codebook(codebook), required)
+        book = load_codebook(codebook)
+        result = ingest_survey(raw, book, required)
         table, flow, lines, findings = result.table, result.flow, result.lines, result.findings
+        declarations, wave = book.declarations, book.wave
     else:
-        table = prepare_coded_table(raw, required)
+        declarations, guessed = coded_declarations(raw.data, declared, source)
+        table = prepare_coded_table(raw, required, declarations)
         flow = flow_table([("rows in the coded table", len(table), None)])
-        lines, findings = default_lines(len(table)), []
+        lines = default_lines(len(table))
+        findings = [
+            Finding(WARNING, "undeclared_column", source, "", "", len(table), "", text)
+            for text in guessed
+        ]
     findings = duplicate_rows(raw.data, source) + findings
     before = len(table)
-    table, table_findings = check_table(table, lines, source)
+    table, table_findings = check_table(table, lines, source, declarations)
     findings += table_findings
     if len(table) < before:
         flow = _with_weight_exclusion(flow, before - len(table), len(table))
     for spec in specs:
         findings += design_findings(table, spec)
     raise_for_errors(findings, source)
-    return table, flow, findings
+    return LoadedInput(table, flow, findings, declarations, wave)
 
 
 def write_outputs(
@@ -115,21 +155,26 @@ def write_outputs(
     out_dir: Path,
     source: str,
     findings: list[Finding] | None = None,
+    declarations: dict | None = None,
+    wave: int | None = None,
 ) -> Path:
     """Write the analysis table, dictionary, flow, warnings and source; print a summary."""
+    declarations = declarations or shipped_declarations()
     if findings is None:  # the synthetic sample: the same table checks, nothing dropped
-        _, findings = check_table(table, default_lines(len(table)), source)
+        _, findings = check_table(table, default_lines(len(table)), source, declarations)
     warnings = warnings_frame(findings)
     path = write_analysis_table(table, out_dir / ANALYSIS_DATA_FILE)
     write_with(out_dir / "data_warnings.csv", lambda p: warnings.to_csv(p, index=False))
-    write_text(out_dir / "source.txt", source + "\n")
+    write_text(out_dir / "source.txt", source + (f"; wave {wave}" if wave else "") + "\n")
     if WEIGHT in table:
         weights = pd.DataFrame([weight_summary(table[WEIGHT].to_numpy(float))])
         write_with(out_dir / "weight_summary.csv", lambda p: weights.to_csv(p, index=False))
         print(f"survey weights: {describe(weights.iloc[0].to_dict())}")
     for finding in findings:
         print(f"{finding.severity}: {finding}")
-    dictionary = data_dictionary()
+    dictionary = data_dictionary(
+        {n: d for n, d in declarations.items() if n in table.columns}
+    ).assign(wave=wave if wave else "")
     write_with(out_dir / DATA_DICTIONARY_FILE, lambda p: dictionary.to_csv(p, index=False))
     write_text((out_dir / DATA_DICTIONARY_FILE).with_suffix(".md"), to_markdown(dictionary))
     write_with(out_dir / FLOW_FILE, lambda p: flow.to_csv(p, index=False))
@@ -160,19 +205,58 @@ def build_default_data(out_dir: Path, n: int, seed: int, population: str = "aged
     source = f"synthetic sample, n={n}, seed={seed}"
     if population != "aged_60_plus":
         source += f", population={population}"
-    path = write_outputs(table, flow, out_dir, source)
+    path = write_outputs(table, flow, out_dir, source, wave=2015)
     write_with(out_dir / "synthetic_truth.csv", lambda p: truth.to_csv(p, index=False))
     return path
 
 
+def describe_main(argv: list[str]) -> int:
+    """``python -m data_prep describe FILE``: write a starter dictionary for a coded table."""
+    parser = argparse.ArgumentParser(
+        prog="python -m data_prep describe",
+        description="Write a starter dictionary (declarations) for a coded table, to edit.",
+    )
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--out", type=Path, help="default: <file stem>_dictionary.yaml beside it")
+    parser.add_argument("--encoding", help="text encoding of the input (e.g. gb18030)")
+    args = parser.parse_args(argv)
+    try:
+        raw = read_table(args.file, encoding=args.encoding)
+    except InputFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    shipped = {n: d for n, d in shipped_declarations().items() if d.in_table}
+    known = {n: replace(d, source=None) for n, d in shipped.items() if n in raw.data.columns}
+    guessed, warnings = infer_declarations(
+        raw.data[[c for c in raw.data.columns if c not in known]], str(args.file)
+    )
+    out = args.out or args.file.with_name(f"{args.file.stem}_dictionary.yaml")
+    header = (
+        f"# Starter dictionary for {args.file.name}, written by `python -m data_prep describe`.\n"
+        "# Check each type, label, levels and reference (format: cmds_common/declarations.py),\n"
+        f"# then: python -m data_prep --input {args.file} --dictionary {out.name}\n"
+    )
+    write_text(out, dump_declarations({**known, **guessed}, header=header))
+    for warning in warnings:
+        print(f"warning: {warning}")
+    print(f"wrote {out}: {len(known) + len(guessed)} columns declared")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["describe"]:
+        return describe_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m data_prep", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     parser.add_argument("--input", type=Path, help="your .sav, .dta, .csv or .parquet file")
     parser.add_argument("--codebook", type=Path, help="codebook YAML for a raw survey file")
+    parser.add_argument(
+        "--dictionary", type=Path, help="declarations (types, levels) of a coded table's columns"
+    )
     parser.add_argument("--encoding", help="text encoding of the input (e.g. gb18030)")
     parser.add_argument(
         "--spec",
@@ -193,9 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         specs = [load_spec(name) for name in args.spec or ["model1", "model2"]]
-        table, flow, findings = load_input(args.input, args.codebook, args.encoding, specs)
+        loaded = load_input(args.input, args.codebook, args.encoding, specs, args.dictionary)
     except (
         InputFileError,
+        DeclarationError,
         CodebookError,
         IngestError,
         CodedDataError,
@@ -206,5 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nothing was written to {args.out}", file=sys.stderr)
         return 2
     source = f"{args.input}" + (f" read through codebook {args.codebook}" if args.codebook else "")
-    write_outputs(table, flow, args.out, source, findings)
+    source += f" with dictionary {args.dictionary}" if args.dictionary else ""
+    write_outputs(
+        loaded.table,
+        loaded.flow,
+        args.out,
+        source,
+        loaded.findings,
+        loaded.declarations,
+        loaded.wave,
+    )
     return 0

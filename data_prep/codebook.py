@@ -1,8 +1,14 @@
 """Codebooks: how raw survey variables and codes map onto the analysis variables.
 
-A codebook is a YAML file (the 2015 CMDS one ships as ``data_prep/codebooks/cmds2015.yaml``)::
+A codebook is a YAML file (the 2015 CMDS one ships as ``data_prep/codebooks/cmds2015.yaml``, the
+2017 one as ``cmds2017.yaml``)::
 
+    wave: 2015
     survey_month: 2015-05            # reference month for age and time in the inflow area
+    variables:                       # the analysis variables, declared: cmds_common/declarations.py
+      sex: {type: categorical, label: Sex, levels: [male, female], source: {item: sex}}
+    flow:                            # the inclusion flow: data_prep/flow.py
+      - count: respondents in the file
     items:
       sex:
         raw: q101b1                  # the variable's name in the survey file
@@ -11,8 +17,11 @@ A codebook is a YAML file (the 2015 CMDS one ships as ``data_prep/codebooks/cmds
       household_monthly_income:
         raw: FILL_IN                 # the user must write the variable name here
 
-Each item has a fixed meaning (:data:`ITEMS`). An item the chosen models need whose ``raw`` is
-``FILL_IN`` stops ingestion with a message naming the item and the codebook line to edit.
+An item may say what it is (``type: categorical | numeric | province | id | text``,
+``label:``, ``range: [low, high]``); the 2015 item names have defaults (:data:`ITEMS`). An item
+the chosen models need whose ``raw`` is ``FILL_IN`` stops ingestion with a message naming the
+item and the codebook line to edit. A codebook without ``variables:`` or ``flow:`` uses those of
+the shipped 2015 codebook.
 """
 
 from __future__ import annotations
@@ -23,7 +32,9 @@ from pathlib import Path
 
 import yaml
 
-from cmds_common.yaml_text import load_yaml
+from cmds_common.declarations import Declaration, DeclarationError, parse_declarations
+from cmds_common.yaml_text import YAML12BoolLoader, load_yaml
+from data_prep.flow import FlowStep, parse_flow
 
 FILL_IN = "FILL_IN"
 
@@ -35,8 +46,8 @@ class ItemDefinition:
     Attributes
     ----------
     kind
-        ``"categorical"`` (codes map to ``levels``), ``"numeric"``, ``"province"`` or ``"id"``
-        (whole numbers, unique per respondent).
+        ``"categorical"`` (codes map to ``levels``), ``"numeric"``, ``"province"``, ``"id"``
+        (whole numbers, unique per respondent) or ``"text"`` (kept as written, e.g. city codes).
     description
         The survey question in words.
     levels
@@ -107,31 +118,7 @@ ITEMS: dict[str, ItemDefinition] = {
     ),
 }
 
-#: Codebook items each analysis variable is derived from.
-ITEMS_FOR_VARIABLE: dict[str, tuple[str, ...]] = {
-    "province": ("province",),
-    "health_record": ("health_record",),
-    "age_years": ("birth_year", "birth_month"),
-    "years_in_inflow_area": ("arrival_year", "arrival_month"),
-    "income_quartile": ("household_monthly_income",),
-    "occupation": ("employment",),
-    "local_medical_insurance": ("local_medical_insurance",),
-    "settlement_intention": ("planned_stay",),
-    "local_friends": ("local_friends_count",),
-    "exercise": ("daily_exercise_minutes",),
-    "hukou": ("hukou",),
-    "movement": ("movement",),
-    "sex": ("sex",),
-    "education": ("education",),
-    "marital": ("marital",),
-    "chronic_disease": ("chronic_disease",),
-    "self_rated_health": ("self_rated_health",),
-    "weight": ("weight",),
-    "respondent_id": ("respondent_id",),
-}
-
-#: Analysis variables the inclusion flow always needs.
-FLOW_VARIABLES = ("province", "health_record", "age_years", "years_in_inflow_area")
+ITEM_KINDS = ("categorical", "numeric", "province", "id", "text")
 
 
 class CodebookError(ValueError):
@@ -147,6 +134,7 @@ class CodebookItem:
     codes: dict[object, str] = field(default_factory=dict)
     missing: tuple[object, ...] = ()
     line: int = 0
+    definition: ItemDefinition = ItemDefinition("numeric", "")
 
     @property
     def filled_in(self) -> bool:
@@ -162,6 +150,31 @@ class Codebook:
     survey_year: int
     survey_month: int
     items: dict[str, CodebookItem]
+    declarations: dict[str, Declaration] = field(default_factory=dict)
+    flow: list[FlowStep] = field(default_factory=list)
+    wave: int | None = None
+
+    def input_of(self, name: str) -> tuple[str, str]:
+        """``("variable", name)`` or ``("item", name)``: what a source's input refers to."""
+        decl = self.declarations.get(name)
+        if decl is not None and decl.source is not None:
+            return "variable", name
+        return "item", name
+
+    def items_for(self, variable: str, seen: frozenset[str] = frozenset()) -> list[str]:
+        """Codebook items a declared variable is derived from, through every recode."""
+        decl = self.declarations.get(variable)
+        if decl is None or decl.source is None or variable in seen:
+            if decl is not None and decl.type == "id" and variable in self.items:
+                return [variable]
+            return []
+        found: list[str] = []
+        for name in decl.source.inputs:
+            if decl.source.kind == "item" or self.input_of(name)[0] == "item":
+                found.append(name)
+            else:
+                found += self.items_for(name, seen | {variable})
+        return list(dict.fromkeys(found))
 
     def where(self, item: str) -> str:
         """``"<file> line N"`` of an item, for messages."""
@@ -177,16 +190,23 @@ class Codebook:
         """
         problems = []
         for variable in variables:
-            for item_name in ITEMS_FOR_VARIABLE[variable]:
+            if variable not in self.declarations:
+                problems.append(
+                    f"  - {variable}: the models need it, but {self.source} does not declare it "
+                    "under 'variables:'"
+                )
+            for item_name in self.items_for(variable):
                 item = self.items.get(item_name)
+                meaning = item.definition.description if item else ITEMS.get(item_name, "")
+                meaning = getattr(meaning, "description", meaning)
                 if item is None:
                     problems.append(
-                        f"  - {item_name} ({ITEMS[item_name].description}), needed for "
+                        f"  - {item_name} ({meaning}), needed for "
                         f"{variable}: add an item '{item_name}:' to {self.source}"
                     )
                 elif not item.filled_in:
                     problems.append(
-                        f"  - {item_name} ({ITEMS[item_name].description}), needed for "
+                        f"  - {item_name} ({meaning}), needed for "
                         f"{variable}: set 'raw:' at {self.where(item_name)}"
                     )
         if problems:
@@ -251,11 +271,11 @@ def parse_codebook(text: str, source: str) -> Codebook:
     items, problems = {}, []
     for name, body in raw["items"].items():
         where = f"{source} line {lines.get(name, '?')}"
-        if name not in ITEMS:
-            problems.append(f"{where}: unknown item {name!r}; known items: {sorted(ITEMS)}")
-            continue
         body = body or {}
-        definition = ITEMS[name]
+        if not isinstance(body, dict):
+            problems.append(f"{where}: item {name!r} needs a mapping with 'raw:'")
+            continue
+        definition = _item_definition(name, body, where, problems)
         raw_name = body.get("raw")
         codes = {_code_key(k): _level(v) for k, v in (body.get("codes") or {}).items()}
         bad_levels = sorted(set(codes.values()) - set(definition.levels))
@@ -271,10 +291,103 @@ def parse_codebook(text: str, source: str) -> Codebook:
             codes=codes,
             missing=tuple(_code_key(m) for m in body.get("missing") or ()),
             line=lines.get(name, 0),
+            definition=definition,
         )
     if problems:
         raise CodebookError("\n".join(problems))
-    return Codebook(source=source, survey_year=year, survey_month=month, items=items)
+    if "variables" in raw:
+        try:
+            declarations = parse_declarations(text, source, set(items))
+        except DeclarationError as err:
+            raise CodebookError(str(err)) from err
+    else:
+        declarations = _shipped().declarations
+    problems += _check_sources(declarations, items)
+    if "flow" in raw:
+        flow, flow_problems = parse_flow(
+            raw["flow"], _flow_lines(text), source, set(declarations) | set(items)
+        )
+        problems += flow_problems
+    else:
+        flow = _shipped().flow
+    if problems:
+        raise CodebookError(
+            f"{source}: {len(problems)} problem(s) with the codebook:\n  - "
+            + "\n  - ".join(problems)
+        )
+    wave = raw.get("wave")
+    return Codebook(
+        source=source,
+        survey_year=year,
+        survey_month=month,
+        items=items,
+        declarations=declarations,
+        flow=flow,
+        wave=int(wave) if wave is not None else year,
+    )
+
+
+def _item_definition(name: str, body: dict, where: str, problems: list[str]) -> ItemDefinition:
+    """Say what an item is: its own ``type``/``label``/``range``, else the 2015 defaults."""
+    default = ITEMS.get(name)
+    kind = body.get("type") or (default.kind if default else None)
+    if kind is None:
+        kind = "categorical" if body.get("codes") else "numeric"
+    if kind not in ITEM_KINDS:
+        problems.append(f"{where}: item {name!r} has unknown type {kind!r}; known: {ITEM_KINDS}")
+    label = str(body.get("label") or (default.description if default else name))
+    valid = body.get("range")
+    if valid is not None:
+        valid = (float(valid[0]), float(valid[1]))
+    elif default is not None:
+        valid = default.valid_range
+    if default is not None and not body.get("type"):
+        levels = default.levels
+    else:
+        levels = tuple(dict.fromkeys(_level(v) for v in (body.get("codes") or {}).values()))
+    return ItemDefinition(kind, label, levels, valid)
+
+
+def _check_sources(declarations: dict[str, Declaration], items: dict) -> list[str]:
+    """Levels that item code maps and ``map`` recodes produce must be declared levels."""
+    problems = []
+    for decl in declarations.values():
+        source = decl.source
+        if source is None or not decl.levels:
+            continue
+        if source.kind == "item" and source.inputs[0] in items:
+            produced = set(items[source.inputs[0]].codes.values())
+            where = f"item '{source.inputs[0]}' codes"
+        elif source.kind == "map":
+            produced = set(source.codes.values())
+            where = "its 'map' codes"
+        else:
+            continue
+        outside = sorted(produced - set(decl.levels))
+        if outside:
+            problems.append(
+                f"{decl.where()}: {decl.name}: {where} give levels {outside} that are not among "
+                f"its declared levels {list(decl.levels)}"
+            )
+    return problems
+
+
+def _flow_lines(text: str) -> list[int]:
+    root = yaml.compose(text, Loader=YAML12BoolLoader)
+    for key, value in root.value if isinstance(root, yaml.MappingNode) else []:
+        if key.value == "flow" and isinstance(value, yaml.SequenceNode):
+            return [step.start_mark.line + 1 for step in value.value]
+    return []
+
+
+_SHIPPED: list[Codebook] = []
+
+
+def _shipped() -> Codebook:
+    """Return the shipped 2015 codebook (its declarations and flow serve codebooks without them)."""
+    if not _SHIPPED:
+        _SHIPPED.append(load_codebook())
+    return _SHIPPED[0]
 
 
 def load_codebook(path: str | Path | None = None) -> Codebook:

@@ -1,12 +1,12 @@
-"""From a raw survey file to the analysis data set: decode, inclusion flow, recode.
+"""From a raw survey file to the analysis data set: decode, derive, inclusion flow, recode.
 
-Inclusion flow (Jing et al. 2019): aged 60+ at the survey month (May 2015) with complete
-answers; in the inflow area 6 months or more; health-record answer not "not clear".
-
-Recodes: record = "established" only (never heard of it / heard of it but not established = 0);
-household monthly income in quartiles of the analysed sample (ties stay together, see
-:mod:`data_prep.quantile_groups`); 3+ local friends; intends to stay 5+ years (per the codebook's
-planned-stay codes); 60+ minutes of daily exercise.
+Everything study-specific is data in the codebook: the items (raw variables and code maps), the
+declared variables with their sources (:mod:`cmds_common.declarations`) and the inclusion flow
+(:mod:`data_prep.flow`). For the 2015 codebook that is the flow of Jing et al. (2019): aged 60+
+at the survey month (May 2015) with complete answers; in the inflow area 6 months or more;
+health-record answer not "not clear"; and its recodes: record = "established" only; household
+monthly income in quartiles of the analysed sample (ties stay together, see
+:mod:`data_prep.quantile_groups`); 3+ local friends; 60+ minutes of daily exercise.
 
 The codebook, not the file, decides what a code means: values an SPSS file declares missing are
 read as their codes and go through the codebook like any other; a warning says how many there were.
@@ -20,16 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cmds_common.declarations import POST_FLOW_SOURCES, Declaration, type_table
 from cmds_common.provinces import UnknownProvinceError, to_province_names
-from data_prep import variables
-from data_prep.analysis_dataset import to_analysis_table
-from data_prep.codebook import FLOW_VARIABLES, ITEMS, ITEMS_FOR_VARIABLE, Codebook
+from data_prep.codebook import Codebook
+from data_prep.flow import FlowError, apply_flow, flow_table, flow_variables
 from data_prep.quantile_groups import quantile_groups
 from data_prep.readers import RawTable, file_rows
 from data_prep.validation import WARNING, Finding, duplicate_ids
 
-MIN_AGE = 60
-MIN_YEARS_IN_INFLOW_AREA = 0.5
+__all__ = ["IngestError", "IngestResult", "flow_table", "ingest_survey"]
 
 
 class IngestError(ValueError):
@@ -67,7 +66,7 @@ def _label(value: object, labels: dict) -> str:
 
 def _decode_item(raw: RawTable, codebook: Codebook, name: str, problems: list[str]) -> pd.Series:
     item = codebook.items[name]
-    definition = ITEMS[name]
+    definition = item.definition
     values = raw.data[item.raw]
     where = f"{item.raw} ({name}, {codebook.where(name)})"
     labels = raw.value_labels.get(item.raw, {})
@@ -88,7 +87,7 @@ def _decode_item(raw: RawTable, codebook: Codebook, name: str, problems: list[st
         if not_numbers.any():
             bad = sorted({str(v) for v in values[not_numbers]})[:10]
             problems.append(f"{where}: non-numeric values {bad} in rows {file_rows(not_numbers)}")
-        low, high = definition.valid_range
+        low, high = definition.valid_range or (-np.inf, np.inf)
         outside = numeric.notna() & ~numeric.between(low, high)
         if outside.any():
             bad = sorted(set(numeric[outside].tolist()))[:10]
@@ -103,6 +102,9 @@ def _decode_item(raw: RawTable, codebook: Codebook, name: str, problems: list[st
                     f"{where}: ids must be whole numbers (rows {file_rows(fractional)})"
                 )
         return numeric.where(~outside)
+    if definition.kind == "text" and not item.codes:
+        as_text = values.map(lambda v: f"{v:g}" if isinstance(v, float) else str(v))
+        return as_text.mask(missing)
     by_label = keys.map(lambda k: item.codes.get(labels.get(k)) if labels.get(k) else None)
     decoded = keys.map(item.codes).fillna(by_label).mask(missing)
     unknown = decoded.isna() & ~missing
@@ -115,43 +117,78 @@ def _decode_item(raw: RawTable, codebook: Codebook, name: str, problems: list[st
     return decoded
 
 
+def _source_values(
+    name: str, items: dict[str, pd.Series], derived: dict[str, pd.Series], codebook: Codebook
+) -> pd.Series | None:
+    """Values of a source input: a derived variable, else a decoded item (None if unavailable)."""
+    kind, _ = codebook.input_of(name)
+    if kind == "variable":
+        return derived.get(name)
+    return items.get(name)
+
+
+def _as_numbers(name: str, values: pd.Series, codebook: Codebook) -> pd.Series:
+    """Numbers of a sum/mean input: a binary variable's levels count as 0 and 1."""
+    decl = codebook.declarations.get(name)
+    if decl is not None and decl.type == "binary" and decl.levels:
+        return values.map({lv: k for k, lv in enumerate(decl.levels)}).astype(float)
+    return pd.to_numeric(values)
+
+
+def _derive_one(
+    decl: Declaration,
+    items: dict[str, pd.Series],
+    derived: dict[str, pd.Series],
+    codebook: Codebook,
+) -> pd.Series | None:
+    source = decl.source
+    if source.kind == "item":
+        return items.get(source.inputs[0])
+    inputs = [_source_values(n, items, derived, codebook) for n in source.inputs]
+    if any(v is None for v in inputs):
+        return None
+    if source.kind == "map":
+        return inputs[0].map(lambda v: source.codes.get(str(v)) if pd.notna(v) else np.nan)
+    if source.kind == "threshold":
+        values = pd.to_numeric(inputs[0])
+        below, at_or_above = decl.levels
+        return pd.Series(
+            np.where(values >= source.at, at_or_above, below), index=values.index
+        ).where(values.notna())
+    if source.kind in ("sum", "mean"):
+        numbers = pd.concat(
+            [_as_numbers(n, v, codebook) for n, v in zip(source.inputs, inputs, strict=True)],
+            axis=1,
+        )
+        total = numbers.sum(axis=1, min_count=numbers.shape[1])
+        return total if source.kind == "sum" else total / numbers.shape[1]
+    year, month = (pd.to_numeric(v) for v in inputs)
+    if source.kind == "age_at_survey":
+        return codebook.survey_year - year - (month > codebook.survey_month)
+    if source.kind == "years_since":
+        return (codebook.survey_year * 12 + codebook.survey_month - (year * 12 + month)) / 12
+    return None
+
+
 def _derive(items: dict[str, pd.Series], codebook: Codebook) -> dict[str, pd.Series]:
-    survey = codebook.survey_year * 12 + codebook.survey_month
+    """Every declared variable that can be derived before the inclusion flow."""
     derived: dict[str, pd.Series] = {}
-    if {"birth_year", "birth_month"} <= set(items):
-        year, month = items["birth_year"], items["birth_month"]
-        derived["age_years"] = codebook.survey_year - year - (month > codebook.survey_month)
-    if {"arrival_year", "arrival_month"} <= set(items):
-        arrived = items["arrival_year"] * 12 + items["arrival_month"]
-        derived["years_in_inflow_area"] = (survey - arrived) / 12
-    renames = {
-        "health_record": "health_record_answer",
-        "employment": "occupation",
-        "planned_stay": "settlement_intention",
-    }
-    for name in ITEMS_FOR_VARIABLE:
-        item_names = ITEMS_FOR_VARIABLE[name]
-        if len(item_names) == 1 and item_names[0] in items:
-            derived[renames.get(item_names[0], name)] = items[item_names[0]]
-    for item, variable, cut, (below, at_or_above) in (
-        ("local_friends_count", "local_friends", 3, ("lt3", "ge3")),
-        ("daily_exercise_minutes", "exercise", 60, ("lt60min", "ge60min")),
-    ):
-        if item in items:
-            values = items[item]
-            derived[variable] = pd.Series(
-                np.where(values >= cut, at_or_above, below), index=values.index
-            ).where(values.notna())
-    if "household_monthly_income" in items:
-        derived["income_quartile"] = items["household_monthly_income"]
+    pending = [
+        d
+        for d in codebook.declarations.values()
+        if d.source is not None and d.source.kind not in POST_FLOW_SOURCES
+    ]
+    while pending:
+        progress = False
+        for decl in list(pending):
+            values = _derive_one(decl, items, derived, codebook)
+            if values is not None:
+                derived[decl.name] = values
+                pending.remove(decl)
+                progress = True
+        if not progress:
+            break
     return derived
-
-
-def flow_table(steps: list[tuple[str, int, int | None]]) -> pd.DataFrame:
-    """Inclusion-flow table: step, n, and the published n where the paper gives one."""
-    flow = pd.DataFrame(steps, columns=["step", "n", "published_n"])
-    flow["published_n"] = flow["published_n"].astype("Int64")
-    return flow
 
 
 def income_quartiles(income: pd.Series) -> pd.Series:
@@ -224,7 +261,7 @@ def ingest_survey(raw: RawTable, codebook: Codebook, required_variables: list[st
     IngestError
         Listing every missing column, unknown code and impossible value found.
     """
-    needed = list(dict.fromkeys([*FLOW_VARIABLES, *required_variables]))
+    needed = list(dict.fromkeys([*flow_variables(codebook.flow), *required_variables]))
     codebook.require(needed)
     usable = [name for name, item in codebook.items.items() if item.filled_in]
     problems: list[str] = []
@@ -241,66 +278,89 @@ def ingest_survey(raw: RawTable, codebook: Codebook, required_variables: list[st
         raise IngestError("\n".join(problems))
     items = {name: _decode_item(raw, codebook, name, problems) for name in usable}
     derived = _derive(items, codebook)
-    if "years_in_inflow_area" in derived:
-        future = derived["years_in_inflow_area"] < 0
-        if future.any():
-            problems.append(
-                f"{raw.path}: arrival after the survey month in rows {file_rows(future)} "
-                f"({codebook.where('arrival_year')})"
-            )
+    for decl in codebook.declarations.values():
+        if decl.source is not None and decl.source.kind == "years_since" and decl.name in derived:
+            future = derived[decl.name] < 0
+            if future.any():
+                problems.append(
+                    f"{raw.path}: arrival after the survey month in rows {file_rows(future)} "
+                    f"({codebook.where(decl.source.inputs[0])})"
+                )
     if problems:
         raise IngestError(f"{raw.path}: cannot use the file:\n  - " + "\n  - ".join(problems))
 
-    frame = pd.DataFrame(derived)
+    frame = pd.DataFrame(derived, index=raw.data.index)
     findings = declared_missing_findings(raw, codebook, usable, items)
-    if variables.RESPONDENT_ID in frame:
-        id_errors = duplicate_ids(
-            frame[variables.RESPONDENT_ID], str(raw.path), codebook.items["respondent_id"].raw
-        )
-        if id_errors:
-            raise IngestError("\n".join(str(f) for f in id_errors))
-    else:
-        frame.insert(0, variables.RESPONDENT_ID, np.arange(1, len(frame) + 1))
-    model_columns = ["health_record_answer" if v == "health_record" else v for v in needed]
-    steps = [("respondents in the file", len(frame), None)]
-    under_age = frame["age_years"] < MIN_AGE
-    frame = frame.loc[~under_age]
-    steps.append((f"excluded: under {MIN_AGE} at the survey month", int(under_age.sum()), None))
-    incomplete = frame[model_columns].isna().any(axis=1)
-    frame = frame.loc[~incomplete]
-    steps.append(("excluded: missing answers the models need", int(incomplete.sum()), None))
-    steps.append((f"aged {MIN_AGE}+ with complete answers", len(frame), 4028))
-    short = frame["years_in_inflow_area"] < MIN_YEARS_IN_INFLOW_AREA
-    frame = frame.loc[~short]
-    steps.append(("excluded: lived in inflow area < 6 months", int(short.sum()), 281))
-    unclear = frame["health_record_answer"] == "not_clear"
-    frame = frame.loc[~unclear]
-    steps.append(("excluded: health-record answer 'not clear'", int(unclear.sum()), 589))
-    steps.append(("analysed", len(frame), 3158))
+    frame, id_errors = _respondent_ids(frame, items, codebook, str(raw.path))
+    if id_errors:
+        raise IngestError("\n".join(str(f) for f in id_errors))
+    needed_items = list(dict.fromkeys(i for v in needed for i in codebook.items_for(v)))
+    incomplete = pd.DataFrame({i: items[i] for i in needed_items}, index=frame.index)
+    space = pd.DataFrame({k: v for k, v in items.items() if k not in frame}, index=frame.index)
+    space = pd.concat([space, frame], axis=1)
+    try:
+        kept, flow = apply_flow(space, codebook.flow, incomplete.isna().any(axis=1))
+    except FlowError as err:
+        raise IngestError(str(err)) from err
+    frame = frame.loc[kept]
     if frame.empty:
         raise IngestError(f"{raw.path}: no respondent is left after the inclusion flow")
 
     lines = frame.index.to_numpy() + 2
     frame = frame.reset_index(drop=True)
-    frame[variables.OUTCOME] = (frame["health_record_answer"] == "established").astype(int)
-    if "income_quartile" in frame:
+    findings += _post_flow(frame, kept, items, derived, codebook, str(raw.path))
+    table = type_table(frame, codebook.declarations)
+    return IngestResult(table=table, flow=flow, lines=lines, findings=findings)
+
+
+def _respondent_ids(
+    frame: pd.DataFrame, items: dict[str, pd.Series], codebook: Codebook, source: str
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """Take the declared id from its item when the codebook has one, else numbers in file order."""
+    id_name = next((d.name for d in codebook.declarations.values() if d.type == "id"), None)
+    if id_name is None:
+        return frame, []
+    if id_name not in frame and id_name in items:
+        frame[id_name] = items[id_name]
+    if id_name in frame:
+        id_item = codebook.items_for(id_name)
+        column = codebook.items[id_item[0]].raw if id_item else id_name
+        return frame, duplicate_ids(frame[id_name], source, column)
+    frame.insert(0, id_name, np.arange(1, len(frame) + 1))
+    return frame, []
+
+
+def _post_flow(
+    frame: pd.DataFrame,
+    kept: pd.Index,
+    items: dict[str, pd.Series],
+    derived: dict[str, pd.Series],
+    codebook: Codebook,
+    source: str,
+) -> list[Finding]:
+    """Add the variables derived from the analysed sample (quantile groups); their warnings."""
+    findings = []
+    for decl in codebook.declarations.values():
+        if decl.source is None or decl.source.kind not in POST_FLOW_SOURCES:
+            continue
+        values = _source_values(decl.source.inputs[0], items, derived, codebook)
+        if values is None:
+            continue
         split = quantile_groups(
-            frame["income_quartile"], ["Q1", "Q2", "Q3", "Q4"], "household_monthly_income"
+            values.loc[kept].reset_index(drop=True), list(decl.levels), decl.source.inputs[0]
         )
-        frame["income_quartile"] = split.groups
+        frame[decl.name] = split.groups
         if split.message:
             findings.append(
                 Finding(
                     WARNING,
                     "quantile_groups",
-                    str(raw.path),
-                    "income_quartile",
+                    source,
+                    decl.name,
                     "",
                     len(frame),
                     "",
                     split.message,
                 )
             )
-    return IngestResult(
-        table=to_analysis_table(frame), flow=flow_table(steps), lines=lines, findings=findings
-    )
+    return findings

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from cmds_common.declarations import Declaration, province_column
 from cmds_common.survey_weights import weight_summary
 from data_prep import variables
 
@@ -272,9 +273,11 @@ def weight_rule(
     return table, lines, found
 
 
-def province_findings(table: pd.DataFrame, lines: np.ndarray, source: str) -> list[Finding]:
+def province_findings(
+    table: pd.DataFrame, lines: np.ndarray, source: str, column: str = variables.PROVINCE
+) -> list[Finding]:
     """Small provinces, provinces where everyone has the same outcome, a single province."""
-    province = table[variables.PROVINCE].astype(str).where(table[variables.PROVINCE].notna())
+    province = table[column].astype(str).where(table[column].notna())
     outcome = pd.to_numeric(table[variables.OUTCOME], errors="coerce")
     sizes = province.value_counts()
     found = []
@@ -331,14 +334,19 @@ def province_findings(table: pd.DataFrame, lines: np.ndarray, source: str) -> li
     return found
 
 
-def level_findings(table: pd.DataFrame, source: str) -> list[Finding]:
+def level_findings(
+    table: pd.DataFrame, source: str, declarations: dict[str, Declaration] | None = None
+) -> list[Finding]:
     """Category levels with no respondents, and levels that perfectly predict the outcome."""
-    schema = variables.variable_by_name()
+    declarations = declarations or variables.shipped_declarations()
     outcome = table[variables.OUTCOME]
     found = []
     for name, column in table.items():
-        var = schema.get(name)
-        if var is None or var.kind != "categorical" or name == variables.PROVINCE:
+        decl = declarations.get(name)
+        if decl is None or decl.type not in ("categorical", "ordinal") or decl.is_province:
+            continue
+        var = variables.as_variable(decl)
+        if not var.levels:
             continue
         counts = column.value_counts()
         empty = [level for level in var.levels if counts.get(level, 0) == 0]
@@ -377,7 +385,10 @@ def level_findings(table: pd.DataFrame, source: str) -> list[Finding]:
 
 
 def check_table(
-    table: pd.DataFrame, lines: np.ndarray, source: str
+    table: pd.DataFrame,
+    lines: np.ndarray,
+    source: str,
+    declarations: dict[str, Declaration] | None = None,
 ) -> tuple[pd.DataFrame, list[Finding]]:
     """Run the contract's table checks on a decoded analysis table.
 
@@ -389,15 +400,20 @@ def check_table(
         File line of each row of ``table``.
     source
         The input file, for messages.
+    declarations
+        The table's declarations (default: the shipped 2015 ones); the province is the column
+        declared ``levels: provinces``.
 
     Returns
     -------
     tuple
         The table after the weight rule (weight-0 rows dropped) and every finding.
     """
+    declarations = declarations or variables.shipped_declarations()
     table, lines, found = weight_rule(table, lines, source)
-    if variables.PROVINCE in table and variables.OUTCOME in table and len(table):
-        found += province_findings(table, lines, source)
+    province = province_column(declarations) or variables.PROVINCE
+    if province in table and variables.OUTCOME in table and len(table):
+        found += province_findings(table, lines, source, province)
     if variables.OUTCOME in table:
-        found += level_findings(table, source)
+        found += level_findings(table, source, declarations)
     return table, found

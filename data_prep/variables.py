@@ -1,16 +1,35 @@
-"""The analysis data set's schema: each variable, its type, levels and meaning.
+"""The analysis data set's schema, read from the shipped 2015 declarations.
 
-The first level of every categorical is its reference level in Table 3 of Jing et al. (2019).
-This module is the single source of the data dictionary.
+The variables, their types, levels (reference first), labels and units are declared in
+``data_prep/codebooks/cmds2015.yaml`` (its ``variables:`` section; format in
+:mod:`cmds_common.declarations`). This module keeps the names the rest of the project uses:
+:data:`VARIABLES`, :data:`OUTCOME`, :data:`PROVINCE`, :data:`WEIGHT`, :data:`RESPONDENT_ID`,
+:func:`variable_by_name` and :func:`data_dictionary`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 
 import pandas as pd
 
-from cmds_common.provinces import province_names
+from cmds_common.declarations import Declaration, parse_declarations
+
+SHIPPED_CODEBOOK = "data_prep/codebooks/cmds2015.yaml"
+
+#: Declared type (or role) -> the kind the rest of the project reads.
+KIND_OF_TYPE = {
+    "binary": "binary_outcome",
+    "categorical": "categorical",
+    "ordinal": "categorical",
+    "group": "categorical",
+    "continuous": "continuous",
+    "count": "continuous",
+    "weight": "weight",
+    "id": "id",
+}
 
 
 @dataclass(frozen=True)
@@ -22,9 +41,10 @@ class Variable:
     name
         Column name.
     kind
-        ``"categorical"``, ``"binary_outcome"``, ``"continuous"``, ``"weight"`` or ``"id"``.
+        ``"categorical"``, ``"binary_outcome"``, ``"continuous"``, ``"weight"`` or ``"id"``
+        (from the declared type: :data:`KIND_OF_TYPE`).
     description
-        What the column holds, in words.
+        What the column holds, in words (the declared label).
     levels
         Categories in order, reference level first (categoricals only).
     unit
@@ -38,85 +58,45 @@ class Variable:
     unit: str = ""
 
 
-OUTCOME = "health_record"
-PROVINCE = "province"
-WEIGHT = "weight"
-RESPONDENT_ID = "respondent_id"
+@cache
+def shipped_declarations() -> dict[str, Declaration]:
+    """Return the declarations of the shipped 2015 codebook (including flow-only variables)."""
+    text = resources.files("data_prep").joinpath("codebooks", "cmds2015.yaml").read_text("utf-8")
+    return parse_declarations(text, SHIPPED_CODEBOOK)
 
-VARIABLES: tuple[Variable, ...] = (
-    Variable(RESPONDENT_ID, "id", "Respondent identifier"),
-    Variable(PROVINCE, "categorical", "Inflow province (31 provinces + Xinjiang Corps)"),
-    Variable(
-        OUTCOME,
-        "binary_outcome",
-        "1 = has established a health record in the inflow community, 0 = not",
-    ),
-    Variable(
-        "income_quartile",
-        "categorical",
-        "Household monthly income quartile (Q1 poorest)",
-        ("Q1", "Q2", "Q3", "Q4"),
-    ),
-    Variable("occupation", "categorical", "Employment status", ("unemployed", "employed")),
-    Variable(
-        "local_medical_insurance",
-        "categorical",
-        "Has medical insurance in the inflow area",
-        ("no", "yes"),
-    ),
-    Variable(
-        "settlement_intention",
-        "categorical",
-        "Intends to stay 5+ years in the inflow area",
-        ("no_or_undecided", "yes"),
-    ),
-    Variable("local_friends", "categorical", "Number of local friends", ("lt3", "ge3")),
-    Variable("hukou", "categorical", "Hukou (household registration) type", ("rural", "urban")),
-    Variable(
-        "movement",
-        "categorical",
-        "Range of migration",
-        ("intraprovincial", "interprovincial"),
-    ),
-    Variable("exercise", "categorical", "Daily exercise time", ("lt60min", "ge60min")),
-    Variable("age_years", "continuous", "Age at the survey (May 2015)", unit="years"),
-    Variable(
-        "years_in_inflow_area",
-        "continuous",
-        "Time lived in the inflow area",
-        unit="years",
-    ),
-    Variable("sex", "categorical", "Sex", ("male", "female")),
-    Variable(
-        "education",
-        "categorical",
-        "Highest education",
-        ("primary_or_below", "junior", "senior_or_above"),
-    ),
-    Variable("marital", "categorical", "Marital status", ("single", "married")),
-    Variable(
-        "chronic_disease",
-        "categorical",
-        "Diagnosed hypertension or diabetes",
-        ("no", "yes"),
-    ),
-    Variable(
-        "self_rated_health",
-        "categorical",
-        "Self-rated health",
-        ("healthy", "unhealthy"),
-    ),
-    Variable(WEIGHT, "weight", "Sampling weight (scaled to mean 1)"),
+
+def as_variable(decl: Declaration, with_province_levels: bool = False) -> Variable:
+    """Return the :class:`Variable` view of a declaration."""
+    levels = decl.ordered_levels if (with_province_levels or not decl.is_province) else ()
+    if decl.type == "binary":
+        levels = ()
+    return Variable(decl.name, KIND_OF_TYPE[decl.type], decl.label, levels, decl.unit)
+
+
+def _one(kind: str) -> str:
+    names = [d.name for d in shipped_declarations().values() if d.type == kind and d.in_table]
+    if len(names) != 1:
+        raise ValueError(f"{SHIPPED_CODEBOOK}: expected one variable of type {kind}, got {names}")
+    return names[0]
+
+
+OUTCOME = _one("binary")
+PROVINCE = next(d.name for d in shipped_declarations().values() if d.is_province)
+WEIGHT = _one("weight")
+RESPONDENT_ID = _one("id")
+
+VARIABLES: tuple[Variable, ...] = tuple(
+    as_variable(d) for d in shipped_declarations().values() if d.in_table
 )
 
 
 def variable_by_name() -> dict[str, Variable]:
     """Map column name to its :class:`Variable`, with province levels filled in."""
-    table = {v.name: v for v in VARIABLES}
-    table[PROVINCE] = Variable(
-        PROVINCE, "categorical", table[PROVINCE].description, tuple(province_names())
-    )
-    return table
+    return {
+        d.name: as_variable(d, with_province_levels=True)
+        for d in shipped_declarations().values()
+        if d.in_table
+    }
 
 
 def categorical_levels(name: str) -> tuple[str, ...]:
