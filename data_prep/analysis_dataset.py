@@ -19,7 +19,9 @@ def to_analysis_table(raw: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Categoricals with the reference level first and province in GB/T 2260 order.
+        Categoricals with the reference level first and province in GB/T 2260 order;
+        ordinal variables as ordered categoricals (worst level first); grouping factors
+        (``kind == "group"``) as categoricals of their sorted observed values.
     """
     schema = variables.variable_by_name()
     typed = {}
@@ -27,14 +29,19 @@ def to_analysis_table(raw: pd.DataFrame) -> pd.DataFrame:
         if name not in raw.columns:
             continue
         column = raw[name]
-        if var.kind == "categorical":
+        if var.kind in ("categorical", "ordinal"):
             as_text = column.where(column.isna(), column.astype(str))
             unknown = sorted(set(as_text.dropna()) - set(var.levels))
             if unknown:
                 raise ValueError(
                     f"column {name!r} has values {unknown} outside the allowed {list(var.levels)}"
                 )
-            typed[name] = pd.Categorical(as_text, categories=var.levels, ordered=False)
+            ordered = var.kind == "ordinal"
+            typed[name] = pd.Categorical(as_text, categories=var.levels, ordered=ordered)
+        elif var.kind == "group":
+            # grouping factors (city, stratum, PSU) take their levels from the data
+            as_text = column.where(column.isna(), column.astype(str))
+            typed[name] = pd.Categorical(as_text, categories=sorted(as_text.dropna().unique()))
         elif var.kind in ("binary_outcome", "id"):
             typed[name] = column.astype("int64")
         else:

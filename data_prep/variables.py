@@ -107,6 +107,50 @@ VARIABLES: tuple[Variable, ...] = (
         ("healthy", "unhealthy"),
     ),
     Variable(WEIGHT, "weight", "Sampling weight (scaled to mean 1)"),
+    Variable(
+        "city",
+        "group",
+        "Sampled prefecture-level city (district in the four municipalities); synthetic "
+        "names <province>-Cnn, nested in province",
+    ),
+    Variable("stratum", "group", "Sampling stratum (the inflow province)"),
+    Variable(
+        "psu",
+        "group",
+        "Primary sampling unit: sampled community or village, nested in city "
+        "(synthetic names <city>-Pnn)",
+    ),
+    Variable(
+        "insurance_location",
+        "categorical",
+        "Where the respondent's medical insurance is held (2017-style item)",
+        ("hometown", "inflow_city", "both", "none"),
+    ),
+    Variable(
+        "integration_index",
+        "index",
+        "Social integration index (factor scores x 100; mean about 0, SD about 33; "
+        "2017-style item)",
+        unit="index points",
+    ),
+    Variable(
+        "family_doctor",
+        "binary_outcome",
+        "1 = has signed a contract with a family doctor, 0 = not (2017-style item)",
+    ),
+    Variable(
+        "health_education",
+        "binary_outcome",
+        "1 = received health education in the inflow area in the past year, 0 = not "
+        "(2017-style item)",
+    ),
+    Variable(
+        "self_rated_health_4",
+        "ordinal",
+        "Self-rated health, four levels worst to best (answers 4-1 of the survey); "
+        "refines self_rated_health (healthy = the top two levels)",
+        ("cannot_self_care", "unhealthy_self_care", "basically_healthy", "healthy"),
+    ),
 )
 
 
