@@ -8,8 +8,8 @@ from cmds_common.declarations import type_table
 from data_prep import variables
 
 
-def to_analysis_table(raw: pd.DataFrame) -> pd.DataFrame:
-    """Type a coded table by the shipped 2015 declarations (:func:`type_table`).
+def to_analysis_table(raw: pd.DataFrame, declarations: dict | None = None) -> pd.DataFrame:
+    """Type a coded table by its declarations (:func:`type_table`; default: the 2015 codebook's).
 
     Parameters
     ----------
@@ -22,4 +22,4 @@ def to_analysis_table(raw: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Categoricals with the reference level first and province in GB/T 2260 order.
     """
-    return type_table(raw, variables.shipped_declarations())
+    return type_table(raw, declarations or variables.shipped_declarations())

@@ -18,9 +18,10 @@ every requested spec (:mod:`data_prep.design_check`); only then is anything writ
 Writes ``analysis_data.parquet``, ``data_dictionary.csv``/``.md``, ``inclusion_flow.csv``/``.md``,
 ``data_warnings.csv`` (legal but risky features: see :mod:`data_prep.validation`),
 ``weight_summary.csv`` (Kish effective sample size, max/median weight), ``source.txt`` (with the
-survey wave) and, for
-synthetic data, ``synthetic_truth.csv`` (the true province effects). Nothing is written when the
-input or a spec's design is rejected.
+survey wave) and, for synthetic data, ``synthetic_truth.csv`` (the true province effects),
+``synthetic_city_truth.csv`` (the true city effects) and ``synthetic_coefficients.csv`` (the
+2017-style columns' generating parameters). Nothing is written when the input or a spec's design
+is rejected.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from data_prep.design_check import design_findings
 from data_prep.flow import flow_table
 from data_prep.ingest import IngestError, ingest_survey
 from data_prep.readers import InputFileError, read_table
-from data_prep.synthetic import POPULATIONS, generate_synthetic
+from data_prep.synthetic import POPULATIONS, generate_synthetic_sample
 from data_prep.validation import (
     WARNING,
     DataValidationError,
@@ -69,7 +70,13 @@ from data_prep.validation import (
     raise_for_errors,
     warnings_frame,
 )
-from data_prep.variables import OUTCOME, PROVINCE, WEIGHT, shipped_declarations
+from data_prep.variables import (
+    OUTCOME,
+    PROVINCE,
+    WEIGHT,
+    shipped_declarations,
+    synthetic_declarations,
+)
 
 FLOW_FILE = "inclusion_flow.csv"
 
@@ -196,8 +203,9 @@ def write_outputs(
 
 def build_default_data(out_dir: Path, n: int, seed: int, population: str = "aged_60_plus") -> Path:
     """Generate, type and write the synthetic analysis data set; return its path."""
-    raw, truth = generate_synthetic(n=n, seed=seed, population=population)
-    table = to_analysis_table(raw)
+    sample = generate_synthetic_sample(n=n, seed=seed, population=population)
+    declarations = synthetic_declarations()
+    table = to_analysis_table(sample.data, declarations)
     calibrated = population == "aged_60_plus"
     label = "calibrated to the analysed sample" if calibrated else population
     published_n = 3158 if calibrated else None
@@ -205,8 +213,14 @@ def build_default_data(out_dir: Path, n: int, seed: int, population: str = "aged
     source = f"synthetic sample, n={n}, seed={seed}"
     if population != "aged_60_plus":
         source += f", population={population}"
-    path = write_outputs(table, flow, out_dir, source, wave=2015)
-    write_with(out_dir / "synthetic_truth.csv", lambda p: truth.to_csv(p, index=False))
+    path = write_outputs(table, flow, out_dir, source, declarations=declarations, wave=2015)
+    truths = {
+        "synthetic_truth.csv": sample.province_truth,
+        "synthetic_city_truth.csv": sample.city_truth,
+        "synthetic_coefficients.csv": sample.coefficient_truth,
+    }
+    for name, truth in truths.items():
+        write_with(out_dir / name, lambda p, t=truth: t.to_csv(p, index=False))
     return path
 
 

@@ -27,7 +27,7 @@ from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import DEFAULT_SEED
 from cmds_common.provinces import province_table
 from data_prep.codebook import _line_numbers
-from data_prep.synthetic import generate_synthetic
+from data_prep.synthetic import DESIGN_COLUMNS, WAVE_2017_COLUMNS, generate_synthetic
 
 #: Made-up raw names for the items the shipped codebook leaves to the user.
 EXAMPLE_RAW_NAMES = {
@@ -182,6 +182,8 @@ def example_raw_survey(
     exclusions = exclusions or ExclusionCounts()
     rng = np.random.default_rng(seed + 1)
     coded, _ = generate_synthetic(seed=seed)
+    # the example raw file carries the 2015 items only
+    coded = coded.drop(columns=[*DESIGN_COLUMNS, *WAVE_2017_COLUMNS])
     analysed = _fix_month_zero(raw_survey_rows(coded, rng))
 
     def extra(k: int) -> pd.DataFrame:

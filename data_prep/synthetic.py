@@ -11,11 +11,24 @@ How a sample is made
    cut at the latent's empirical quantiles so that every category has exactly its Table 1-2
    share; age and years in the inflow area are gamma-shaped with the published mean and SD.
 3. The outcome is Bernoulli with
-   ``logit P(record) = alpha + x' beta + u_province``, ``u_province ~ N(0, province_sd^2)``.
+   ``logit P(record) = alpha + x' beta + u_province + u_city``, ``u_province ~ N(0,
+   province_sd^2)``, ``u_city ~ N(0, city_sd^2)`` (``city_sd = 0`` in the default).
 4. Variables that are in Tables 1-2 but in no model (sex, education, marital status, chronic
    disease, self-rated health) are drawn given the outcome with exactly the published counts.
 5. Sampling weights are log-normal with a province component, scaled to mean 1, and
    independent of the outcome given the predictors.
+6. Survey design (:mod:`data_prep.synthetic_design`): 3-15 sampled cities per province
+   (``city``, ``Guangdong-C03``), ``stratum`` (the province) and ``psu`` (weight-ordered
+   blocks of about 20 respondents within a city).
+7. 2017-style columns (:mod:`data_prep.synthetic_2017`, every coefficient in its docstring):
+   ``insurance_location``, ``integration_index``, ``family_doctor``, ``health_education``
+   and the four-level ``self_rated_health_4``, with province and city random intercepts.
+
+Steps 6-7 draw from their own streams (``numpy.random.default_rng([seed, k])``, ``k >= 1``)
+after the single stream of steps 1-5, so the 2015 columns are exactly those of the generator
+without them. The health record's city intercept (``city_sd`` in ``synthetic_params.yaml``,
+truth in ``synthetic_city_truth.csv``) is 0: with 0.25 the default seed no longer reproduces
+the published counts of Tables 1-2 exactly (see the note in the YAML file).
 
 ``population="all_ages"`` makes a whole-wave-like sample (a CMDS wave has about 206,000
 respondents aged 15+): the same provinces, variables, generating model and parameters, with
@@ -43,7 +56,8 @@ from cmds_common import reference
 from cmds_common.constants import DEFAULT_SAMPLE_SIZE, DEFAULT_SEED
 from cmds_common.provinces import province_table
 from cmds_common.yaml_text import load_yaml
-from data_prep import variables
+from data_prep import synthetic_2017, synthetic_design, variables
+from data_prep.synthetic_design import allocate
 
 #: Predictors of Model 2 generated from the latent factor, in a fixed order.
 LATENT_PREDICTORS: tuple[str, ...] = (
@@ -91,6 +105,13 @@ GENERATOR_TERMS: tuple[str, ...] = (
     "years_in_inflow_area",
 )
 
+#: Second element of the seed sequence of the city intercepts' stream.
+CITY_EFFECT_STREAM = 2
+
+#: Columns beyond Jing et al. (2019): survey design and 2017-style variables.
+DESIGN_COLUMNS: tuple[str, ...] = ("city", "stratum", "psu")
+WAVE_2017_COLUMNS: tuple[str, ...] = tuple(synthetic_2017.STREAMS)
+
 #: Centres of the continuous predictors in the generating logit (published means).
 _CONTINUOUS_CENTRE = {"age_years": 66.1, "years_in_inflow_area": 7.5}
 
@@ -112,6 +133,8 @@ class GeneratorParams:
         SD of the province random intercept on the log-odds scale.
     weight_sd, weight_province_sd
         SDs of the individual and province parts of the log weights.
+    city_sd
+        SD of the city random intercept on the log-odds scale.
     """
 
     intercept: float
@@ -120,6 +143,7 @@ class GeneratorParams:
     province_sd: float = 0.45
     weight_sd: float = 0.35
     weight_province_sd: float = 0.30
+    city_sd: float = 0.0
 
     def to_vector(self) -> np.ndarray:
         """Stack intercept, coefficients and loadings (the calibrated parameters)."""
@@ -145,6 +169,7 @@ class GeneratorParams:
             province_sd=self.province_sd,
             weight_sd=self.weight_sd,
             weight_province_sd=self.weight_province_sd,
+            city_sd=self.city_sd,
         )
 
 
@@ -159,6 +184,7 @@ def load_params() -> GeneratorParams:
         province_sd=float(raw["province_sd"]),
         weight_sd=float(raw["weight_sd"]),
         weight_province_sd=float(raw["weight_province_sd"]),
+        city_sd=float(raw.get("city_sd", 0.0)),
     )
 
 
@@ -171,18 +197,9 @@ def params_to_yaml(params: GeneratorParams, note: str) -> str:
         "province_sd": params.province_sd,
         "weight_sd": params.weight_sd,
         "weight_province_sd": params.weight_province_sd,
+        "city_sd": params.city_sd,
     }
     return f"# {note}\n" + yaml.safe_dump(body, sort_keys=False)
-
-
-def allocate(total: int, shares: np.ndarray) -> np.ndarray:
-    """Split ``total`` into integer counts proportional to ``shares`` (largest remainder)."""
-    exact = total * np.asarray(shares, dtype=float) / np.sum(shares)
-    counts = np.floor(exact).astype(int)
-    shortfall = total - counts.sum()
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[:shortfall]] += 1
-    return counts
 
 
 @dataclass(frozen=True)
@@ -201,6 +218,8 @@ class RandomStreams:
     conditional_perm_keys: np.ndarray
     weight_z: np.ndarray
     weight_province_z: np.ndarray
+    city_idx: np.ndarray
+    city_effect_z: np.ndarray
 
     @classmethod
     def draw(cls, n: int, seed: int) -> RandomStreams:
@@ -218,6 +237,11 @@ class RandomStreams:
             conditional_perm_keys=rng.random((n, len(OUTCOME_CONDITIONAL))),
             weight_z=rng.standard_normal(n),
             weight_province_z=rng.standard_normal(len(provinces)),
+            # separate streams, so that the draws above are those of the city-less generator
+            city_idx=synthetic_design.assign_cities(province_idx, seed),
+            city_effect_z=np.random.default_rng([seed, CITY_EFFECT_STREAM]).standard_normal(
+                len(synthetic_design.city_table())
+            ),
         )
 
 
@@ -307,6 +331,11 @@ def province_effects(params: GeneratorParams, streams: RandomStreams) -> np.ndar
     return params.province_sd * streams.province_effect_z
 
 
+def city_effects(params: GeneratorParams, streams: RandomStreams) -> np.ndarray:
+    """Return the true city random intercepts (log-odds), one per city of the frame."""
+    return params.city_sd * streams.city_effect_z
+
+
 def simulate(
     params: GeneratorParams, streams: RandomStreams, population: str = "aged_60_plus"
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -324,6 +353,7 @@ def simulate(
         params.intercept
         + generator_design(predictors) @ np.array([params.coefficients[t] for t in GENERATOR_TERMS])
         + province_effects(params, streams)[streams.province_idx]
+        + city_effects(params, streams)[streams.city_idx]
     )
     outcome = (streams.outcome_uniform < special.expit(linear)).astype(int)
     return predictors, outcome
@@ -336,6 +366,85 @@ def _weights(params: GeneratorParams, streams: RandomStreams) -> np.ndarray:
     )
     weights = np.exp(log_w)
     return weights / weights.mean()
+
+
+@dataclass(frozen=True)
+class SyntheticSample:
+    """A generated sample with every true parameter that is not in the YAML files.
+
+    Attributes
+    ----------
+    data
+        One row per respondent (untyped; see
+        :func:`data_prep.analysis_dataset.to_analysis_table`).
+    province_truth
+        By province: the health-record intercept (``province_effect``, ``province_sd``) and the
+        2017-style outcomes' intercepts (``<outcome>_province_effect``).
+    city_truth
+        By city of the frame: ``city``, ``province``, ``n`` (respondents), ``city_effect`` and
+        ``city_sd`` of the health record, and ``<outcome>_city_effect``.
+    coefficient_truth
+        The 2017-style columns' generating parameters (``outcome, parameter, value``).
+    """
+
+    data: pd.DataFrame
+    province_truth: pd.DataFrame
+    city_truth: pd.DataFrame
+    coefficient_truth: pd.DataFrame
+
+
+def generate_synthetic_sample(
+    n: int = DEFAULT_SAMPLE_SIZE,
+    seed: int = DEFAULT_SEED,
+    params: GeneratorParams | None = None,
+    population: str = "aged_60_plus",
+) -> SyntheticSample:
+    """Generate a sample with its full truth (arguments as in :func:`generate_synthetic`)."""
+    if n < 100:
+        raise ValueError(f"n must be at least 100 to fill 32 provinces, got {n}")
+    if population not in POPULATIONS:
+        raise ValueError(f"population must be one of {sorted(POPULATIONS)}, got {population!r}")
+    params = params or load_params()
+    streams = RandomStreams.draw(n, seed)
+    predictors, outcome = simulate(params, streams, population)
+    provinces = province_table()
+    data = pd.DataFrame(
+        {
+            variables.RESPONDENT_ID: np.arange(1, n + 1),
+            variables.PROVINCE: provinces["name_en"].to_numpy()[streams.province_idx],
+            variables.OUTCOME: outcome,
+        }
+    )
+    data = pd.concat([data, predictors], axis=1)
+    for name, values in _outcome_conditional(outcome, streams).items():
+        data[name] = values
+    data[variables.WEIGHT] = _weights(params, streams)
+    design = synthetic_design.survey_design(
+        streams.city_idx, data[variables.PROVINCE].to_numpy(), data[variables.WEIGHT].to_numpy()
+    )
+    data["city"], data["stratum"], data["psu"] = design.city, design.stratum, design.psu
+    cities = synthetic_design.city_table()
+    wave_2017 = synthetic_2017.generate_2017(
+        data, streams.province_idx, streams.city_idx, len(cities), seed
+    )
+    for name in WAVE_2017_COLUMNS:
+        data[name] = wave_2017.columns[name]
+    province_truth = pd.DataFrame(
+        {
+            "province": provinces["name_en"],
+            "province_effect": province_effects(params, streams),
+            "province_sd": params.province_sd,
+        }
+    )
+    city_truth = cities[["city", "province"]].assign(
+        n=np.bincount(streams.city_idx, minlength=len(cities)),
+        city_effect=city_effects(params, streams),
+        city_sd=params.city_sd,
+    )
+    for name in synthetic_2017.GROUPED_OUTCOMES:
+        province_truth[f"{name}_province_effect"] = wave_2017.province_effects[name]
+        city_truth[f"{name}_city_effect"] = wave_2017.city_effects[name]
+    return SyntheticSample(data, province_truth, city_truth, synthetic_2017.coefficient_truth())
 
 
 def generate_synthetic(
@@ -364,32 +473,8 @@ def generate_synthetic(
         One row per respondent with every analysis variable (untyped; see
         :func:`data_prep.analysis_dataset.to_analysis_table`).
     truth : pandas.DataFrame
-        The true province intercepts of the generating model, by province.
+        The true province intercepts of the generating models, by province (city truth and
+        the 2017-style coefficients: :func:`generate_synthetic_sample`).
     """
-    if n < 100:
-        raise ValueError(f"n must be at least 100 to fill 32 provinces, got {n}")
-    if population not in POPULATIONS:
-        raise ValueError(f"population must be one of {sorted(POPULATIONS)}, got {population!r}")
-    params = params or load_params()
-    streams = RandomStreams.draw(n, seed)
-    predictors, outcome = simulate(params, streams, population)
-    provinces = province_table()
-    data = pd.DataFrame(
-        {
-            variables.RESPONDENT_ID: np.arange(1, n + 1),
-            variables.PROVINCE: provinces["name_en"].to_numpy()[streams.province_idx],
-            variables.OUTCOME: outcome,
-        }
-    )
-    data = pd.concat([data, predictors], axis=1)
-    for name, values in _outcome_conditional(outcome, streams).items():
-        data[name] = values
-    data[variables.WEIGHT] = _weights(params, streams)
-    truth = pd.DataFrame(
-        {
-            "province": provinces["name_en"],
-            "province_effect": province_effects(params, streams),
-            "province_sd": params.province_sd,
-        }
-    )
-    return data, truth
+    sample = generate_synthetic_sample(n, seed, params, population)
+    return sample.data, sample.province_truth

@@ -65,6 +65,14 @@ def shipped_declarations() -> dict[str, Declaration]:
     return parse_declarations(text, SHIPPED_CODEBOOK)
 
 
+@cache
+def synthetic_declarations() -> dict[str, Declaration]:
+    """Return the synthetic default sample's declarations: the 2015 codebook's plus its extras."""
+    name = "synthetic_declarations.yaml"
+    text = resources.files("data_prep").joinpath(name).read_text("utf-8")
+    return {**shipped_declarations(), **parse_declarations(text, f"data_prep/{name}")}
+
+
 def as_variable(decl: Declaration, with_province_levels: bool = False) -> Variable:
     """Return the :class:`Variable` view of a declaration."""
     levels = decl.ordered_levels if (with_province_levels or not decl.is_province) else ()

@@ -15,13 +15,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data_prep import variables
 from data_prep.build_cli import main as data_main
 from data_prep.synthetic import generate_synthetic
 
 
 @pytest.fixture(scope="module")
 def coded() -> pd.DataFrame:
-    return generate_synthetic()[0]
+    """The default sample as a coded table with the 2015 codebook's columns only."""
+    raw = generate_synthetic()[0]
+    return raw[[name for name in variables.variable_by_name() if name in raw]]
 
 
 @pytest.fixture(scope="module")
