@@ -8,8 +8,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from data_prep.analysis_dataset import to_analysis_table  # noqa: E402
-from data_prep.variables import synthetic_declarations  # noqa: E402
 from data_prep.synthetic import generate_synthetic  # noqa: E402
+from data_prep.variables import synthetic_declarations  # noqa: E402
 
 
 @pytest.fixture(scope="session")
