@@ -84,10 +84,8 @@ def scipy_logp(design, spec, values: dict) -> float:
 
 def _hand_made_point(model, seed: int = 11) -> dict:
     rng = np.random.default_rng(seed)
-    point = {}
-    for var in model.value_vars:
-        shape = model.initial_point()[var.name].shape
-        point[var.name] = rng.normal(0, 0.4, shape)
+    start = model.initial_point()
+    point = {name: rng.normal(0, 0.4, np.shape(value)) for name, value in start.items()}
     if "cutpoints_ordered__" in point:  # first cut, then log gaps
         point["cutpoints_ordered__"] = np.array([-1.0, np.log(0.9), np.log(1.3)])
     if "intercept" in point and "sigma_log__" in point:  # gaussian: intercept near the data
