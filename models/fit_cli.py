@@ -29,7 +29,7 @@ from data_prep.design_check import design_findings
 from models.design import build_design
 from models.fit_cache import fit_key, remove_interrupted_writes, stored_fit_key
 from models.fit_file import write_fit_netcdf
-from models.frequentist import fit_weighted_logit
+from models.frequentist import fit_frequentist
 from models.parameterisation import PARAMETERISATIONS
 from models.sampling import SAMPLERS, SamplerSettings, resolve_sampler, sample_spec
 
@@ -68,7 +68,7 @@ def fit_spec(
         f"[{spec.name}] {len(design.y)} respondents, {len(design.terms)} terms, "
         f"{len(design.group_levels)} {spec.group or 'groups'}; data hash {hash_of_data}"
     )
-    frequentist = fit_weighted_logit(design)
+    frequentist = fit_frequentist(design)
     frequentist.insert(0, "model", spec.name)
     weights = weight_summary(design.weights)
     if weights["weights_unreliable"]:
