@@ -196,7 +196,7 @@ class ParsedFormula:
 
 
 def _term_name(term, formula: str) -> str:
-    """``a`` or ``a:b`` for a formulae ``Term`` of plain variables; SpecError otherwise."""
+    """Name a formulae ``Term`` of plain variables ``a`` or ``a:b``; SpecError otherwise."""
     names = []
     for component in term.components:
         if type(component).__name__ != "Variable" or not re.fullmatch(_NAME, component.name):
@@ -261,7 +261,7 @@ def parse_formula(formula: str) -> ParsedFormula:
                 slopes.append(_term_name(term.expr, formula))
         else:
             terms.append(_term_name(term, formula))
-    for factor, slopes in groups.items():
+    for slopes in groups.values():
         stray = [v for v in slopes if v not in terms]
         if stray:
             raise SpecError(f"random slopes {stray} must also be fixed terms in {formula!r}")
@@ -319,7 +319,7 @@ def _sampler_settings(raw: object, source: str) -> dict[str, float]:
 
 
 def _family(raw: dict, source: str) -> tuple[str, str | None]:
-    """The spec's ``family:`` (default ``bernoulli``) and, for ``binomial``, its ``trials:``."""
+    """Read the ``family:`` (default ``bernoulli``) and, for ``binomial``, its ``trials:``."""
     family = str(raw.get("family") or "bernoulli")
     if family not in FAMILIES:
         raise SpecError(f"{source}: unknown family {family!r}; choose one of {sorted(FAMILIES)}")

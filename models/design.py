@@ -105,9 +105,7 @@ def _variable_columns(
         levels = list(values.cat.categories)
         reference = spec.reference_levels.get(variable, levels[0])
         if reference not in levels:
-            raise SpecError(
-                f"reference level {reference!r} of {variable!r} is not one of {levels}"
-            )
+            raise SpecError(f"reference level {reference!r} of {variable!r} is not one of {levels}")
         kept = [level for level in levels if level != reference]
         columns = [(values == level).to_numpy(dtype=float) for level in kept]
         return columns, [f"{variable}_{level}" for level in kept], True
@@ -184,7 +182,7 @@ def build_design(data: pd.DataFrame, spec: ModelSpec) -> Design:
 
 
 def _outcome(data: pd.DataFrame, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The outcome as the family needs it, the trials per row and the ordered categories."""
+    """Return the outcome as the family needs it, the trials per row and the categories."""
     values = data[spec.outcome]
     trials = np.ones(len(data), dtype=np.int64)
     if spec.family == "cumulative_logit":
@@ -223,8 +221,10 @@ def _group_design(
     data: pd.DataFrame, spec: ModelSpec, group: GroupTerm, term_columns: dict[str, list[int]]
 ) -> GroupDesign:
     """Index and labels of one grouping factor (``province:city`` labels for nested ones)."""
-    parts = [data[c] if isinstance(data[c].dtype, pd.CategoricalDtype)
-             else data[c].astype("category") for c in group.factor]
+    parts = [
+        data[c] if isinstance(data[c].dtype, pd.CategoricalDtype) else data[c].astype("category")
+        for c in group.factor
+    ]
     if len(parts) == 1:  # all categories kept, as the province coords always were
         factor = parts[0]
     else:

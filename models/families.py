@@ -23,6 +23,8 @@ The likelihood node is named after the outcome, with dim ``obs``.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pymc as pm
 
@@ -43,7 +45,7 @@ def outcome_scale(design: Design) -> tuple[float, float]:
 def cut_labels(design: Design) -> list[str]:
     """Labels of the cutpoints of an ordinal outcome: ``"poor|fair"``, ``"fair|good"``, ..."""
     levels = design.outcome_levels
-    return [f"{low}|{high}" for low, high in zip(levels[:-1], levels[1:], strict=True)]
+    return [f"{low}|{high}" for low, high in itertools.pairwise(levels)]
 
 
 def likelihood(design: Design, spec: ModelSpec, linear) -> pm.Distribution:

@@ -169,7 +169,7 @@ def add_weight_columns(table: pd.DataFrame, design: Design, scale: str) -> pd.Da
 
 
 def fit_frequentist(design: Design, interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
-    """The single-level weighted fit of the design's family (see the module docstring)."""
+    """Fit the single-level weighted model of the design's family (see the module docstring)."""
     if design.family in ("bernoulli", "binomial"):
         return fit_weighted_logit(design, interval_prob)
     from models.frequentist_families import fit_ordered_logit, fit_weighted_least_squares

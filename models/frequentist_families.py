@@ -61,7 +61,7 @@ def fit_ordered_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> p
     weights = design.weights
 
     class WeightedOrderedModel(OrderedModel):
-        def loglikeobs(self, params):  # noqa: D102 - each row's log-likelihood times its weight
+        def loglikeobs(self, params):  # each row's log-likelihood times its weight
             return weights * super().loglikeobs(params)
 
     model = WeightedOrderedModel(design.y, design.X, distr="logit")

@@ -44,8 +44,9 @@ def test_gaussian_is_weighted_least_squares_with_sandwich_se(table):
 
 
 def test_binomial_equals_the_logit_on_expanded_rows(table):
-    design = _design(table, "n_yes ~ local_medical_insurance + age_years", family="binomial",
-                     trials="n_asked")
+    design = _design(
+        table, "n_yes ~ local_medical_insurance + age_years", family="binomial", trials="n_asked"
+    )
     fit = fit_frequentist(design)
     rows = table.loc[table.index.repeat(table["n_asked"])].copy()
     rank = rows.groupby(level=0).cumcount()

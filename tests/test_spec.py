@@ -60,9 +60,7 @@ def test_formula_round_trips_through_the_parser():
 
 
 def test_families():
-    spec = spec_from_dict(
-        {"name": "m", "formula": "k ~ a", "family": "binomial", "trials": "n"}
-    )
+    spec = spec_from_dict({"name": "m", "formula": "k ~ a", "family": "binomial", "trials": "n"})
     assert (spec.family, spec.trials) == ("binomial", "n")
     assert "n" in spec.used_columns()
     assert spec_from_dict({"name": "m", "formula": "y ~ a"}).family == "bernoulli"
