@@ -191,3 +191,12 @@ def test_example_specs_are_not_fitted_by_default():
     makefile = (Path(__file__).parents[1] / "Makefile").read_text()
     default = next(line for line in makefile.splitlines() if line.startswith("MODELS ?="))
     assert not set(EXAMPLE_SPECS) & set(default.split("=", 1)[1].split())
+
+
+@pytest.mark.parametrize("name", EXAMPLE_SPECS)
+def test_design_check_passes_the_example_specs(name, table2017):
+    from data_prep.design_check import design_findings
+    from models.fit_cli import _as_numbers
+
+    spec = load_spec(name)
+    assert [str(f) for f in design_findings(_as_numbers(table2017, spec), spec)] == []
