@@ -183,6 +183,9 @@ def sample_posterior(
         idata = _sample_pymc(model, settings)
     sampling_seconds = time.perf_counter() - started
     _refuse_partial_trace(idata, settings)
+    # PyMC cannot rebuild a model with explicit initial values (the ordinal cutpoints have one)
+    # for the pointwise log-likelihood; they only matter for the start of sampling
+    model.rvs_to_initial_values.update(dict.fromkeys(model.rvs_to_initial_values))
     with model:
         pm.compute_log_likelihood(idata, progressbar=False)
         pm.sample_posterior_predictive(
