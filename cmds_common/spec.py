@@ -16,11 +16,18 @@ A spec file looks like::
     group_predictors: [log_gdp_per_capita_2015]   # optional province-level predictors
     sampler: {tune: 1500, draws: 1500}        # optional: this model's sampler defaults
     weighted_likelihood: false                # true: survey-weighted pseudo-likelihood
+    family: bernoulli                         # or binomial, gaussian, cumulative_logit
+    trials: n_asked                           # binomial only: column of trials per row
 
-The formula follows lme4/brms: ``outcome ~ term + term + ... + (1 | group)`` for a random
-intercept, ``(1 + a + b | group)`` for correlated random intercept and slopes of ``a`` and ``b``
-(which must also be fixed terms), and no group term for a pooled model. Group-level predictors
-are columns of ``cmds_common/province_covariates.csv``.
+The formula follows lme4/brms and is read by ``formulae`` (Bambi's parser):
+``outcome ~ term + term + ... + (1 | group)`` for a random intercept; ``a:b`` for an interaction
+and ``a*b`` for ``a + b + a:b``; ``(1 | province) + (1 | city)`` for several grouping factors
+(any column); ``(1 | province/city)`` for cities nested in provinces (``(1 | province) +
+(1 | province:city)``, the second factor named ``province_city`` with levels ``"P:C"``);
+``(1 + a + b | group)`` for correlated random intercept and slopes of ``a`` and ``b`` (which must
+also be fixed terms; slopes by one grouping factor at most); no group term for a pooled model.
+Binomial outcomes name their trials in the ``trials:`` key (formulae cannot read brms'
+``y | trials(n)``). Group-level predictors are columns of ``cmds_common/province_covariates.csv``.
 """
 
 from __future__ import annotations
@@ -73,16 +80,32 @@ class PriorSpec:
     lkj_eta: float = 2.0
 
 
+#: Outcome families: name -> (link, what the outcome column holds).
+FAMILIES: dict[str, str] = {
+    "bernoulli": "0/1 outcome, logit link",
+    "binomial": "successes out of the 'trials:' column, logit link",
+    "gaussian": "continuous outcome, identity link, residual SD",
+    "cumulative_logit": "ordered categorical outcome, cumulative logit link",
+}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model: outcome, predictor variables, optional random-intercept group, priors."""
+    """A model: outcome and family, fixed terms, grouping factors, priors.
+
+    ``predictors`` are the distinct variables of the fixed terms and ``terms`` the terms
+    themselves (``"a"``, or ``"a:b"`` for an interaction); ``groups`` the grouping factors.
+    ``source`` names the spec file in error messages and is not part of the spec's identity.
+    """
 
     name: str
     outcome: str
     predictors: tuple[str, ...]
-    group: str | None = None
-    group_slopes: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    groups: tuple[GroupTerm, ...] = ()
     group_predictors: tuple[str, ...] = ()
+    family: str = "bernoulli"
+    trials: str | None = None
     label: str = ""
     reference_levels: dict[str, str] = field(default_factory=dict)
     weights: str | None = None
@@ -90,86 +113,165 @@ class ModelSpec:
     priors: PriorSpec = field(default_factory=PriorSpec)
     sampler: dict[str, float] = field(default_factory=dict)
     weighted_likelihood: bool = False
+    source: str = field(default="<dict>", compare=False)
+
+    @property
+    def group(self) -> str | None:
+        """Name of the first grouping factor (``None`` for a pooled model); see ``groups``."""
+        return self.groups[0].name if self.groups else None
+
+    @property
+    def group_slopes(self) -> tuple[str, ...]:
+        """Random-slope terms of the first grouping factor."""
+        return self.groups[0].slopes if self.groups else ()
 
     @property
     def formula(self) -> str:
-        """The spec written back as an lme4/brms formula."""
-        rhs = " + ".join(self.predictors) or "1"
-        if self.group:
-            rhs += f" + ({' + '.join(['1', *self.group_slopes])} | {self.group})"
+        """The spec written back as an lme4/brms formula (interactions as ``a:b``)."""
+        rhs = " + ".join(self.terms) or "1"
+        for group in self.groups:
+            rhs += f" + {group.formula}"
         return f"{self.outcome} ~ {rhs}"
 
     def used_columns(self) -> list[str]:
         """Every data column the spec reads."""
         cols = [self.outcome, *self.predictors]
-        cols += [c for c in (self.group, self.weights) if c]
-        return cols
+        cols += [c for g in self.groups for c in g.factor]
+        cols += [c for c in (self.trials, self.weights) if c]
+        return list(dict.fromkeys(cols))
 
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_GROUP_TERM = re.compile(rf"^\(\s*1((?:\s*\+\s*{_NAME})*)\s*\|\s*({_NAME})\s*\)$")
+
+
+@dataclass(frozen=True)
+class GroupTerm:
+    """One grouping factor of a formula with the terms that vary by it.
+
+    Attributes
+    ----------
+    factor
+        Columns whose combinations define the groups: ``("province",)`` for ``(1 | province)``,
+        ``("province", "city")`` for the city-within-province term of ``(1 | province/city)``.
+    slopes
+        Fixed terms with a random slope by this factor (``"a"`` or ``"a:b"``).
+    """
+
+    factor: tuple[str, ...]
+    slopes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """Name of the factor in the model: ``province``, or ``province_city`` when nested."""
+        return "_".join(self.factor)
+
+    @property
+    def formula(self) -> str:
+        """The term written back, e.g. ``(1 + a | province:city)``."""
+        return f"({' + '.join(['1', *self.slopes])} | {':'.join(self.factor)})"
 
 
 @dataclass(frozen=True)
 class ParsedFormula:
-    """The parts of an lme4-style formula."""
+    """The parts of an lme4-style formula.
+
+    ``terms`` are the fixed terms, interactions joined by ``:``; ``predictors`` the distinct
+    variables they use; ``groups`` the grouping factors in the order of the formula.
+    """
 
     outcome: str
     predictors: tuple[str, ...]
-    group: str | None
-    group_slopes: tuple[str, ...]
+    terms: tuple[str, ...] = ()
+    groups: tuple[GroupTerm, ...] = ()
+
+    @property
+    def group(self) -> str | None:
+        """Name of the first grouping factor (``None`` for a pooled formula)."""
+        return self.groups[0].name if self.groups else None
+
+    @property
+    def group_slopes(self) -> tuple[str, ...]:
+        """Random-slope terms of the first grouping factor."""
+        return self.groups[0].slopes if self.groups else ()
+
+
+def _term_name(term, formula: str) -> str:
+    """Name a formulae ``Term`` of plain variables ``a`` or ``a:b``; SpecError otherwise."""
+    names = []
+    for component in term.components:
+        if type(component).__name__ != "Variable" or not re.fullmatch(_NAME, component.name):
+            raise SpecError(
+                f"cannot read term {str(term)!r} in {formula!r}: use variable names, "
+                "interactions a:b or a*b, (1 | group) or (1 + variable | group)"
+            )
+        names.append(component.name)
+    return ":".join(names)
 
 
 def parse_formula(formula: str) -> ParsedFormula:
-    """Split an lme4-style formula into outcome, predictors, grouping factor and slopes.
+    """Split an lme4-style formula into outcome, fixed terms and grouping factors.
+
+    The formula is read by `formulae <https://bambinos.github.io/formulae/>`_ (Bambi's parser),
+    so ``a*b`` expands to ``a + b + a:b`` and ``(1 | province/city)`` to
+    ``(1 | province) + (1 | province:city)``.
 
     Parameters
     ----------
     formula
-        For example ``"health_record ~ income_quartile + hukou + (1 | province)"`` or
+        For example ``"health_record ~ income_quartile + hukou + (1 | province)"``,
+        ``"y ~ a * b + (1 | province) + (1 | city)"`` or
         ``"health_record ~ hukou + movement + (1 + hukou | province)"``.
 
     Returns
     -------
     ParsedFormula
-        ``group`` is ``None`` when the formula has no group term; ``group_slopes`` lists the
-        variables with random slopes.
+        ``groups`` is empty when the formula has no group term.
 
     Raises
     ------
     SpecError
-        On anything but plain variable names, one group term and ``1``.
+        On function calls, a term given twice, a formula formulae cannot read, or random slopes
+        of terms that are not fixed terms.
     """
+    import formulae
+
     if formula.count("~") != 1:
         raise SpecError(f"formula must contain exactly one '~': {formula!r}")
     lhs, rhs = (side.strip() for side in formula.split("~"))
     if not re.fullmatch(_NAME, lhs):
         raise SpecError(f"outcome must be one variable name, got {lhs!r} in {formula!r}")
-    predictors: list[str] = []
-    group, slopes = None, ()
-    for raw in _split_top_level(rhs):
-        term = raw.strip()
-        if term in ("1", ""):
+    written = [t.strip() for t in _split_top_level(rhs) if t.strip() not in ("", "1")]
+    doubled = sorted({t for t in written if written.count(t) > 1})
+    if doubled:
+        raise SpecError(f"term {doubled[0]!r} appears twice in {formula!r}")
+    try:
+        description = formulae.model_description(f"{lhs} ~ {rhs}")
+    except Exception as err:  # formulae raises several kinds of parse errors
+        raise SpecError(f"cannot read formula {formula!r}: {err}") from err
+    terms: list[str] = []
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for term in description.terms:
+        kind = type(term).__name__
+        if kind == "Intercept":
             continue
-        match = _GROUP_TERM.match(term)
-        if match:
-            if group is not None:
-                raise SpecError(f"only one group term is supported: {formula!r}")
-            group = match.group(2)
-            slopes = tuple(v.strip() for v in match.group(1).split("+") if v.strip())
-        elif re.fullmatch(_NAME, term):
-            if term in predictors:
-                raise SpecError(f"term {term!r} appears twice in {formula!r}")
-            predictors.append(term)
+        if kind == "GroupSpecificTerm":
+            factor = tuple(_term_name(term.factor, formula).split(":"))
+            slopes = groups.setdefault(factor, [])
+            if type(term.expr).__name__ != "Intercept":
+                slopes.append(_term_name(term.expr, formula))
         else:
-            raise SpecError(
-                f"cannot read term {term!r} in {formula!r}: use variable names, "
-                "(1 | group) or (1 + variable | group)"
-            )
-    stray = [v for v in slopes if v not in predictors]
-    if stray:
-        raise SpecError(f"random slopes {stray} must also be fixed terms in {formula!r}")
-    return ParsedFormula(lhs, tuple(predictors), group, slopes)
+            terms.append(_term_name(term, formula))
+    for slopes in groups.values():
+        stray = [v for v in slopes if v not in terms]
+        if stray:
+            raise SpecError(f"random slopes {stray} must also be fixed terms in {formula!r}")
+    predictors = tuple(dict.fromkeys(v for t in terms for v in t.split(":")))
+    return ParsedFormula(
+        lhs,
+        predictors,
+        tuple(terms),
+        tuple(GroupTerm(factor, tuple(slopes)) for factor, slopes in groups.items()),
+    )
 
 
 def _split_top_level(rhs: str) -> list[str]:
@@ -216,6 +318,20 @@ def _sampler_settings(raw: object, source: str) -> dict[str, float]:
     return settings
 
 
+def _family(raw: dict, source: str) -> tuple[str, str | None]:
+    """Read the ``family:`` (default ``bernoulli``) and, for ``binomial``, its ``trials:``."""
+    family = str(raw.get("family") or "bernoulli")
+    if family not in FAMILIES:
+        raise SpecError(f"{source}: unknown family {family!r}; choose one of {sorted(FAMILIES)}")
+    trials = str(raw["trials"]) if raw.get("trials") else None
+    if (family == "binomial") != (trials is not None):
+        raise SpecError(
+            f"{source}: a 'trials:' column (the number of trials of each row) goes with "
+            f"family binomial and only with it; family is {family!r}"
+        )
+    return family, trials
+
+
 def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
     """Build a :class:`ModelSpec` from the mapping read from a spec file."""
     unknown = set(raw) - {
@@ -229,13 +345,24 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
         "group_predictors",
         "sampler",
         "weighted_likelihood",
+        "family",
+        "trials",
     }
     if unknown:
         raise SpecError(f"{source}: unknown keys {sorted(unknown)}")
     for key in ("name", "formula"):
         if key not in raw:
             raise SpecError(f"{source}: missing required key {key!r}")
-    parsed = parse_formula(str(raw["formula"]))
+    try:
+        parsed = parse_formula(str(raw["formula"]))
+    except SpecError as err:
+        raise SpecError(f"{source}: {err}") from err
+    family, trials = _family(raw, source)
+    if sum(bool(g.slopes) for g in parsed.groups) > 1:
+        raise SpecError(
+            f"{source}: random slopes by more than one grouping factor are not supported yet "
+            f"({', '.join(g.formula for g in parsed.groups if g.slopes)})"
+        )
     priors_raw = raw.get("priors") or {}
     try:
         priors = PriorSpec(**{k: float(v) for k, v in priors_raw.items()})
@@ -259,13 +386,18 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
         raise SpecError(f"{source}: weighted_likelihood needs a 'weights:' column")
     if group_predictors and parsed.group is None:
         raise SpecError(f"{source}: group_predictors need a group term in the formula")
+    if group_predictors and len(parsed.groups) > 1:
+        raise SpecError(f"{source}: group_predictors need exactly one group term")
     return ModelSpec(
         name=str(raw["name"]),
         label=str(raw.get("label", raw["name"])),
         outcome=parsed.outcome,
         predictors=parsed.predictors,
-        group=parsed.group,
-        group_slopes=parsed.group_slopes,
+        terms=parsed.terms,
+        groups=parsed.groups,
+        family=family,
+        trials=trials,
+        source=source,
         group_predictors=group_predictors,
         sampler=sampler,
         weighted_likelihood=weighted_likelihood,
@@ -317,4 +449,8 @@ def spec_to_yaml(spec: ModelSpec) -> str:
         "sampler": spec.sampler,
         "weighted_likelihood": spec.weighted_likelihood,
     }
+    if spec.family != "bernoulli":  # written only when set, so existing fits keep their key
+        body["family"] = spec.family
+    if spec.trials:
+        body["trials"] = spec.trials
     return yaml.safe_dump(body, sort_keys=False)

@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from cmds_common.analysis_table import data_hash, read_analysis_table
 from cmds_common.atomic import write_with
 from cmds_common.constants import (
@@ -81,12 +83,22 @@ def check_designs(specs: list[ModelSpec], data_path: Path) -> None:
         Listing every design problem of every spec.
     """
     table = read_analysis_table(data_path)
-    problems = [str(f) for spec in specs for f in design_findings(table, spec)]
+    problems = [str(f) for spec in specs for f in design_findings(_as_numbers(table, spec), spec)]
     if problems:
         raise SpecError(
             f"{data_path}: the data cannot serve these specs (nothing was fitted):\n  - "
             + "\n  - ".join(problems)
         )
+
+
+def _as_numbers(table: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """Give an ordinal outcome as its codes (``design_findings`` reads outcomes as numbers)."""
+    if spec.family != "cumulative_logit" or spec.outcome not in table:
+        return table
+    values = table[spec.outcome]
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return table
+    return table.assign(**{spec.outcome: values.cat.codes.where(values.notna())})
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from cmds_common.analysis_table import data_hash
 from cmds_common.spec import ModelSpec, spec_to_yaml
 from cmds_common.survey_weights import weight_summary
 from models.design import Design, build_design
-from models.frequentist import fit_weighted_logit
+from models.frequentist import fit_frequentist
 from models.sampling import SamplerSettings, resolve_sampler, sample_spec
 
 
@@ -66,8 +66,8 @@ def fit_model(
     Returns
     -------
     design, frequentist, idata
-        The design, the weighted-logit table (one row per term, ``model`` column first) and the
-        fit.
+        The design, the frequentist table of the spec's family (weighted logit, WLS or ordered
+        logit; one row per term, ``model`` column first) and the fit.
 
     Raises
     ------
@@ -81,7 +81,7 @@ def fit_model(
         f"[{spec.name}] {len(design.y)} respondents, {len(design.terms)} terms, "
         f"{len(design.group_levels)} {spec.group or 'groups'}; data hash {hash_of_data}"
     )
-    frequentist = fit_weighted_logit(design)
+    frequentist = fit_frequentist(design)
     frequentist.insert(0, "model", spec.name)
     weights = weight_summary(design.weights)
     if weights["weights_unreliable"]:

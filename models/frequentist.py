@@ -1,5 +1,11 @@
 """Frequentist replication of Table 3: single-level weighted logistic regression.
 
+:func:`fit_frequentist` picks the fit of the design's family: this weighted logit for
+``bernoulli`` and ``binomial`` (successes out of trials), and those of
+:mod:`models.frequentist_families` for ``gaussian`` (weighted least squares) and
+``cumulative_logit`` (statsmodels' ``OrderedModel``). All return one row per term with
+``term``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p_value``, ``note`` and ``scale``.
+
 Weights and standard errors
 ---------------------------
 Point estimates maximise the weighted log-likelihood (pseudo-likelihood) with sampling weights
@@ -53,7 +59,8 @@ def separated_terms(design: Design, log_odds: np.ndarray) -> dict[str, str]:
     for j, term in enumerate(design.terms):
         column = design.X[:, j]
         if np.isin(column, (0.0, 1.0)).all() and column.any():
-            outcomes = np.unique(design.y[column == 1])
+            trials = design.trials if design.trials is not None else np.ones(len(design.y))
+            outcomes = np.unique((design.y / trials)[column == 1])
             if len(outcomes) == 1:
                 n = int(column.sum())
                 reasons[term] = (
@@ -69,7 +76,11 @@ def separated_terms(design: Design, log_odds: np.ndarray) -> dict[str, str]:
 
 
 def sandwich_covariance(
-    X: np.ndarray, y: np.ndarray, weights: np.ndarray, mu: np.ndarray
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    mu: np.ndarray,
+    trials: np.ndarray | None = None,
 ) -> np.ndarray:
     """Design-based (HC0 with n/(n-1)) covariance of weighted logistic coefficients.
 
@@ -78,11 +89,14 @@ def sandwich_covariance(
     X
         Design matrix including the intercept column.
     y, weights, mu
-        Outcome, weights (mean 1) and fitted probabilities.
+        Outcome (successes), weights (mean 1) and fitted probabilities.
+    trials
+        Trials per row (binomial; ones when omitted).
     """
     n = len(y)
-    bread = np.linalg.inv((X * (weights * mu * (1 - mu))[:, None]).T @ X)
-    scores = X * (weights * (y - mu))[:, None]
+    trials = np.ones(n) if trials is None else trials
+    bread = np.linalg.inv((X * (weights * trials * mu * (1 - mu))[:, None]).T @ X)
+    scores = X * (weights * (y - trials * mu))[:, None]
     meat = scores.T @ scores
     return bread @ meat @ bread * n / (n - 1)
 
@@ -100,14 +114,18 @@ def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> 
     Returns
     -------
     pandas.DataFrame
-        One row per term: ``term``, ``log_odds``, ``se``, ``odds_ratio``, ``ci_low``,
+        One row per term: ``term``, ``estimate`` (the odds ratio), ``log_odds``, ``se``,
+        ``odds_ratio``, ``ci_low``,
         ``ci_high``, ``p_value`` (all three empty for a separated term), ``note`` (empty or
-        "not estimable (separation): ..."), and the respondents ``n_obs`` and the weights'
-        ``kish_n_eff``,
+        "not estimable (separation): ..."), ``scale`` ("odds ratio"), and the respondents
+        ``n_obs`` and the weights' ``kish_n_eff``,
         ``max_median_ratio`` and ``weights_unreliable``.
     """
     X = np.column_stack([np.ones(len(design.y)), design.X])
-    model = sm.GLM(design.y, X, family=sm.families.Binomial(), var_weights=design.weights)
+    trials = design.trials if design.trials is not None else np.ones(len(design.y))
+    model = sm.GLM(
+        design.y / trials, X, family=sm.families.Binomial(), var_weights=design.weights * trials
+    )
     with warnings.catch_warnings():
         # separation is reported per term below, in the table itself
         warnings.filterwarnings("ignore", message=".*[Pp]erfect separation.*")
@@ -115,7 +133,7 @@ def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> 
         result = model.fit()
     beta = np.asarray(result.params)
     mu = special.expit(X @ beta)
-    se = np.sqrt(np.diag(sandwich_covariance(X, design.y, design.weights, mu)))
+    se = np.sqrt(np.diag(sandwich_covariance(X, design.y, design.weights, mu, trials)))
     z = stats.norm.ppf(0.5 + interval_prob / 2)
     table = pd.DataFrame(
         {
@@ -131,8 +149,33 @@ def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> 
     separated = separated_terms(design, beta[1:])
     table["note"] = [separated.get(term, "") for term in table["term"]]
     table.loc[table["note"] != "", ["odds_ratio", "ci_low", "ci_high", "p_value"]] = np.nan
+    return add_weight_columns(table, design, "odds ratio")
+
+
+def add_weight_columns(table: pd.DataFrame, design: Design, scale: str) -> pd.DataFrame:
+    """Add ``scale`` (what ``estimate``, ``ci_low``, ``ci_high`` measure) and the weights' summary.
+
+    ``estimate`` is the odds ratio (logit), the coefficient in outcome units (gaussian) or the
+    cumulative odds ratio (ordinal): one column to read whatever the family.
+    """
+    if "estimate" not in table:
+        table.insert(1, "estimate", table["odds_ratio"])
+    table["scale"] = scale
     summary = weight_summary(design.weights)
     table["n_obs"] = summary["n"]
     for key in ("kish_n_eff", "max_median_ratio", "weights_unreliable"):
         table[key] = summary[key]
     return table
+
+
+def fit_frequentist(design: Design, interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
+    """Fit the single-level weighted model of the design's family (see the module docstring)."""
+    if design.family in ("bernoulli", "binomial"):
+        return fit_weighted_logit(design, interval_prob)
+    from models.frequentist_families import fit_ordered_logit, fit_weighted_least_squares
+
+    if design.family == "gaussian":
+        return fit_weighted_least_squares(design, interval_prob)
+    if design.family == "cumulative_logit":
+        return fit_ordered_logit(design, interval_prob)
+    raise ValueError(f"no frequentist fit for family {design.family!r}")

@@ -41,6 +41,13 @@ not a design-based variance (strata, clustering and the extra variance weights b
 modelled), so read it as a sensitivity analysis beside the unweighted fit, not as a replacement.
 The stored pointwise log-likelihood stays unweighted.
 
+Several grouping factors ``(1 | province) + (1 | city)`` or nested ``(1 | province/city)``: each
+factor :math:`g` adds its own :math:`u^{(g)}_{j} = \sigma_g z^{(g)}_j` with
+:math:`\sigma_g \sim \operatorname{HalfNormal}(s_\sigma)`, named ``g_sigma``, ``g_offset``,
+``g_effect`` (dim ``g``, the factor's levels) with index data ``g_idx``; a nested factor is named
+``province_city`` with levels ``"province:city"``. Slopes and group predictors belong to one
+factor. Other outcome families (binomial, gaussian, ordinal) are in :mod:`models.families`.
+
 Names follow Bambi: ``intercept``, ``beta`` (dim ``term``), ``province_sigma``,
 ``province_offset`` and the Deterministic ``province_effect`` (dim ``province``), index array
 ``province_idx``; the likelihood node is named after the outcome (dim ``obs``). Slopes add
@@ -56,24 +63,33 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from cmds_common.spec import ModelSpec
-from models.design import Design
+from models.design import Design, GroupDesign
+from models.families import FAMILIES_WITH_INTERCEPT, cut_labels, likelihood, outcome_scale
 
 
 def model_coords(design: Design, spec: ModelSpec) -> dict[str, list]:
-    """Coordinates of the model: ``obs``, ``term`` and (with a group term) the group levels."""
+    """Coordinates: ``obs``, ``term``, each grouping factor's levels, slopes, ``cut``."""
     coords: dict[str, list] = {
         "obs": list(range(len(design.y))),
         "term": list(design.terms),
     }
-    if spec.group:
-        coords[spec.group] = list(design.group_levels)
-    if design.slope_columns:
-        coords["slope_term"] = design.slope_terms
-        coords["effect"] = ["intercept", *design.slope_terms]
+    for group in design.groups:
+        coords[group.name] = list(group.levels)
+    slope_group = _slope_group(design)
+    if slope_group is not None:
+        slope_terms = [design.terms[k] for k in slope_group.slope_columns]
+        coords["slope_term"] = slope_terms
+        coords["effect"] = ["intercept", *slope_terms]
         coords["effect_bis"] = coords["effect"]
     if design.group_predictor_names:
         coords["group_predictor"] = list(design.group_predictor_names)
+    if design.family == "cumulative_logit":
+        coords["cut"] = cut_labels(design)
     return coords
+
+
+def _slope_group(design: Design) -> GroupDesign | None:
+    return next((g for g in design.groups if g.slope_columns), None)
 
 
 def build_model(design: Design, spec: ModelSpec) -> pm.Model:
@@ -84,74 +100,85 @@ def build_model(design: Design, spec: ModelSpec) -> pm.Model:
     design
         Output of :func:`models.design.build_design`.
     spec
-        The model spec (terms, group and prior scales).
+        The model spec (terms, grouping factors, family and prior scales).
 
     Returns
     -------
     pymc.Model
-        Model with labelled dims ``obs``, ``term`` and ``spec.group``.
+        Model with labelled dims ``obs``, ``term`` and one per grouping factor.
     """
     priors = spec.priors
+    centre, scale = outcome_scale(design)
     with pm.Model(coords=model_coords(design, spec)) as model:
         X = pm.Data("X", design.X, dims=("obs", "term"))
-        intercept = pm.Normal("intercept", mu=0.0, sigma=priors.intercept_sd)
+        linear = 0.0
+        if design.family in FAMILIES_WITH_INTERCEPT:
+            linear = pm.Normal("intercept", mu=centre, sigma=priors.intercept_sd * scale)
         beta = pm.Normal(
-            "beta", mu=0.0, sigma=priors.coefficient_sd / design.term_scales, dims="term"
+            "beta", mu=0.0, sigma=priors.coefficient_sd * scale / design.term_scales, dims="term"
         )
-        linear = intercept + pm.math.dot(X, beta)
-        if spec.group:
-            group_idx = pm.Data(f"{spec.group}_idx", design.group_idx, dims="obs")
-            linear = linear + _group_terms(design, spec, X, group_idx)
-        outcome = pm.Bernoulli(spec.outcome, logit_p=linear, observed=design.y, dims="obs")
+        linear = linear + pm.math.dot(X, beta)
+        for k, group in enumerate(design.groups):
+            group_idx = pm.Data(f"{group.name}_idx", group.idx, dims="obs")
+            with_predictors = k == 0 and bool(design.group_predictor_names)
+            linear = linear + _group_terms(design, spec, group, X, group_idx, with_predictors)
+        outcome = likelihood(design, spec, linear)
         if spec.weighted_likelihood:
-            # the Bernoulli term counts each respondent once; this adds the remaining (w_i - 1)
+            # the likelihood counts each respondent once; this adds the remaining (w_i - 1)
             extra = pm.Data("survey_weight_minus_one", design.weights - 1.0, dims="obs")
             pm.Potential("survey_weights", (extra * pm.logp(outcome, design.y)).sum())
     return model
 
 
 def _group_terms(
-    design: Design, spec: ModelSpec, X: pt.TensorVariable, group_idx
+    design: Design,
+    spec: ModelSpec,
+    group: GroupDesign,
+    X: pt.TensorVariable,
+    group_idx,
+    with_predictors: bool,
 ) -> pt.TensorVariable:
-    """Province deviations of the intercept (and slopes) added to each row's log-odds."""
-    group, priors = spec.group, spec.priors
+    """Deviations of the intercept (and slopes) by one grouping factor, per row."""
+    name, priors = group.name, spec.priors
+    sd_scale = priors.group_sd_scale * outcome_scale(design)[1]
     mean = 0.0
-    if design.group_predictor_names:
-        group_X = pm.Data(f"{group}_X", design.group_X, dims=(group, "group_predictor"))
-        gamma = pm.Normal(f"{group}_gamma", mu=0.0, sigma=1.0, dims="group_predictor")
+    if with_predictors:
+        group_X = pm.Data(f"{name}_X", design.group_X, dims=(name, "group_predictor"))
+        gamma = pm.Normal(f"{name}_gamma", mu=0.0, sigma=1.0, dims="group_predictor")
         mean = pm.math.dot(group_X, gamma)
-    if not design.slope_columns:
-        sigma = pm.HalfNormal(f"{group}_sigma", sigma=priors.group_sd_scale)
-        offset = pm.Normal(f"{group}_offset", mu=0.0, sigma=1.0, dims=group)
-        effect = pm.Deterministic(f"{group}_effect", mean + sigma * offset, dims=group)
+    if not group.slope_columns:
+        sigma = pm.HalfNormal(f"{name}_sigma", sigma=sd_scale)
+        offset = pm.Normal(f"{name}_offset", mu=0.0, sigma=1.0, dims=name)
+        effect = pm.Deterministic(f"{name}_effect", mean + sigma * offset, dims=name)
         return effect[group_idx]
-    n_effects = 1 + len(design.slope_columns)
+    n_effects = 1 + len(group.slope_columns)
     chol, corr, stds = pm.LKJCholeskyCov(
-        f"{group}_chol",
+        f"{name}_chol",
         n=n_effects,
         eta=priors.lkj_eta,
-        sd_dist=pm.HalfNormal.dist(sigma=priors.group_sd_scale, shape=n_effects),
+        sd_dist=pm.HalfNormal.dist(sigma=sd_scale, shape=n_effects),
         compute_corr=True,
         store_in_trace=False,
     )
-    offset = pm.Normal(f"{group}_offset", mu=0.0, sigma=1.0, dims=(group, "effect"))
+    offset = pm.Normal(f"{name}_offset", mu=0.0, sigma=1.0, dims=(name, "effect"))
     deviations = pm.math.dot(offset, chol.T)
-    pm.Deterministic(f"{group}_sigma", stds[0])
-    pm.Deterministic(f"{group}_slope_sigma", stds[1:], dims="slope_term")
-    pm.Deterministic(f"{group}_corr", corr, dims=("effect", "effect_bis"))
-    effect = pm.Deterministic(f"{group}_effect", mean + deviations[:, 0], dims=group)
-    slope = pm.Deterministic(f"{group}_slope", deviations[:, 1:], dims=(group, "slope_term"))
-    slope_X = X[:, design.slope_columns]
+    pm.Deterministic(f"{name}_sigma", stds[0])
+    pm.Deterministic(f"{name}_slope_sigma", stds[1:], dims="slope_term")
+    pm.Deterministic(f"{name}_corr", corr, dims=("effect", "effect_bis"))
+    effect = pm.Deterministic(f"{name}_effect", mean + deviations[:, 0], dims=name)
+    slope = pm.Deterministic(f"{name}_slope", deviations[:, 1:], dims=(name, "slope_term"))
+    slope_X = X[:, group.slope_columns]
     return effect[group_idx] + (slope_X * slope[group_idx]).sum(axis=1)
 
 
 def free_parameter_names(spec: ModelSpec) -> list[str]:
     """Posterior variables checked for convergence and summarised (no per-row nodes)."""
-    names = ["intercept", "beta"]
-    if spec.group:
-        names += [f"{spec.group}_sigma", f"{spec.group}_effect"]
-    if spec.group_slopes:
-        names += [f"{spec.group}_slope_sigma", f"{spec.group}_slope"]
+    names = ["intercept", "beta"] if spec.family in FAMILIES_WITH_INTERCEPT else ["beta"]
+    names += {"gaussian": ["sigma"], "cumulative_logit": ["cutpoints"]}.get(spec.family, [])
+    for group in spec.groups:
+        names += [f"{group.name}_sigma", f"{group.name}_effect"]
+        if group.slopes:
+            names += [f"{group.name}_slope_sigma", f"{group.name}_slope"]
     if spec.group_predictors:
         names += [f"{spec.group}_gamma"]
     return names

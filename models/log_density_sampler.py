@@ -51,8 +51,19 @@ def pointwise_thinning(n_obs: int, chains: int, draws: int, limit: int | None = 
 
 
 def compiled_supports(spec: ModelSpec) -> bool:
-    """Whether the compiled log-density covers ``spec`` (pooled or ``(1 | group)`` only)."""
-    return not spec.group_slopes and not spec.group_predictors
+    """Whether the compiled log-density covers ``spec``.
+
+    It covers Bernoulli specs, pooled or with one ``(1 | group)`` term (any column, or a nested
+    ``province:city`` factor); interactions are columns of ``X`` and so covered too. Random
+    slopes, group predictors, several grouping factors and the other families go to nutpie on
+    the PyMC model.
+    """
+    return (
+        spec.family == "bernoulli"
+        and len(spec.groups) <= 1
+        and not spec.group_slopes
+        and not spec.group_predictors
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,7 @@ def prepare_problem(
         Collapse respondents with identical covariates in the same group (exact).
     """
     if not compiled_supports(spec):
-        raise ValueError(f"model {spec.name!r} has random slopes or group predictors")
+        raise ValueError(f"model {spec.name!r} is not covered by the compiled log-density")
     weights = design.weights if spec.weighted_likelihood else np.ones(len(design.y))
     n_groups = len(design.group_levels) if spec.group else 0
     group_idx = design.group_idx if spec.group else np.zeros(len(design.y), dtype=np.int64)

@@ -94,8 +94,9 @@ def resolve_sampler(requested: str, spec: ModelSpec) -> str:
         return "compiled" if compiled_supports(spec) else "nutpie"
     if requested == "compiled" and not compiled_supports(spec):
         raise SpecError(
-            f"model {spec.name!r} has random slopes or group predictors, which the compiled engine "
-            "does not cover; use --sampler nutpie or pymc"
+            f"model {spec.name!r} has random slopes, group predictors, several grouping factors "
+            "or a family other than bernoulli, which the compiled engine does not cover; use "
+            "--sampler nutpie or pymc"
         )
     return requested
 
@@ -182,6 +183,9 @@ def sample_posterior(
         idata = _sample_pymc(model, settings)
     sampling_seconds = time.perf_counter() - started
     _refuse_partial_trace(idata, settings)
+    # PyMC cannot rebuild a model with explicit initial values (the ordinal cutpoints have one)
+    # for the pointwise log-likelihood; they only matter for the start of sampling
+    model.rvs_to_initial_values.update(dict.fromkeys(model.rvs_to_initial_values))
     with model:
         pm.compute_log_likelihood(idata, progressbar=False)
         pm.sample_posterior_predictive(
@@ -195,8 +199,23 @@ def sample_posterior(
         idata["observed_data"] = xr.DataTree(xr.Dataset(observed))
     # float32 halves the largest group (draws x respondents) at no cost to LOO's precision
     idata["log_likelihood"] = idata["log_likelihood"].to_dataset().astype("float32")
-    idata["posterior_predictive"] = idata["posterior_predictive"].to_dataset().astype("int8")
+    idata["posterior_predictive"] = _compact_predictive(idata["posterior_predictive"].to_dataset())
     return tag_provenance(idata, settings, used, sampling_seconds, attrs or {})
+
+
+def _compact_predictive(predictive: xr.Dataset) -> xr.Dataset:
+    """Store replicated outcomes small: int8 for 0/1 and category codes, float32 for numbers.
+
+    Counts that do not fit in int8 (binomial outcomes with many trials) keep their integer type.
+    """
+    compact = {}
+    for name, values in predictive.data_vars.items():
+        if values.dtype.kind in "iu":
+            fits = int(values.max()) <= 127 and int(values.min()) >= -128
+            compact[name] = values.astype("int8") if fits else values
+        else:
+            compact[name] = values.astype("float32")
+    return predictive.assign(compact)
 
 
 def tag_provenance(

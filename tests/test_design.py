@@ -97,3 +97,72 @@ def test_model2_design_on_default_data(default_table):
     indicator = design.term_scales == 1
     assert set(np.unique(design.X[:, indicator])) == {0.0, 1.0}
     np.testing.assert_allclose(design.X[:, ~indicator].mean(axis=0), 0, atol=1e-9)
+
+
+def test_interaction_columns_match_hand_construction(tiny_table):
+    spec = spec_from_dict(
+        {"name": "t", "formula": "health_record ~ hukou * income_quartile + hukou:age_years"}
+    )
+    design = build_design(tiny_table, spec)
+    urban = np.array([0, 1, 1, 0.0])
+    q2, q3, q4 = np.array([0, 1, 0, 0.0]), np.array([0, 0, 0, 1.0]), np.array([0, 0, 1, 0.0])
+    age = np.array([-5, -3, 5, 3.0])
+    assert design.terms == [
+        "hukou_urban",
+        "income_quartile_Q2",
+        "income_quartile_Q3",
+        "income_quartile_Q4",
+        "hukou_urban:income_quartile_Q2",
+        "hukou_urban:income_quartile_Q3",
+        "hukou_urban:income_quartile_Q4",
+        "hukou_urban:age_years",
+    ]
+    expected = np.column_stack([urban, q2, q3, q4, urban * q2, urban * q3, urban * q4, urban * age])
+    np.testing.assert_array_equal(design.X, expected)
+    # indicator products keep scale 1; a product with a continuous column is scaled by its SD
+    np.testing.assert_allclose(design.term_scales, [1] * 7 + [np.std(urban * age)])
+
+
+def test_interaction_respects_reference_levels(tiny_table):
+    spec = spec_from_dict(
+        {
+            "name": "t",
+            "formula": "health_record ~ hukou:income_quartile",
+            "reference_levels": {"hukou": "urban", "income_quartile": "Q4"},
+        }
+    )
+    design = build_design(tiny_table, spec)
+    assert design.terms == [f"hukou_rural:income_quartile_{q}" for q in ("Q1", "Q2", "Q3")]
+    np.testing.assert_array_equal(design.X[:, 0], [1, 0, 0, 0])  # rural and Q1: row 0
+
+
+def test_several_and_nested_grouping_factors(tiny_table):
+    tiny_table["city"] = pd.Categorical(["b1", "a1", "b2", "c1"])
+    spec = spec_from_dict(
+        {"name": "t", "formula": "health_record ~ hukou + (1 | province/city) + (1 | hukou)"}
+    )
+    design = build_design(tiny_table, spec)
+    names = [g.name for g in design.groups]
+    assert names == ["province", "province_city", "hukou"]
+    nested = design.groups[1]
+    assert nested.levels == ["A:a1", "B:b1", "B:b2", "C:c1"]
+    np.testing.assert_array_equal(nested.idx, [1, 0, 2, 3])
+    np.testing.assert_array_equal(design.groups[2].idx, [0, 1, 1, 0])
+    assert design.group_levels == ["A", "B", "C"]  # the first factor, as before
+
+
+def test_missing_interaction_column_names_file_and_term(tiny_table):
+    spec = spec_from_dict(
+        {"name": "t", "formula": "health_record ~ hukou + hukou:sex"}, "specs/mine.yaml"
+    )
+    with pytest.raises(SpecError, match=r"specs/mine.yaml: .*\['sex'\] \(used by hukou:sex\)"):
+        build_design(tiny_table, spec)
+
+
+def test_grouping_factor_with_one_level_is_refused(tiny_table):
+    tiny_table["city"] = pd.Categorical(["x"] * 4)
+    spec = spec_from_dict(
+        {"name": "t", "formula": "health_record ~ hukou + (1 | city)"}, "specs/mine.yaml"
+    )
+    with pytest.raises(SpecError, match=r"specs/mine.yaml: the group term \(1 \| city\)"):
+        build_design(tiny_table, spec)
