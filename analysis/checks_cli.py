@@ -33,16 +33,17 @@ from cmds_common.markdown import to_markdown
 def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
     """Write the predictive checks of one fit; return the checks table."""
     tables, figures, name = out_dir / "tables", out_dir / "figures", fit.name
-    checks = predictive_checks(fit.idata, fit.data).assign(
+    outcome = fit.spec.outcome
+    checks = predictive_checks(fit.idata, fit.data, outcome).assign(
         data_hash=fit.idata.posterior.attrs["data_hash"]
     )
-    calibration = calibration_table(fit.idata)
+    calibration = calibration_table(fit.idata, outcome)
     write_with(tables / f"ppc_{name}.csv", lambda p: checks.to_csv(p, index=False))
     write_with(tables / f"calibration_{name}.csv", lambda p: calibration.to_csv(p, index=False))
     shown = checks.assign(label=checks["variable"] + ": " + checks["level"])
     write_text(
         tables / f"ppc_{name}.md",
-        f"# Posterior predictive checks: {fit.label}\n\nShares (%) with a health record; "
+        f"# Posterior predictive checks: {fit.label}\n\nShares (%) with {outcome} = 1; "
         "Bayesian p = P(replicated > observed) + 0.5 P(equal).\n\n"
         + to_markdown(
             shown[["check", "label", "n"]].assign(
@@ -83,7 +84,7 @@ def province_variation(fit: LoadedFit, out_dir: Path) -> None:
     tables, figures, name = out_dir / "tables", out_dir / "figures", fit.name
     summary = variance_summaries(fit.idata)
     odds = province_odds_ratios(fit.idata)
-    rates = standardised_rates(fit.idata, fit.design, fit.data)
+    rates = standardised_rates(fit.idata, fit.design, fit.data, outcome=fit.spec.outcome)
     write_with(tables / f"province_variation_{name}.csv", lambda p: summary.to_csv(p, index=False))
     write_with(tables / f"province_odds_ratios_{name}.csv", lambda p: odds.to_csv(p, index=False))
     write_with(tables / f"province_rates_{name}.csv", lambda p: rates.to_csv(p, index=False))
@@ -91,7 +92,7 @@ def province_variation(fit: LoadedFit, out_dir: Path) -> None:
         caterpillar_plot(odds, f"{fit.label}: province effects"),
         figures / f"caterpillar_{name}.png",
     )
-    overall = fit.data["health_record"].mean()
+    overall = fit.data[fit.spec.outcome].mean()
     save_figure(
         shrinkage_plot(rates, overall, f"{fit.label}: partial pooling"),
         figures / f"shrinkage_{name}.png",
@@ -132,6 +133,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for name in selection.usable:
         fit = load_fit(args.fits / f"{name}.nc", args.data)
+        if fit.spec.family != "bernoulli":
+            print(
+                f"[{name}] predictive checks and provincial variation are built for 0/1 outcomes; "
+                f"this model's family is {fit.spec.family}, so they are skipped (not yet available)"
+            )
+            continue
         checks = check_fit(fit, args.out)
         extreme = checks.query("bayes_p < 0.025 or bayes_p > 0.975")
         flagged = ", ".join(extreme["variable"] + "=" + extreme["level"])

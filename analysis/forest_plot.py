@@ -110,7 +110,15 @@ def forest_plot(
     fig, ax = plt.subplots(figsize=(9.5, 1.6 + 0.5 * n_terms), layout="constrained")
     positions = np.arange(n_terms)[::-1]
     offsets = (0.22, 0.0, -0.22) if len(sources) == 3 else (0.15, -0.15)
-    lo, hi = _axis_range(table, sources)
+    scale = str(table["scale"].iloc[0]) if "scale" in table and len(table) else "odds ratio"
+    ratio = scale != "coefficient (outcome units)"
+    if ratio:
+        lo, hi = _axis_range(table, sources)
+    else:  # a gaussian outcome: coefficients on a linear axis around 0
+        values = table[[c for s in sources for c in s[:3]]].to_numpy(float)
+        values = values[np.isfinite(values)]
+        span = max(abs(values).max(), 1e-9) * 1.15 if len(values) else 1.0
+        lo, hi = -span, span
     unreliable = "freq_weights_unreliable" in table and bool(table["freq_weights_unreliable"].any())
     for offset, (est, low, high, label, colour, marker) in zip(offsets, sources, strict=True):
         y = positions + offset
@@ -130,16 +138,22 @@ def forest_plot(
             linewidth=1.2,
             label=label,
         )
-    ax.axvline(1.0, color="black", linestyle="--", linewidth=0.8)
-    ax.set_xscale("log")
+    ax.axvline(1.0 if ratio else 0.0, color="black", linestyle="--", linewidth=0.8)
     ax.set_xlim(lo, hi)
-    ax.set_xticks([t for t in _TICKS if lo <= t <= hi])
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    if ratio:
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_xticks([t for t in _TICKS if lo <= t <= hi])
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_yticks(positions)
     ax.set_yticklabels(table["term"])
     ax.set_ylim(-0.7, n_terms - 0.3)
-    ax.set_xlabel("Odds ratio of having a health record (log scale; 1 = no association)")
+    ax.set_xlabel(
+        f"{scale.capitalize()} (log scale; 1 = no association)"
+        if ratio
+        else f"{scale.capitalize()} (0 = no association)"
+    )
     fig.suptitle(title)
     ax.grid(axis="x", color="0.9")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=8.5)

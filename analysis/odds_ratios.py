@@ -11,12 +11,30 @@ from cmds_common import reference
 from cmds_common.constants import INTERVAL_PROB
 from models.frequentist import NOT_ESTIMABLE, SEPARATION_LOG_ODDS
 
+#: The scale a family's coefficients are reported on, and whether that is exp(coefficient).
+SCALES = {
+    "bernoulli": ("odds ratio", True),
+    "binomial": ("odds ratio", True),
+    "cumulative_logit": ("cumulative odds ratio", True),
+    "gaussian": ("coefficient (outcome units)", False),
+}
 
-def posterior_odds_ratios(idata: xr.DataTree, interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
-    """Summarise the posterior of each coefficient on the odds-ratio scale.
 
-    Intervals are equal-tailed (the 2.5% and 97.5% posterior quantiles for 95%), which unlike
-    an HDI are unchanged by the exp() transform from log-odds to odds ratios.
+def reporting_scale(family: str) -> tuple[str, bool]:
+    """Name of the scale a family's coefficients are shown on, and whether it is exp(beta)."""
+    return SCALES.get(family, SCALES["bernoulli"])
+
+
+def posterior_odds_ratios(
+    idata: xr.DataTree, interval_prob: float = INTERVAL_PROB, family: str = "bernoulli"
+) -> pd.DataFrame:
+    """Summarise the posterior of each coefficient on its family's reporting scale.
+
+    Odds ratios for logit links (cumulative odds ratios for the ordinal model), coefficients in
+    outcome units for the gaussian family (:data:`SCALES`). Intervals are equal-tailed (the 2.5%
+    and 97.5% posterior quantiles for 95%), which unlike an HDI are unchanged by the exp()
+    transform from log-odds to odds ratios. The column names keep the odds-ratio wording for
+    every family; ``scale`` says what the numbers are.
 
     Parameters
     ----------
@@ -24,16 +42,22 @@ def posterior_odds_ratios(idata: xr.DataTree, interval_prob: float = INTERVAL_PR
         A fit with a ``beta`` variable of dim ``term``.
     interval_prob
         Posterior mass inside the credible interval.
+    family
+        The spec's outcome family.
 
     Returns
     -------
     pandas.DataFrame
-        ``term``, ``posterior_median_or``, ``cri_low``, ``cri_high``, ``prob_or_gt_1``,
-        ``r_hat``, ``ess_bulk``.
+        ``term``, ``posterior_median_or``, ``cri_low``, ``cri_high``, ``prob_or_gt_1``
+        (the posterior probability that the coefficient is above 0), ``r_hat``, ``ess_bulk``,
+        ``scale``.
     """
     beta = idata.posterior["beta"]
     tail = (1 - interval_prob) / 2
-    quantiles = np.exp(beta.quantile([0.5, tail, 1 - tail], dim=("chain", "draw")))
+    scale, exponentiate = reporting_scale(family)
+    quantiles = beta.quantile([0.5, tail, 1 - tail], dim=("chain", "draw"))
+    if exponentiate:
+        quantiles = np.exp(quantiles)
     diagnostics = az.summary(idata, var_names=["beta"], kind="diagnostics", round_to="none")
     return pd.DataFrame(
         {
@@ -44,6 +68,7 @@ def posterior_odds_ratios(idata: xr.DataTree, interval_prob: float = INTERVAL_PR
             "prob_or_gt_1": (beta > 0).mean(dim=("chain", "draw")).to_numpy(),
             "r_hat": diagnostics["r_hat"].to_numpy(),
             "ess_bulk": diagnostics["ess_bulk"].to_numpy(),
+            "scale": scale,
         }
     )
 
@@ -76,7 +101,11 @@ def odds_ratio_table(
         ``freq_n``, ``freq_kish_n_eff``, ``freq_max_median_ratio`` and
         ``freq_weights_unreliable`` describe the weights (when the table records them).
     """
-    bayes = posterior_odds_ratios(idata, interval_prob)
+    family = (
+        str(frequentist["scale"].iloc[0]) if "scale" in frequentist and len(frequentist) else ""
+    )
+    family = {scale: name for name, (scale, _) in SCALES.items()}.get(family, "bernoulli")
+    bayes = posterior_odds_ratios(idata, interval_prob, family)
     published = reference.table3()
     published = published.loc[published["model"] == published_model]
     freq = _estimates(frequentist, "freq").assign(freq_note=_separation_notes(frequentist))
@@ -123,7 +152,8 @@ def weighted_estimate_note(frequentist: pd.DataFrame) -> dict | None:
 
 def _estimates(table: pd.DataFrame, source: str) -> pd.DataFrame:
     """Term, OR, CI and p of one source, renamed ``<source>_or``, ``<source>_ci_low``, ..."""
-    columns = {"odds_ratio": "or", "ci_low": "ci_low", "ci_high": "ci_high", "p_value": "p"}
+    value = "estimate" if "estimate" in table else "odds_ratio"
+    columns = {value: "or", "ci_low": "ci_low", "ci_high": "ci_high", "p_value": "p"}
     estimates = table[["term", *columns]].rename(
         columns={old: f"{source}_{new}" for old, new in columns.items()}
     )

@@ -85,6 +85,7 @@ def standardised_rates(
     group: str = "province",
     interval_prob: float = INTERVAL_PROB,
     top: int = 5,
+    outcome: str = "health_record",
 ) -> pd.DataFrame:
     """Province uptake standardised to the whole sample's composition, with rank probabilities.
 
@@ -109,8 +110,8 @@ def standardised_rates(
             linear = linear + (design.X[:, design.slope_columns] @ slopes[j]).T
         standardised[:, j] = special.expit(linear).mean(axis=1)
     ranks = (-standardised).argsort(axis=1).argsort(axis=1) + 1  # 1 = highest uptake
-    fitted = fitted_probabilities(idata, "health_record")
-    outcome = data["health_record"].to_numpy()
+    fitted = fitted_probabilities(idata, outcome)
+    observed = data[outcome].to_numpy()
     rows = []
     for j, name in enumerate(design.group_levels):
         mine = design.group_idx == j
@@ -120,7 +121,7 @@ def standardised_rates(
             {
                 group: name,
                 "n": int(mine.sum()),
-                "raw_rate": outcome[mine].mean(),
+                "raw_rate": observed[mine].mean(),
                 "fitted_rate": fit_median,
                 "fitted_low": fit_low,
                 "fitted_high": fit_high,

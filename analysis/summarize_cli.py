@@ -74,7 +74,11 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """
     weights = _weights_label(table)
     weighted_bayes = bool(table.get("bayes_weighted_likelihood", pd.Series([False])).any())
-    bayes_header = f"Bayes OR (95% CrI{'; weighted' + weights if weighted_bayes else ''})"
+    scale = str(table["scale"].iloc[0]) if "scale" in table and len(table) else "odds ratio"
+    short = {"odds ratio": "OR", "cumulative odds ratio": "cumulative OR"}.get(scale, "coef.")
+    above = "P(OR>1)" if short != "coef." else "P(coef.>0)"
+    frequentist = "weighted logit" if scale == "odds ratio" else "frequentist"
+    bayes_header = f"Bayes {short} (95% CrI{'; weighted' + weights if weighted_bayes else ''})"
     return pd.DataFrame(
         {
             "term": table["term"],
@@ -82,10 +86,10 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
                 _interval(*r)
                 for r in table[["posterior_median_or", "cri_low", "cri_high"]].to_numpy()
             ],
-            "P(OR>1)": table["prob_or_gt_1"].map(_probability),
+            above: table["prob_or_gt_1"].map(_probability),
             "R-hat": table["r_hat"].map("{:.3f}".format),
             "ESS bulk": table["ess_bulk"].map("{:.0f}".format),
-            f"weighted logit OR (95% CI{weights})": _frequentist_cells(table),
+            f"{frequentist} {short} (95% CI{weights})": _frequentist_cells(table),
             "published OR (95% CI)": [
                 _interval(*r)
                 for r in table[["published_or", "published_ci_low", "published_ci_high"]].to_numpy()
@@ -155,12 +159,13 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
         f"`{attrs['formula']}`\n\n"
         f"n = {attrs.get('n_obs')}; data hash `{attrs['data_hash']}`; sampler {attrs['sampler']}, "
         f"{attrs['chains']} chains x {attrs['draws']} draws, seed {attrs['seed']}.\n"
-        "Bayesian intervals are equal-tailed 95% credible intervals; the weighted logit uses "
+        "Bayesian intervals are equal-tailed 95% credible intervals; the frequentist fit uses "
         "design-based (sandwich) standard errors.\n\n"
     )
     if group_sd:
+        units = "outcome units" if fit.spec.family == "gaussian" else "log-odds"
         header += (
-            f"Province SD (log-odds): {group_sd['posterior_median']:.2f} "
+            f"{group.capitalize()} SD ({units}): {group_sd['posterior_median']:.2f} "
             f"({group_sd['cri_low']:.2f}-{group_sd['cri_high']:.2f})\n\n"
         )
     status = "passed" if not failures else "FAILED: " + "; ".join(failures)

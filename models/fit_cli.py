@@ -70,7 +70,7 @@ def fit_spec(
     )
     write_with(netcdf, lambda p: write_fit_netcdf(idata, p))
     write_with(frequentist_csv, lambda p: frequentist.to_csv(p, index=False))
-    print(f"[{spec.name}] posterior written to {netcdf}, weighted logit to {frequentist_csv}")
+    print(f"[{spec.name}] posterior written to {netcdf}, frequentist fit to {frequentist_csv}")
     return frequentist_csv, netcdf
 
 
