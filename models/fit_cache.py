@@ -21,7 +21,9 @@ from models.sampling import SamplerSettings, package_versions
 #: Project modules whose code determines the draws of a fit.
 _MODEL_SOURCES = (
     "aggregation.py",
+    "batches.py",
     "design.py",
+    "diagnostics.py",
     "hierarchical.py",
     "log_density.py",
     "log_density_sampler.py",
