@@ -38,6 +38,7 @@ def test_slopes_model_is_finite_at_its_start_with_unchanged_dims(slopes):
     assert "intercept_at_means" in {v.name for v in model.free_RVs}
 
 
+@pytest.mark.slow
 def test_intercept_at_means_gives_the_same_log_density(slopes, monkeypatch):
     """alpha_c = alpha + xbar'beta with a flat density and the prior on alpha: same posterior."""
     spec, design = slopes
