@@ -354,9 +354,25 @@ def _comparison_section(inputs: ReportInputs) -> str:
     )
 
 
+def extra_batch_sentence(name: str, attrs: dict) -> str:
+    """One sentence on the extra batches a fit drew (empty when it drew none)."""
+    extra = int(attrs.get("extra_batches", 0) or 0)
+    if not extra:
+        return ""
+    chains, draws = attrs.get("chains"), attrs.get("draws")
+    sentence = (
+        f"{name}: effective sample sizes fell short after the first {chains} chains x {draws} "
+        f"draws, so {extra} extra batch{'es' if extra > 1 else ''} of {chains} chains were drawn "
+        f"({attrs.get('total_chains')} chains, {attrs.get('total_draws')} draws in all)."
+    )
+    if attrs.get("batches_interrupted"):
+        sentence += " A further batch was interrupted; the complete batches were kept."
+    return sentence
+
+
 def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
     """Convergence and metadata sections, and whether any fit failed its checks."""
-    rows, meta_rows, versions = [], [], {}
+    rows, meta_rows, versions, batch_notes = [], [], {}, []
     for name in inputs.shown:
         checks = _csv(inputs.results / "tables" / f"convergence_{name}.csv")
         netcdf = inputs.results / "fits" / f"{name}.nc"
@@ -382,6 +398,9 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
         )
         attrs = fit_attributes(netcdf)
         versions = json.loads(attrs.get("package_versions", "{}"))
+        note = extra_batch_sentence(name, attrs)
+        if note:
+            batch_notes.append(f"<p>{html.escape(note)}</p>")
         meta_rows.append(
             {
                 "model": name,
@@ -391,6 +410,8 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
                 "sampler": attrs.get("sampler"),
                 "chains x draws (warm-up)": f"{attrs.get('chains')} x {attrs.get('draws')} "
                 f"({attrs.get('tune')})",
+                "extra batches": int(attrs.get("extra_batches", 0) or 0),
+                "total draws": attrs.get("total_draws"),
                 "target accept": attrs.get("target_accept"),
                 "seed": attrs.get("seed"),
                 "sampling time (s)": attrs.get("sampling_seconds"),
@@ -404,7 +425,8 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
         "<p>Every fit must have R-hat &le; 1.01 and bulk and tail ESS &ge; 400 for the "
         "intercept, coefficients, province SD(s) and effects, no divergent transitions, and "
         "E-BFMI &ge; 0.3 in every chain.</p>"
-        + (_table(table, "{:.3f}") if not table.empty else "<p>No fits found.</p>"),
+        + (_table(table, "{:.3f}") if not table.empty else "<p>No fits found.</p>")
+        + "".join(batch_notes),
     )
     metadata = _section(
         "metadata",

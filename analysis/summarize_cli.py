@@ -158,7 +158,14 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
         f"# {fit.label}\n\n"
         f"`{attrs['formula']}`\n\n"
         f"n = {attrs.get('n_obs')}; data hash `{attrs['data_hash']}`; sampler {attrs['sampler']}, "
-        f"{attrs['chains']} chains x {attrs['draws']} draws, seed {attrs['seed']}.\n"
+        f"{attrs['chains']} chains x {attrs['draws']} draws, seed {attrs['seed']}"
+        + (
+            f" (+{attrs['extra_batches']} extra batch(es) because ESS fell short: "
+            f"{attrs.get('total_chains')} chains, {attrs.get('total_draws')} draws in all)"
+            if attrs.get("extra_batches")
+            else ""
+        )
+        + ".\n"
         "Bayesian intervals are equal-tailed 95% credible intervals; the frequentist fit uses "
         "design-based (sandwich) standard errors.\n\n"
     )

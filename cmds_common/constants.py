@@ -21,6 +21,10 @@ BFMI_MIN: float = 0.3
 DEFAULT_CHAINS: int = 4
 DEFAULT_DRAWS: int = 1000
 DEFAULT_TUNE: int = 500
+#: When only bulk or tail ESS fall short (R-hat, divergences and E-BFMI fine), a fit draws up to
+#: this many further batches of ``chains`` x ``draws`` (each a fresh set of chains; see
+#: ``models.batches``) until every ESS reaches its bound.
+MAX_EXTRA_BATCHES: int = 3
 
 #: Size of the default synthetic sample (the paper's analysed sample).
 DEFAULT_SAMPLE_SIZE: int = 3158

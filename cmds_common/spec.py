@@ -13,6 +13,7 @@ A spec file looks like::
       coefficient_sd: 1.0
       group_sd_scale: 1.0
       lkj_eta: 2.0
+      slope_sd_scale: 1.0                     # optional; default: group_sd_scale
     group_predictors: [log_gdp_per_capita_2015]   # optional province-level predictors
     sampler: {tune: 1500, draws: 1500}        # optional: this model's sampler defaults
     weighted_likelihood: false                # true: survey-weighted pseudo-likelihood
@@ -68,7 +69,11 @@ class PriorSpec:
         SD of the Normal prior on each coefficient: per 0/1 contrast for categorical terms,
         per standard deviation of the predictor for continuous terms.
     group_sd_scale
-        Scale of the HalfNormal prior on the SD of the group (province) intercepts and slopes.
+        Scale of the HalfNormal prior on the SD of the group (province) intercepts, and of the
+        slopes unless ``slope_sd_scale`` is given.
+    slope_sd_scale
+        Scale of the HalfNormal prior on the SDs of the group (province) slopes (``None``: the
+        same as ``group_sd_scale``).
     lkj_eta
         Shape of the LKJ prior on the correlation of random intercepts and slopes (2 favours
         weak correlations).
@@ -78,6 +83,12 @@ class PriorSpec:
     coefficient_sd: float = 1.0
     group_sd_scale: float = 1.0
     lkj_eta: float = 2.0
+    slope_sd_scale: float | None = None
+
+    @property
+    def slope_scale(self) -> float:
+        """HalfNormal scale of the slope SDs (``slope_sd_scale``, else ``group_sd_scale``)."""
+        return self.group_sd_scale if self.slope_sd_scale is None else self.slope_sd_scale
 
 
 #: Outcome families: name -> (link, what the outcome column holds).
@@ -368,7 +379,7 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
         priors = PriorSpec(**{k: float(v) for k, v in priors_raw.items()})
     except (TypeError, ValueError, AttributeError) as err:
         raise SpecError(f"{source}: bad priors {priors_raw}: {err}") from err
-    if min(vars(priors).values()) <= 0:
+    if min(v for v in vars(priors).values() if v is not None) <= 0:
         raise SpecError(f"{source}: prior scales must be positive, got {priors}")
     references = {str(k): str(v) for k, v in (raw.get("reference_levels") or {}).items()}
     stray = set(references) - set(parsed.predictors)
@@ -444,7 +455,7 @@ def spec_to_yaml(spec: ModelSpec) -> str:
         "reference_levels": spec.reference_levels,
         "weights": spec.weights,
         "published_model": spec.published_model,
-        "priors": vars(spec.priors),
+        "priors": {k: v for k, v in vars(spec.priors).items() if v is not None},
         "group_predictors": list(spec.group_predictors),
         "sampler": spec.sampler,
         "weighted_likelihood": spec.weighted_likelihood,

@@ -21,7 +21,10 @@ from models.sampling import SamplerSettings, package_versions
 #: Project modules (package, file) whose code determines the draws of a fit.
 _MODEL_SOURCES = (
     ("models", "aggregation.py"),
+    ("models", "batches.py"),
     ("models", "design.py"),
+    ("models", "diagnostics.py"),
+    ("models", "families.py"),
     ("models", "hierarchical.py"),
     ("models", "log_density.py"),
     ("models", "log_density_sampler.py"),

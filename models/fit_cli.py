@@ -3,7 +3,9 @@
 ``python -m models --data results/data/analysis_data.parquet --spec model1 --spec model2``
 writes, per spec, ``<out>/<name>_frequentist.csv`` and ``<out>/<name>.nc`` (ArviZ NetCDF). A spec
 whose saved fit has the same fit key (data, spec, sampler settings, seed, package versions) is
-skipped; ``--refit`` forces a new fit.
+skipped; ``--refit`` forces a new fit. When only effective sample sizes fall short, further
+batches of chains are drawn (at most ``--max-extra-batches``, default
+:data:`~cmds_common.constants.MAX_EXTRA_BATCHES`; see :mod:`models.batches`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cmds_common.constants import (
     DEFAULT_SEED,
     DEFAULT_TUNE,
     FITS_DIR,
+    MAX_EXTRA_BATCHES,
 )
 from cmds_common.spec import ModelSpec, SpecError, load_spec, spec_to_yaml
 from data_prep.design_check import design_findings
@@ -32,6 +35,10 @@ from models.fit_file import write_fit_netcdf
 from models.fitting import fit_model, spec_settings
 from models.parameterisation import PARAMETERISATIONS
 from models.sampling import SAMPLERS, SamplerSettings
+
+
+class PartialFitWritten(KeyboardInterrupt):
+    """Sampling was interrupted in an extra batch; the complete batches were written."""
 
 
 def fit_spec(
@@ -43,8 +50,11 @@ def fit_spec(
 ) -> tuple[Path, Path]:
     """Fit one spec both ways and write the results, unless an identical fit is saved.
 
-    Both files are written only after sampling has finished, so an interrupted fit leaves the
-    previous pair (posterior and frequentist table) as it was.
+    Both files are written only after sampling has finished, so a fit interrupted in its first
+    batch leaves the previous pair (posterior and frequentist table) as it was. A fit
+    interrupted in an extra batch (:mod:`models.batches`) keeps the batches it had completed:
+    they are written, with a fit key that no settings match (so the next run samples again),
+    and :class:`PartialFitWritten` (a :class:`KeyboardInterrupt`) is raised afterwards.
 
     Returns
     -------
@@ -68,9 +78,17 @@ def fit_spec(
         settings,
         attrs={"data_path": str(data_path), "fit_key": key},
     )
+    attrs = idata.posterior.attrs
+    if attrs.get("batches_interrupted"):
+        attrs["fit_key"] = f"{key}-interrupted"
     write_with(netcdf, lambda p: write_fit_netcdf(idata, p))
     write_with(frequentist_csv, lambda p: frequentist.to_csv(p, index=False))
     print(f"[{spec.name}] posterior written to {netcdf}, frequentist fit to {frequentist_csv}")
+    if attrs.get("batches_interrupted"):
+        raise PartialFitWritten(
+            f"[{spec.name}] the {attrs['extra_batches'] + 1} complete batch(es) were written to "
+            f"{netcdf}; the next run samples this model again"
+        )
     return frequentist_csv, netcdf
 
 
@@ -132,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--draws", type=int, help=f"default {DEFAULT_DRAWS}, or the spec's")
     parser.add_argument("--tune", type=int, help=f"default {DEFAULT_TUNE}, or the spec's")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--max-extra-batches",
+        type=int,
+        default=MAX_EXTRA_BATCHES,
+        help="further batches of chains drawn when only ESS falls short "
+        f"(default {MAX_EXTRA_BATCHES}; 0: none)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--refit", action="store_true", help="refit even when a saved fit matches")
     return parser
@@ -157,12 +182,16 @@ def main(argv: list[str] | None = None) -> int:
                 parameterisation=args.parameterisation,
                 aggregate=not args.no_aggregate,
                 seed=args.seed,
+                max_extra_batches=args.max_extra_batches,
                 progress=not args.no_progress,
             )
             fit_spec(spec, args.data, args.out, settings, refit=args.refit)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except PartialFitWritten as err:
+        print(f"interrupted: {err}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("interrupted: the previous results are kept as they were", file=sys.stderr)
         return 130

@@ -5,7 +5,9 @@
 * ``nutpie``: nutpie on the PyMC model (compiled with numba on every run); any spec.
 * ``pymc``: PyMC's own NUTS on the PyMC model; any spec, and the fallback when nutpie fails.
 
-``auto`` (the default) picks ``compiled`` when the spec allows it and ``nutpie`` otherwise. A fit
+``auto`` (the default) picks ``compiled`` when the spec allows it and ``nutpie`` otherwise. When
+only effective sample sizes fall short, :func:`sample_spec` draws further batches of chains
+(:mod:`models.batches`, at most ``settings.max_extra_batches``). A fit
 returns one ``InferenceData`` with posterior, sample statistics, log-likelihood, posterior
 predictive and observed data, tagged with what produced it.
 """
@@ -22,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
-from cmds_common.constants import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
+from cmds_common.constants import (
+    DEFAULT_CHAINS,
+    DEFAULT_DRAWS,
+    DEFAULT_SEED,
+    DEFAULT_TUNE,
+    MAX_EXTRA_BATCHES,
+)
 from cmds_common.spec import SpecError
 from models.parameterisation import PARAMETERISATIONS
 
@@ -42,6 +50,8 @@ class SamplerSettings:
 
     ``parameterisation`` and ``aggregate`` apply to the ``compiled`` engine only: centred or
     non-centred province effects, and whether identical covariate patterns are aggregated.
+    ``max_extra_batches`` caps the further batches :func:`sample_spec` draws when only effective
+    sample sizes fall short (0: none).
     """
 
     sampler: str = "auto"
@@ -53,6 +63,7 @@ class SamplerSettings:
     progress: bool = True
     parameterisation: str = "auto"
     aggregate: bool = True
+    max_extra_batches: int = MAX_EXTRA_BATCHES
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -61,6 +72,8 @@ class SamplerSettings:
             raise ValueError(f"parameterisation must be one of {PARAMETERISATIONS}")
         if min(self.chains, self.draws) < 1 or self.tune < 0:
             raise ValueError("chains and draws must be >= 1 and tune >= 0")
+        if self.max_extra_batches < 0:
+            raise ValueError("max_extra_batches must be >= 0")
 
     def nutpie_arguments(self) -> dict[str, Any]:
         """Keyword arguments of ``nutpie.sample`` for these settings (warm-up not stored)."""
@@ -107,22 +120,39 @@ def sample_spec(
     """Sample ``spec`` on ``design`` with the engine ``settings.sampler`` names.
 
     ``settings.sampler`` must already be resolved (see :func:`resolve_sampler`). Returns what
-    :func:`sample_posterior` returns, for every engine.
+    :func:`sample_posterior` returns, for every engine; when only effective sample sizes fall
+    short, with further batches of chains appended (:func:`models.batches.sample_in_batches`)
+    and ``extra_batches``, ``total_chains``, ``total_draws``, ``batch_seeds`` and
+    ``batches_interrupted`` added to the posterior attributes.
     """
+    from models.batches import sample_in_batches
+    from models.hierarchical import free_parameter_names
+
     if settings.sampler != "compiled":
         from models.hierarchical import build_model, initial_point_is_finite
 
         model = build_model(design, spec)
         if not initial_point_is_finite(model):
             raise RuntimeError(f"model {spec.name!r}: log-probability is not finite at the start")
-        return sample_posterior(model, settings, attrs)
-    from models.log_density_sampler import sample_compiled
 
-    started = time.perf_counter()
-    idata, details = sample_compiled(design, spec, settings)
-    seconds = time.perf_counter() - started
-    _refuse_partial_trace(idata, settings)
-    return tag_provenance(idata, settings, "compiled", seconds, {**details, **attrs})
+        def draw(batch_settings: SamplerSettings) -> xr.DataTree:
+            return sample_posterior(model, batch_settings, attrs)
+
+    else:
+        from models.log_density_sampler import sample_compiled
+
+        def draw(batch_settings: SamplerSettings) -> xr.DataTree:
+            started = time.perf_counter()
+            idata, details = sample_compiled(design, spec, batch_settings)
+            seconds = time.perf_counter() - started
+            _refuse_partial_trace(idata, batch_settings)
+            return tag_provenance(idata, batch_settings, "compiled", seconds, {**details, **attrs})
+
+    idata, info = sample_in_batches(
+        draw, settings, free_parameter_names(spec), label=f"[{spec.name}] "
+    )
+    idata.posterior.attrs.update({**info, "seed": settings.seed})
+    return idata
 
 
 def _sample_nutpie(model: pm.Model, settings: SamplerSettings) -> xr.DataTree:
