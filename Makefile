@@ -90,6 +90,10 @@ $(DATA_FILE): $(ENV_READY) $(DATA_SOURCE) $(DATA) $(CODEBOOK) $(DICTIONARY) \
 # Always asks python -m models, which skips a spec whose saved fit has the same fit key
 # (data, spec, sampler settings, seed, versions): so DRAWS=... or a changed spec refits, and
 # nothing else does.
+# Every file is written atomically (complete or not at all), so make must not delete a target
+# when it is interrupted: the file there is the previous or the new complete one.
+.PRECIOUS: $(RESULTS)/fits/%.nc $(DATA_FILE)
+
 $(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml FORCE
 	$(PYTHON) -m models --data $(DATA_FILE) --spec $(SPECS_DIR)/$*.yaml --out $(RESULTS)/fits $(SAMPLER_ARGS)
 

@@ -79,8 +79,7 @@ def run(args: argparse.Namespace) -> int:
             selection.usable.remove(name)
             selection.left_out[name] = WEIGHTED_REASON
     selection.report("the LOO comparison")
-    if len(selection.usable) < 2:
-        write_comparison(pd.DataFrame(), selection.left_out, args.out)
+    if len(selection.usable) < 2:  # refused: the previous comparison (if any) stays as it was
         print(
             "error: the LOO comparison needs at least two ordinary fits of the current data; "
             f"usable: {selection.usable or 'none'} (reasons above)",

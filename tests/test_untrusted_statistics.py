@@ -173,12 +173,15 @@ def test_compare_refuses_a_weighted_likelihood_fit(results, capsys):
     folder, current = results
     _fake_fit(folder / "fits" / "model2.nc", "model2", current)
     _fake_fit(folder / "fits" / "model2_weighted.nc", "model2_weighted", current)
+    previous = folder / "tables" / "model_comparison.csv"
+    previous.parent.mkdir(parents=True, exist_ok=True)
+    previous.write_text("model,rank\nmodel2,0\nmodel2_pooled,1\n")
     args = ["--fits", str(folder / "fits"), "--out", str(folder)]
     assert compare_cli.main([*args, "--models", "model2", "model2_weighted"]) == 2
     err = capsys.readouterr().err
     assert "pseudo-likelihood" in err and "Traceback" not in err
-    written = pd.read_csv(folder / "tables" / "model_comparison.csv")
-    assert written.loc[0, "note"].startswith("not ranked: fitted with survey weights")
+    # a refused comparison leaves the previous one as it was
+    assert previous.read_text() == "model,rank\nmodel2,0\nmodel2_pooled,1\n"
 
 
 # --- item 5: one consistent results/ folder ---
