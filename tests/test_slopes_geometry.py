@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytest
-from models.spec import load_spec, spec_from_dict, spec_to_yaml
 
+from cmds_common.spec import load_spec, spec_from_dict, spec_to_yaml
 from models import hierarchical
 from models.design import build_design
 from models.hierarchical import build_model, initial_point_is_finite, model_coords
@@ -46,7 +46,7 @@ def test_intercept_at_means_gives_the_same_log_density(slopes, monkeypatch):
     monkeypatch.setattr(
         hierarchical,
         "_intercept_at_means",
-        lambda design, sd, beta: pm.Normal("intercept", 0.0, sd),
+        lambda design, mean, sd, beta: pm.Normal("intercept", mean, sd),
     )
     plain = build_model(design, spec)
     rng = np.random.default_rng(3)
