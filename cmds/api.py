@@ -248,7 +248,9 @@ class Fit:
                     )
                 typed[column] = pd.Categorical(values, categories=fitted.cat.categories)
         typed[self.spec.outcome] = 0
-        design = build_design(typed, self.spec)
+        # the fixed part only: the rows' groups are looked up below (a prediction may be for
+        # a single province, which a grouping factor of the design would refuse)
+        design = build_design(typed, dataclasses.replace(self.spec, groups=()))
         X = design.X.copy()
         for column, term in enumerate(design.terms):
             if term in design.continuous_centres:  # re-centre at the fitted data's mean

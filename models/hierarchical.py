@@ -131,15 +131,15 @@ def build_model(design: Design, spec: ModelSpec) -> pm.Model:
     with pm.Model(coords=model_coords(design, spec)) as model:
         X = pm.Data("X", design.X, dims=("obs", "term"))
         linear = 0.0
+        with_intercept = design.family in FAMILIES_WITH_INTERCEPT
+        intercept_sd = priors.intercept_sd * scale
+        if with_intercept and not design.slope_columns:
+            linear = pm.Normal("intercept", mu=centre, sigma=intercept_sd)
         beta = pm.Normal(
             "beta", mu=0.0, sigma=priors.coefficient_sd * scale / design.term_scales, dims="term"
         )
-        if design.family in FAMILIES_WITH_INTERCEPT:
-            intercept_sd = priors.intercept_sd * scale
-            if design.slope_columns:
-                linear = _intercept_at_means(design, centre, intercept_sd, beta)
-            else:
-                linear = pm.Normal("intercept", mu=centre, sigma=intercept_sd)
+        if with_intercept and design.slope_columns:
+            linear = _intercept_at_means(design, centre, intercept_sd, beta)
         linear = linear + pm.math.dot(X, beta)
         for k, group in enumerate(design.groups):
             group_idx = pm.Data(f"{group.name}_idx", group.idx, dims="obs")

@@ -113,8 +113,10 @@ def test_statsmodels_recovers_generating_coefficients(default_table, outcome):
 @pytest.mark.parametrize("outcome", ["integration_index", "family_doctor"])
 def test_recovery_at_large_n(outcome):
     from data_prep.analysis_dataset import to_analysis_table
+    from data_prep.variables import synthetic_declarations
 
-    table = to_analysis_table(generate_synthetic_sample(n=40_000, seed=5).data)
+    sample = generate_synthetic_sample(n=40_000, seed=5).data
+    table = to_analysis_table(sample, synthetic_declarations())
     estimate, se, truth = _recovery_fit(table, outcome)
     z = (estimate - truth) / se
     assert z.abs().max() < RECOVERY_SE, pd.DataFrame({"est": estimate, "truth": truth, "z": z})
