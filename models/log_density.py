@@ -296,5 +296,20 @@ def _evaluate(theta, grad, buffer):
 
 
 @numba.njit(cache=True, nogil=True)
+def value_and_grad(theta, buffer):
+    """Log-density and gradient for nutpie in one call: ``-inf`` where either is not finite.
+
+    One compiled call per gradient evaluation (no Python work around it) keeps the time nutpie
+    spends holding Python's lock small, so the chains run in parallel.
+    """
+    grad = np.zeros(theta.shape[0])
+    value = log_density(theta, grad, _address(buffer))
+    finite = math.isfinite(value)
+    for k in range(grad.shape[0]):
+        finite = finite and math.isfinite(grad[k])
+    return (value if finite else -np.inf), grad
+
+
+@numba.njit(cache=True, nogil=True)
 def _expand(theta, out, buffer):
     expand(theta, out, _address(buffer))

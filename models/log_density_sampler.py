@@ -176,11 +176,10 @@ def nutpie_model(problem: LogDensityProblem) -> Any:
     split_at = np.cumsum([int(np.prod(shape)) for shape in problem.var_shapes])[:-1]
 
     def make_logp_fn():
+        value_and_grad = log_density.value_and_grad
+
         def logp(x):
-            value, grad = log_density.evaluate(x, buffer)
-            if not (np.isfinite(value) and np.isfinite(grad).all()):
-                return -np.inf, grad
-            return value, grad
+            return value_and_grad(x, buffer)
 
         return logp
 

@@ -265,3 +265,15 @@ def test_fast_paths_give_the_plain_model_posterior(default_table):
         difference = (summary["mean"] - reference["mean"]).abs()
         assert (difference <= tolerance).all(), (parameterisation, difference / tolerance)
         assert summary["r_hat"].max() <= 1.01
+
+
+def test_value_and_grad_is_evaluate_and_flags_non_finite_values(default_table):
+    spec = load_spec("model2")
+    problem = prepare_problem(build_design(default_table, spec), spec, "auto")
+    theta = np.random.default_rng(11).normal(scale=0.2, size=problem.n_dim)
+    value, grad = log_density.value_and_grad(theta, problem.buffer)
+    expected_value, expected_grad = log_density.evaluate(theta, problem.buffer)
+    assert value == pytest.approx(expected_value, rel=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-12)
+    theta[0] = np.nan  # nutpie must see -inf, which it treats as a rejected step
+    assert log_density.value_and_grad(theta, problem.buffer)[0] == -np.inf
