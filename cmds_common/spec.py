@@ -100,8 +100,24 @@ FAMILIES: dict[str, str] = {
 }
 
 
+class _FirstGroup:
+    """``group`` and ``group_slopes``: the first grouping factor, for single-factor callers."""
+
+    groups: tuple
+
+    @property
+    def group(self) -> str | None:
+        """Name of the first grouping factor (``None`` when pooled); see ``groups``."""
+        return self.groups[0].name if self.groups else None
+
+    @property
+    def group_slopes(self) -> tuple[str, ...]:
+        """Random-slope terms of the first grouping factor."""
+        return self.groups[0].slopes if self.groups else ()
+
+
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(_FirstGroup):
     """A model: outcome and family, fixed terms, grouping factors, priors.
 
     ``predictors`` are the distinct variables of the fixed terms and ``terms`` the terms
@@ -125,16 +141,6 @@ class ModelSpec:
     sampler: dict[str, float] = field(default_factory=dict)
     weighted_likelihood: bool = False
     source: str = field(default="<dict>", compare=False)
-
-    @property
-    def group(self) -> str | None:
-        """Name of the first grouping factor (``None`` for a pooled model); see ``groups``."""
-        return self.groups[0].name if self.groups else None
-
-    @property
-    def group_slopes(self) -> tuple[str, ...]:
-        """Random-slope terms of the first grouping factor."""
-        return self.groups[0].slopes if self.groups else ()
 
     @property
     def formula(self) -> str:
@@ -183,7 +189,7 @@ class GroupTerm:
 
 
 @dataclass(frozen=True)
-class ParsedFormula:
+class ParsedFormula(_FirstGroup):
     """The parts of an lme4-style formula.
 
     ``terms`` are the fixed terms, interactions joined by ``:``; ``predictors`` the distinct
@@ -194,16 +200,6 @@ class ParsedFormula:
     predictors: tuple[str, ...]
     terms: tuple[str, ...] = ()
     groups: tuple[GroupTerm, ...] = ()
-
-    @property
-    def group(self) -> str | None:
-        """Name of the first grouping factor (``None`` for a pooled formula)."""
-        return self.groups[0].name if self.groups else None
-
-    @property
-    def group_slopes(self) -> tuple[str, ...]:
-        """Random-slope terms of the first grouping factor."""
-        return self.groups[0].slopes if self.groups else ()
 
 
 def _term_name(term, formula: str) -> str:
