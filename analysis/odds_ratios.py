@@ -78,6 +78,7 @@ def odds_ratio_table(
     frequentist: pd.DataFrame,
     published_model: int | None,
     interval_prob: float = INTERVAL_PROB,
+    family: str = "bernoulli",
 ) -> pd.DataFrame:
     """Join the Bayesian, frequentist and published odds ratios of one model, by term.
 
@@ -92,6 +93,8 @@ def odds_ratio_table(
         Table 3 model number to compare with, or ``None`` for a model the paper did not fit.
     interval_prob
         Credible-interval mass.
+    family
+        The spec's outcome family: the scale the estimates are shown on (:data:`SCALES`).
 
     Returns
     -------
@@ -101,10 +104,6 @@ def odds_ratio_table(
         ``freq_n``, ``freq_kish_n_eff``, ``freq_max_median_ratio`` and
         ``freq_weights_unreliable`` describe the weights (when the table records them).
     """
-    family = (
-        str(frequentist["scale"].iloc[0]) if "scale" in frequentist and len(frequentist) else ""
-    )
-    family = {scale: name for name, (scale, _) in SCALES.items()}.get(family, "bernoulli")
     bayes = posterior_odds_ratios(idata, interval_prob, family)
     published = reference.table3()
     published = published.loc[published["model"] == published_model]

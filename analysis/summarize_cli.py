@@ -141,7 +141,7 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
     idata, name, group = fit.idata, fit.name, fit.spec.group
     attrs = idata.posterior.attrs
     frequentist = pd.read_csv(netcdf.with_name(f"{name}_frequentist.csv"))
-    table = odds_ratio_table(idata, frequentist, fit.spec.published_model)
+    table = odds_ratio_table(idata, frequentist, fit.spec.published_model, family=fit.spec.family)
     table.insert(0, "model", name)
     table["bayes_weighted_likelihood"] = bool(fit.spec.weighted_likelihood)
     table["data_hash"] = attrs["data_hash"]

@@ -44,10 +44,8 @@ from data_prep.synthetic import generate_synthetic
 from models.design import Design, build_design
 from models.fit_file import write_fit_netcdf
 from models.fitting import fit_model, spec_settings
+from models.hierarchical import free_parameter_names
 from models.sampling import SamplerSettings
-
-#: Parameters the convergence gate checks (as ``make fit`` does).
-_CHECKED = ["intercept", "beta"]
 
 
 def load_data(
@@ -154,12 +152,13 @@ class Fit:
             One row per term (as ``results/tables/odds_ratios_<model>.csv``), with the published
             OR where the spec names a published model.
         """
-        return odds_ratio_table(self.idata, self.frequentist, self.spec.published_model)
+        return odds_ratio_table(
+            self.idata, self.frequentist, self.spec.published_model, family=self.spec.family
+        )
 
     def convergence(self) -> pd.DataFrame:
         """Run the convergence gate's checks (R-hat, bulk and tail ESS, divergences, E-BFMI)."""
-        names = _CHECKED + [f"{self.spec.group}_sigma"] * bool(self.spec.group)
-        return convergence_checks(self.idata, names)
+        return convergence_checks(self.idata, free_parameter_names(self.spec))
 
     def converged(self) -> bool:
         """Whether every convergence check passed (see :meth:`convergence`)."""
