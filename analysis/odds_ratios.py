@@ -102,7 +102,8 @@ def odds_ratio_table(
         One row per term, in model order. ``freq_note`` says "not estimable (separation)"
         where the weighted logit has no finite estimate (its OR, CI and p are then empty);
         ``freq_n``, ``freq_kish_n_eff``, ``freq_max_median_ratio`` and
-        ``freq_weights_unreliable`` describe the weights (when the table records them).
+        ``freq_weights_unreliable`` describe the weights (when the table records them), and
+        ``freq_survey_design`` the strata and PSUs of its standard errors.
     """
     bayes = posterior_odds_ratios(idata, interval_prob, family)
     published = reference.table3()
@@ -141,12 +142,15 @@ def weighted_estimate_note(frequentist: pd.DataFrame) -> dict | None:
     if "kish_n_eff" not in frequentist or frequentist.empty:
         return None
     row = frequentist.iloc[0]
-    return {
+    note = {
         "n": int(row["n_obs"]),
         "kish_n_eff": float(row["kish_n_eff"]),
         "max_median_ratio": float(row["max_median_ratio"]),
         "weights_unreliable": bool(row["weights_unreliable"]),
     }
+    if "survey_design" in frequentist:  # strata and PSUs behind the standard errors
+        note["survey_design"] = str(row["survey_design"])
+    return note
 
 
 def _estimates(table: pd.DataFrame, source: str) -> pd.DataFrame:

@@ -48,12 +48,20 @@ def _probability(value: float) -> str:
 
 
 def _weights_label(table: pd.DataFrame) -> str:
-    """``; Kish n_eff 512 of 632`` (plus ``, UNRELIABLE``) when the table records the weights."""
+    """Describe the weights (and survey design) in the weighted column's header.
+
+    ``; Kish n_eff 512 of 632`` (plus ``, UNRELIABLE``, and ``; 32 strata, 284 PSUs`` with a
+    declared design) when the table records the weights.
+    """
     if "freq_kish_n_eff" not in table or table.empty:
         return ""
     row = table.iloc[0]
     label = f"; Kish n_eff {row['freq_kish_n_eff']:.0f} of {row['freq_n']:.0f}"
-    return label + (", UNRELIABLE" if bool(row["freq_weights_unreliable"]) else "")
+    label += ", UNRELIABLE" if bool(row["freq_weights_unreliable"]) else ""
+    design = str(row.get("freq_survey_design", "") or "")
+    if design and not design.startswith("weights only"):
+        label += f"; {design.split(';')[0]}"
+    return label
 
 
 def _frequentist_cells(table: pd.DataFrame) -> list[str]:
@@ -114,6 +122,9 @@ def table_notes(table: pd.DataFrame) -> list[str]:
             f"{row['freq_max_median_ratio']:.3g} x the median. The estimates of {which} rest "
             "on a handful of respondents; do not trust them (check the weights)."
         )
+    design = str(table["freq_survey_design"].iloc[0]) if "freq_survey_design" in table else ""
+    if "single PSU" in design:
+        notes.append(f"Frequentist standard errors: {design}.")
     if "freq_note" in table:
         for term, note in zip(table["term"], table["freq_note"], strict=True):
             if isinstance(note, str) and note:

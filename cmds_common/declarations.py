@@ -6,7 +6,7 @@ A declarations file (a codebook's ``variables:`` section, or a dictionary for a 
     variables:
       sex:
         type: categorical               # binary categorical ordinal continuous count
-        label: Sex                      #   or a role: id weight group
+        label: Sex                      #   or a role: id weight group stratum psu
         label_zh: 性别
         levels: [male, female]          # in order; reference = first level unless given
         reference: male
@@ -42,9 +42,12 @@ import yaml
 from cmds_common.provinces import province_names, to_province_names
 from cmds_common.yaml_text import YAML12BoolLoader
 
-#: Declared types: measurement types, then roles.
+#: Declared types: measurement types, then roles. ``stratum`` and ``psu`` are the survey's
+#: design (sampling strata and primary sampling units); a spec names them in ``strata:`` and
+#: ``psu:`` for design-based standard errors, and either may also be a grouping factor.
 MEASUREMENT_TYPES = ("binary", "categorical", "ordinal", "continuous", "count")
-ROLE_TYPES = ("id", "weight", "group")
+GROUPING_ROLES = ("group", "stratum", "psu")
+ROLE_TYPES = ("id", "weight", *GROUPING_ROLES)
 TYPES = MEASUREMENT_TYPES + ROLE_TYPES
 #: Derived-recode sources computed after the inclusion flow (on the analysed sample).
 POST_FLOW_SOURCES = ("quantile_groups",)
@@ -473,7 +476,7 @@ def type_table(table: pd.DataFrame, declarations: dict) -> pd.DataFrame:
         if name not in table.columns or not decl.in_table:
             continue
         column = table[name]
-        if decl.type in ("categorical", "ordinal", "group"):
+        if decl.type in ("categorical", "ordinal", *GROUPING_ROLES):
             if decl.is_province:
                 column = to_province_names(column)
             as_text = column.where(column.isna(), column.map(_word))
@@ -499,7 +502,8 @@ def infer_declarations(table: pd.DataFrame, file: str = "") -> tuple[dict, list[
 
     0/1 columns are binary, text columns categorical (reference = first level in sorted order,
     with a warning), numbers continuous; a column named ``province`` is the province,
-    ``respondent_id`` the id and ``weight`` the weight.
+    ``respondent_id`` the id, ``weight`` the weight, ``stratum`` (or ``strata``) the sampling
+    stratum and ``psu`` the primary sampling unit.
     """
     declared: dict[str, Declaration] = {}
     warnings: list[str] = []
@@ -514,6 +518,10 @@ def infer_declarations(table: pd.DataFrame, file: str = "") -> tuple[dict, list[
             decl = Declaration(name, "id", label=name)
         elif name.lower() == "weight":
             decl = Declaration(name, "weight", label=name)
+        elif name.lower() in ("stratum", "strata"):
+            decl = Declaration(name, "stratum", label=name)
+        elif name.lower() == "psu":
+            decl = Declaration(name, "psu", label=name)
         elif is_numeric and set(np.unique(numeric)) <= {0, 1}:
             decl = Declaration(name, "binary", label=name, levels=("0", "1"))
         elif is_numeric:

@@ -7,6 +7,8 @@ A spec file looks like::
     formula: health_record ~ income_quartile + occupation + (1 | province)
     reference_levels: {income_quartile: Q1}   # optional; default = first category
     weights: weight                           # used by the weighted frequentist fit
+    strata: stratum                           # optional survey design of the frequentist fit:
+    psu: psu                                  #   sampling strata and primary sampling units
     published_model: 1                        # optional: Table 3 model to compare with
     priors:                                   # optional; these are the defaults
       intercept_sd: 1.5
@@ -29,6 +31,9 @@ and ``a*b`` for ``a + b + a:b``; ``(1 | province) + (1 | city)`` for several gro
 also be fixed terms; slopes by one grouping factor at most); no group term for a pooled model.
 Binomial outcomes name their trials in the ``trials:`` key (formulae cannot read brms'
 ``y | trials(n)``). Group-level predictors are columns of ``cmds_common/province_covariates.csv``.
+``strata:`` and ``psu:`` name the survey's design columns (declared with the roles ``stratum``
+and ``psu``): the frequentist fit then gives linearisation standard errors with strata and
+clusters; a PSU intercept in the multilevel model is one more group term, ``(1 | psu)``.
 """
 
 from __future__ import annotations
@@ -136,6 +141,8 @@ class ModelSpec(_FirstGroup):
     label: str = ""
     reference_levels: dict[str, str] = field(default_factory=dict)
     weights: str | None = None
+    strata: str | None = None
+    psu: str | None = None
     published_model: int | None = None
     priors: PriorSpec = field(default_factory=PriorSpec)
     sampler: dict[str, float] = field(default_factory=dict)
@@ -154,7 +161,7 @@ class ModelSpec(_FirstGroup):
         """Every data column the spec reads."""
         cols = [self.outcome, *self.predictors]
         cols += [c for g in self.groups for c in g.factor]
-        cols += [c for c in (self.trials, self.weights) if c]
+        cols += [c for c in (self.trials, self.weights, self.strata, self.psu) if c]
         return list(dict.fromkeys(cols))
 
 
@@ -354,6 +361,8 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
         "weighted_likelihood",
         "family",
         "trials",
+        "strata",
+        "psu",
     }
     if unknown:
         raise SpecError(f"{source}: unknown keys {sorted(unknown)}")
@@ -410,6 +419,8 @@ def spec_from_dict(raw: dict, source: str = "<dict>") -> ModelSpec:
         weighted_likelihood=weighted_likelihood,
         reference_levels=references,
         weights=str(raw["weights"]) if raw.get("weights") else None,
+        strata=str(raw["strata"]) if raw.get("strata") else None,
+        psu=str(raw["psu"]) if raw.get("psu") else None,
         published_model=raw.get("published_model"),
         priors=priors,
     )
@@ -460,4 +471,7 @@ def spec_to_yaml(spec: ModelSpec) -> str:
         body["family"] = spec.family
     if spec.trials:
         body["trials"] = spec.trials
+    for key in ("strata", "psu"):  # also only when set
+        if getattr(spec, key):
+            body[key] = getattr(spec, key)
     return yaml.safe_dump(body, sort_keys=False)

@@ -25,6 +25,8 @@ KIND_OF_TYPE = {
     "categorical": "categorical",
     "ordinal": "categorical",
     "group": "categorical",
+    "stratum": "categorical",
+    "psu": "categorical",
     "continuous": "continuous",
     "count": "continuous",
     "weight": "weight",

@@ -60,6 +60,10 @@ class Design:
     family, trials, outcome_levels
         The outcome family, the trials of each row (binomial; ones otherwise) and the ordered
         categories of a cumulative_logit outcome.
+    strata, psu
+        The survey design of the frequentist fit: each row's stratum and primary sampling unit
+        as integer codes (PSUs numbered within strata, so a PSU label may repeat across
+        strata); ``None`` when the spec names none (one stratum; each row its own PSU).
     """
 
     X: np.ndarray
@@ -77,6 +81,8 @@ class Design:
     family: str = "bernoulli"
     trials: np.ndarray | None = None
     outcome_levels: list[str] = field(default_factory=list)
+    strata: np.ndarray | None = None
+    psu: np.ndarray | None = None
 
     @property
     def slope_terms(self) -> list[str]:
@@ -178,7 +184,28 @@ def build_design(data: pd.DataFrame, spec: ModelSpec) -> Design:
         family=spec.family,
         trials=trials,
         outcome_levels=outcome_levels,
+        **_survey_design(data, spec),
     )
+
+
+def _survey_design(data: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray | None]:
+    """Integer codes of the strata and of the PSUs within strata (``None`` when not named)."""
+    codes: dict[str, np.ndarray | None] = {"strata": None, "psu": None}
+    for key in ("strata", "psu"):
+        column = getattr(spec, key)
+        if column is None:
+            continue
+        values = data[column]
+        if values.isna().any():
+            raise SpecError(
+                f"{spec.source}: the {key} column {column!r} has {int(values.isna().sum())} "
+                "missing values; every respondent needs one"
+            )
+        codes[key] = pd.factorize(values.astype(str), sort=True)[0].astype(np.int64)
+    if codes["psu"] is not None and codes["strata"] is not None:
+        pairs = pd.MultiIndex.from_arrays([codes["strata"], codes["psu"]])
+        codes["psu"] = pd.factorize(pairs, sort=True)[0].astype(np.int64)
+    return codes
 
 
 def _outcome(data: pd.DataFrame, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray, list[str]]:

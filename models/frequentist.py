@@ -10,12 +10,19 @@ Weights and standard errors
 ---------------------------
 Point estimates maximise the weighted log-likelihood (pseudo-likelihood) with sampling weights
 scaled to mean 1, fitted by statsmodels' GLM (``var_weights``). Standard errors are
-design-based: the sandwich (linearisation) estimator ``A^-1 B A^-1 * n/(n-1)`` with
-``A = sum w_i mu_i (1-mu_i) x_i x_i'`` and ``B = sum w_i^2 (y_i - mu_i)^2 x_i x_i'``, i.e. the
-variance R's ``survey::svyglm`` gives for ``svydesign(ids = ~1, weights = ~w)``. Strata and
-clusters of the survey are not in the public tables, so they are not used. Confidence intervals
-are Wald intervals on the log-odds scale; p values are two-sided normal tests. The province
-term of a spec is ignored here (the paper's models are single-level).
+design-based: the sandwich (linearisation) estimator ``A^-1 B A^-1`` with
+``A = sum w_i mu_i (1-mu_i) x_i x_i'`` and ``B`` the design-based variance of the total of the
+weighted scores ``z_i = w_i (y_i - mu_i) x_i`` (:func:`linearisation_meat`): with strata
+``h`` and PSUs ``c``, ``B = sum_h m_h/(m_h-1) sum_c (z_hc - zbar_h)(z_hc - zbar_h)'`` where
+``z_hc`` is the PSU's total and ``m_h`` the stratum's number of PSUs. This is the variance R's
+``survey::svyglm`` gives for ``svydesign(ids = ~psu, strata = ~stratum, weights = ~w,
+nest = TRUE)``; without a declared design (the spec's ``strata:``/``psu:``; the paper's
+published tables give none) each respondent is its own PSU in one stratum, which is
+``svydesign(ids = ~1, weights = ~w)`` and ``B = n/(n-1) sum z_i z_i'``. A stratum with a single
+PSU adds nothing to ``B`` (R's ``options(survey.lonely.psu = "certainty")``) and the table's
+``survey_design`` column says how many there were. Confidence intervals are Wald intervals on
+the log-odds scale; p values are two-sided normal tests. The group terms of a spec are ignored
+here (the paper's models are single-level).
 
 Estimates that cannot be trusted
 --------------------------------
@@ -75,14 +82,75 @@ def separated_terms(design: Design, log_odds: np.ndarray) -> dict[str, str]:
     return reasons
 
 
+def linearisation_meat(
+    scores: np.ndarray, strata: np.ndarray | None = None, psu: np.ndarray | None = None
+) -> np.ndarray:
+    """Design-based variance of the total of per-row scores (Taylor linearisation).
+
+    Parameters
+    ----------
+    scores
+        ``(n, k)`` weighted score contributions of the rows.
+    strata
+        Each row's stratum code (``None``: one stratum).
+    psu
+        Each row's PSU code, unique across strata (``None``: each row its own PSU).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``sum_h m_h/(m_h-1) sum_c (z_hc - zbar_h)(z_hc - zbar_h)'`` over strata ``h`` with
+        ``m_h >= 2`` PSUs, ``z_hc`` the PSU totals; strata with one PSU add nothing.
+    """
+    n, k = scores.shape
+    strata = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata)
+    psu = np.arange(n) if psu is None else np.asarray(psu)
+    psu_codes, psu_of_row = np.unique(psu, return_inverse=True)
+    totals = np.zeros((len(psu_codes), k))
+    np.add.at(totals, psu_of_row, scores)
+    stratum_of_psu = np.zeros(len(psu_codes), dtype=strata.dtype)
+    stratum_of_psu[psu_of_row] = strata
+    meat = np.zeros((k, k))
+    for h in np.unique(stratum_of_psu):
+        in_stratum = totals[stratum_of_psu == h]
+        m = len(in_stratum)
+        if m < 2:
+            continue
+        centred = in_stratum - in_stratum.mean(axis=0)
+        meat += m / (m - 1) * centred.T @ centred
+    return meat
+
+
+def design_description(design: Design) -> str:
+    """Describe in words the survey design the standard errors use (for the tables)."""
+    if design.strata is None and design.psu is None:
+        return "weights only: each respondent its own PSU, one stratum"
+    n = len(design.y)
+    strata = np.zeros(n, dtype=np.int64) if design.strata is None else design.strata
+    psu = np.arange(n) if design.psu is None else design.psu
+    per_stratum = pd.Series(psu).groupby(strata).nunique()
+    text = f"{len(per_stratum)} strata, {int(per_stratum.sum())} PSUs"
+    lonely = int((per_stratum < 2).sum())
+    if lonely:
+        text += (
+            f"; {lonely} strata with a single PSU add no variance (R: survey.lonely.psu = "
+            "'certainty'), so the standard errors may be too small"
+        )
+    return text
+
+
 def sandwich_covariance(
     X: np.ndarray,
     y: np.ndarray,
     weights: np.ndarray,
     mu: np.ndarray,
     trials: np.ndarray | None = None,
+    strata: np.ndarray | None = None,
+    psu: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Design-based (HC0 with n/(n-1)) covariance of weighted logistic coefficients.
+    """Design-based (linearisation) covariance of weighted logistic coefficients.
+
+    Without ``strata`` and ``psu`` this is HC0 with the factor n/(n-1).
 
     Parameters
     ----------
@@ -92,13 +160,14 @@ def sandwich_covariance(
         Outcome (successes), weights (mean 1) and fitted probabilities.
     trials
         Trials per row (binomial; ones when omitted).
+    strata, psu
+        The survey design (:func:`linearisation_meat`).
     """
     n = len(y)
     trials = np.ones(n) if trials is None else trials
     bread = np.linalg.inv((X * (weights * trials * mu * (1 - mu))[:, None]).T @ X)
     scores = X * (weights * (y - trials * mu))[:, None]
-    meat = scores.T @ scores
-    return bread @ meat @ bread * n / (n - 1)
+    return bread @ linearisation_meat(scores, strata, psu) @ bread
 
 
 def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
@@ -133,7 +202,10 @@ def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> 
         result = model.fit()
     beta = np.asarray(result.params)
     mu = special.expit(X @ beta)
-    se = np.sqrt(np.diag(sandwich_covariance(X, design.y, design.weights, mu, trials)))
+    covariance = sandwich_covariance(
+        X, design.y, design.weights, mu, trials, design.strata, design.psu
+    )
+    se = np.sqrt(np.diag(covariance))
     z = stats.norm.ppf(0.5 + interval_prob / 2)
     table = pd.DataFrame(
         {
@@ -161,6 +233,7 @@ def add_weight_columns(table: pd.DataFrame, design: Design, scale: str) -> pd.Da
     if "estimate" not in table:
         table.insert(1, "estimate", table["odds_ratio"])
     table["scale"] = scale
+    table["survey_design"] = design_description(design)
     summary = weight_summary(design.weights)
     table["n_obs"] = summary["n"]
     for key in ("kish_n_eff", "max_median_ratio", "weights_unreliable"):

@@ -3,11 +3,13 @@
 * ``gaussian``: weighted least squares (weights scaled to mean 1); standard errors from the
   design-based sandwich ``A^-1 B A^-1 * n/(n-1)`` with ``A = sum w_i x_i x_i'`` and
   ``B = sum w_i^2 e_i^2 x_i x_i'`` (HC0 with the n/(n-1) factor ``survey::svyglm`` uses, as for
-  the logit). Estimates are coefficients in outcome units.
+  the logit; with the spec's ``strata:``/``psu:``, ``B`` is the stratified cluster version of
+  :func:`models.frequentist.linearisation_meat`). Estimates are coefficients in outcome units.
 * ``cumulative_logit``: statsmodels' ``OrderedModel`` (logit link,
   ``P(y <= k) = logit^-1(c_k - x'beta)``, the same sign as the PyMC model), each respondent's
   log-likelihood multiplied by its weight (pseudo-likelihood); sandwich standard errors
-  ``H^-1 S'S H^-1 * n/(n-1)`` from the weighted scores ``S`` and Hessian ``H``. Estimates are
+  ``H^-1 S'S H^-1 * n/(n-1)`` from the weighted scores ``S`` and Hessian ``H`` (``S'S`` again
+  replaced by the design-based meat when strata and PSUs are named). Estimates are
   cumulative odds ratios ``exp(beta)`` (odds of a higher category).
 
 Intervals are Wald intervals (on the log-odds scale for the ordinal model); p values two-sided
@@ -24,7 +26,7 @@ from scipy import stats
 
 from cmds_common.constants import INTERVAL_PROB
 from models.design import Design
-from models.frequentist import add_weight_columns
+from models.frequentist import add_weight_columns, linearisation_meat
 
 
 def fit_weighted_least_squares(
@@ -32,11 +34,11 @@ def fit_weighted_least_squares(
 ) -> pd.DataFrame:
     """Weighted least squares with sandwich standard errors (see the module docstring)."""
     X = np.column_stack([np.ones(len(design.y)), design.X])
-    w, y, n = design.weights, design.y, len(design.y)
+    w, y = design.weights, design.y
     bread = np.linalg.inv((X * w[:, None]).T @ X)
     coefficients = bread @ (X * w[:, None]).T @ y
     scores = X * (w * (y - X @ coefficients))[:, None]
-    covariance = bread @ (scores.T @ scores) @ bread * n / (n - 1)
+    covariance = bread @ linearisation_meat(scores, design.strata, design.psu) @ bread
     se = np.sqrt(np.diag(covariance))[1:]
     estimate = coefficients[1:]
     z = stats.norm.ppf(0.5 + interval_prob / 2)
@@ -73,7 +75,7 @@ def fit_ordered_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> p
         hessian = model.hessian(params)
     n, k = len(design.y), design.X.shape[1]
     bread = np.linalg.inv(-hessian)
-    covariance = bread @ (scores.T @ scores) @ bread * n / (n - 1)
+    covariance = bread @ linearisation_meat(scores, design.strata, design.psu) @ bread
     log_odds, se = params[:k], np.sqrt(np.diag(covariance))[:k]
     z = stats.norm.ppf(0.5 + interval_prob / 2)
     converged = np.abs(scores.sum(axis=0)).max() < 1e-3 * n
