@@ -27,7 +27,7 @@ from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
 from models.frequentist import NOT_ESTIMABLE
-from models.hierarchical import free_parameter_names
+from models.parameter_names import free_parameter_names
 
 CONVERGENCE_FAILED = 3
 

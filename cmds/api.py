@@ -44,7 +44,7 @@ from data_prep.synthetic import generate_synthetic
 from models.design import Design, build_design
 from models.fit_file import write_fit_netcdf
 from models.fitting import fit_model, spec_settings
-from models.hierarchical import free_parameter_names
+from models.parameter_names import free_parameter_names
 from models.sampling import SamplerSettings
 
 

@@ -31,9 +31,6 @@ import pymc as pm
 from cmds_common.spec import ModelSpec
 from models.design import Design
 
-#: Families whose linear predictor carries an ``intercept`` (the ordinal one uses cutpoints).
-FAMILIES_WITH_INTERCEPT = ("bernoulli", "binomial", "gaussian")
-
 
 def outcome_scale(design: Design) -> tuple[float, float]:
     """Centre and scale of the priors: ``(mean, SD)`` of a gaussian outcome, else ``(0, 1)``."""

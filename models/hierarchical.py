@@ -83,7 +83,8 @@ import pytensor.tensor as pt
 
 from cmds_common.spec import ModelSpec
 from models.design import Design, GroupDesign
-from models.families import FAMILIES_WITH_INTERCEPT, cut_labels, likelihood, outcome_scale
+from models.families import cut_labels, likelihood, outcome_scale
+from models.parameter_names import FAMILIES_WITH_INTERCEPT
 
 
 def model_coords(design: Design, spec: ModelSpec) -> dict[str, list]:
@@ -214,19 +215,6 @@ def _intercept_at_means(
     prior = pm.Normal.dist(intercept_mean, intercept_sd)
     pm.Potential("intercept_prior", pm.logp(prior, intercept))
     return intercept
-
-
-def free_parameter_names(spec: ModelSpec) -> list[str]:
-    """Posterior variables checked for convergence and summarised (no per-row nodes)."""
-    names = ["intercept", "beta"] if spec.family in FAMILIES_WITH_INTERCEPT else ["beta"]
-    names += {"gaussian": ["sigma"], "cumulative_logit": ["cutpoints"]}.get(spec.family, [])
-    for group in spec.groups:
-        names += [f"{group.name}_sigma", f"{group.name}_effect"]
-        if group.slopes:
-            names += [f"{group.name}_slope_sigma", f"{group.name}_slope"]
-    if spec.group_predictors:
-        names += [f"{spec.group}_gamma"]
-    return names
 
 
 def initial_point_is_finite(model: pm.Model) -> bool:

@@ -5,8 +5,9 @@ most a ``(1 | group)`` term (``tests/test_log_density.py`` compares log-density 
 the PyMC model at random points, and posteriors on a small sample), written as numba
 functions that numba caches on disk. A run then skips the compile step that costs PyMC + nutpie
 about 6-14 s per process, and the gradient runs without the GIL, so both cores sample in
-parallel. :mod:`models.log_density_sampler` hands them to nutpie through its public
-``from_pyfunc`` entry point.
+parallel. :mod:`models.log_density_sampler` hands them to nutpie: as C callbacks
+(:data:`logp_cfunc`, :data:`expand_cfunc`, with the signatures nutpie's own numba backend
+compiles) when nutpie's model class for them is as expected, else through ``from_pyfunc``.
 
 Unconstrained parameters, in order:
 
@@ -271,6 +272,48 @@ def expand(theta, out, buffer_pointer):
         effect = raw - alpha_c if centred[j] else sigma * raw
         out[2 + n_terms + j] = effect / sigma
         out[2 + n_terms + n_groups + j] = effect
+
+
+#: C signature nutpie calls for the log-density: (n_dim, x, gradient out, logp out, user data)
+#: -> status (0 = ok, 3 = non-finite gradient, 4 = non-finite value), as in
+#: ``nutpie.compile_pymc._make_c_logp_func``.
+LOGP_SIGNATURE = types.int64(
+    types.uint64,
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.voidptr,
+)
+#: C signature for one stored draw: (n_dim, n_expanded, x, draw out, user data) -> status.
+EXPAND_SIGNATURE = types.int64(
+    types.uint64,
+    types.uint64,
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.voidptr,
+)
+
+
+@numba.cfunc(LOGP_SIGNATURE, cache=True, nogil=True)
+def logp_cfunc(dim, x_pointer, grad_pointer, logp_pointer, buffer_pointer):  # pragma: no cover
+    """:func:`log_density` behind nutpie's C interface; the user data is the packed buffer."""
+    x = numba.carray(x_pointer, (dim,))
+    grad = numba.carray(grad_pointer, (dim,))
+    value = log_density(x, grad, buffer_pointer)
+    logp_pointer[0] = value
+    for k in range(dim):
+        if not math.isfinite(grad[k]):
+            return 3
+    if not math.isfinite(value):
+        return 4
+    return 0
+
+
+@numba.cfunc(EXPAND_SIGNATURE, cache=True, nogil=True)
+def expand_cfunc(dim, n_out, x_pointer, out_pointer, buffer_pointer):  # pragma: no cover
+    """:func:`expand` behind nutpie's C interface."""
+    expand(numba.carray(x_pointer, (dim,)), numba.carray(out_pointer, (n_out,)), buffer_pointer)
+    return 0
 
 
 def evaluate(theta: np.ndarray, buffer: np.ndarray) -> tuple[float, np.ndarray]:

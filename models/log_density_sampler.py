@@ -1,9 +1,18 @@
 """Sample the random-intercept logistic model with nutpie on the compiled log-density.
 
-nutpie is reached through its public entry point for user-written log-densities,
-``nutpie.compiled_pyfunc.from_pyfunc`` (the one nutpie's own JAX backend uses): nutpie calls a
-small Python function per gradient evaluation, which hands the work to the numba function of
-:mod:`models.log_density` (compiled once, cached on disk, run without the GIL).
+nutpie is reached without its private ``nutpie._lib`` module, by one of two routes:
+
+* **C callbacks** (the fast route). nutpie's own numba backend hands the sampler a
+  ``nutpie.compile_pymc.CompiledPyMCModel`` that holds two ``numba.cfunc`` callbacks and a
+  pointer to their data; the sampler's threads call them directly, with no Python in the loop.
+  :func:`callback_model` builds that class around :data:`models.log_density.logp_cfunc` and
+  :data:`~models.log_density.expand_cfunc`, with the packed data as the user data. It is used
+  when the class has exactly the fields this module fills (:data:`CALLBACK_FIELDS`, checked at
+  run time and by ``tests/test_log_density.py``).
+* **``from_pyfunc``**, nutpie's public entry point for user-written log-densities (the one its
+  JAX backend uses): nutpie calls a small Python function per gradient, which hands the work to
+  the same numba function. Equally exact, but each call takes Python's lock (about 50 us per
+  gradient here), so it is the fallback when the class above has changed.
 
 :func:`sample_compiled` returns the same ``InferenceData`` layout as the PyMC route in
 :mod:`models.sampling` (variables ``intercept``, ``beta``, ``<group>_sigma``,
@@ -14,12 +23,14 @@ the draws and the respondent-level design.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from nutpie import compile_pymc
 from nutpie import sample as nutpie_sample
 from nutpie.compiled_pyfunc import from_pyfunc
 
@@ -165,12 +176,86 @@ def initial_point(problem: LogDensityProblem, seed: int) -> np.ndarray:
     return start
 
 
-def nutpie_model(problem: LogDensityProblem) -> Any:
-    """Build the nutpie model of ``problem`` with ``nutpie.compiled_pyfunc.from_pyfunc``.
+#: Fields of ``nutpie.compile_pymc.CompiledPyMCModel`` that :func:`callback_model` fills.
+CALLBACK_FIELDS = frozenset(
+    {
+        "dims",
+        "reparameterized_names",
+        "compiled_logp_func",
+        "compiled_expand_func",
+        "initial_point_func",
+        "shared_data",
+        "shared_var_keys",
+        "user_data",
+        "n_expanded",
+        "shape_info",
+        "logp_func",
+        "expand_func",
+        "_n_dim",
+        "_shapes",
+        "_coords",
+        "_transform_adapt_args",
+    }
+)
 
-    The log-density returns ``-inf`` where the value or the gradient is not finite, which
-    nutpie treats as a rejected (divergent) step, as it does for PyMC models.
+
+def callback_route_available() -> bool:
+    """Whether nutpie's C-callback model class has the fields :func:`callback_model` fills."""
+    model_class = getattr(compile_pymc, "CompiledPyMCModel", None)
+    if model_class is None or not dataclasses.is_dataclass(model_class):
+        return False
+    return {field.name for field in dataclasses.fields(model_class)} == CALLBACK_FIELDS
+
+
+def callback_model(problem: LogDensityProblem) -> Any:
+    """Build a nutpie model of ``problem`` whose threads call the numba C callbacks directly.
+
+    Raises
+    ------
+    RuntimeError
+        When nutpie's ``CompiledPyMCModel`` no longer has :data:`CALLBACK_FIELDS`.
     """
+    if not callback_route_available():
+        raise RuntimeError("nutpie.compile_pymc.CompiledPyMCModel has changed its fields")
+    names, shapes = list(problem.var_names), [tuple(shape) for shape in problem.var_shapes]
+    return compile_pymc.CompiledPyMCModel(
+        dims=dict(problem.dims),
+        compiled_logp_func=log_density.logp_cfunc,
+        compiled_expand_func=log_density.expand_cfunc,
+        initial_point_func=lambda seed: initial_point(problem, seed),
+        shared_data={},
+        shared_var_keys={},
+        # the sampler reads user_data.ctypes.data: the packed buffer, kept alive by the model
+        user_data=problem.buffer,
+        n_expanded=log_density.n_expanded(problem.n_terms, problem.n_groups),
+        shape_info=(names, None, shapes),
+        logp_func=None,
+        expand_func=None,
+        _n_dim=problem.n_dim,
+        _shapes=dict(zip(names, shapes, strict=True)),
+        _coords=dict(problem.coords),
+    )
+
+
+def nutpie_model(problem: LogDensityProblem, route: str = "auto") -> Any:
+    """Build the nutpie model of ``problem``.
+
+    Parameters
+    ----------
+    problem
+        Packed data and labels from :func:`prepare_problem`.
+    route
+        ``"callback"`` (:func:`callback_model`), ``"pyfunc"`` (``from_pyfunc``), or ``"auto"``:
+        the callback route when :func:`callback_route_available`, else ``from_pyfunc``.
+
+    The log-density returns ``-inf`` (status 4 on the callback route) where the value or the
+    gradient is not finite, which nutpie treats as a rejected (divergent) step, as it does for
+    PyMC models.
+    """
+    if route not in ("auto", "callback", "pyfunc"):
+        raise ValueError(f"route must be 'auto', 'callback' or 'pyfunc', not {route!r}")
+    if route == "callback" or (route == "auto" and callback_route_available()):
+        return callback_model(problem)
     buffer = problem.buffer
     n_expanded = log_density.n_expanded(problem.n_terms, problem.n_groups)
     split_at = np.cumsum([int(np.prod(shape)) for shape in problem.var_shapes])[:-1]
@@ -262,7 +347,8 @@ def sample_compiled(
     ``pointwise=False`` skips the pointwise groups (simulation studies need only the posterior).
     """
     problem = prepare_problem(design, spec, settings.parameterisation, settings.aggregate)
-    idata = nutpie_sample(nutpie_model(problem), **settings.nutpie_arguments())
+    model = nutpie_model(problem)
+    idata = nutpie_sample(model, **settings.nutpie_arguments())
     thin = pointwise_thinning(len(design.y), settings.chains, settings.draws) if pointwise else 0
     obs = {"obs": np.arange(len(design.y))}
     groups = {"observed_data": xr.Dataset({spec.outcome: ("obs", design.y)}, coords=obs)}
@@ -276,6 +362,9 @@ def sample_compiled(
     idata = idata.assign({name: xr.DataTree(dataset) for name, dataset in groups.items()})
     details = {
         "compiled_rows": problem.n_rows,
+        "nutpie_route": (
+            "callback" if isinstance(model, compile_pymc.CompiledPyMCModel) else "from_pyfunc"
+        ),
         "compiled_centred_groups": int(problem.centred.sum()),
         "compiled_groups": problem.n_groups,
         "pointwise_stored": int(thin > 0),

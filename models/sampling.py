@@ -126,7 +126,7 @@ def sample_spec(
     ``batches_interrupted`` added to the posterior attributes.
     """
     from models.batches import sample_in_batches
-    from models.hierarchical import free_parameter_names
+    from models.parameter_names import free_parameter_names
 
     if settings.sampler != "compiled":
         from models.hierarchical import build_model, initial_point_is_finite

@@ -14,7 +14,8 @@ from analysis.ppc import calibration_table, fitted_probabilities, predictive_che
 from analysis.province_variation import standardised_rates, variance_summaries
 from cmds_common.spec import load_spec, spec_from_dict
 from models.design import build_design
-from models.hierarchical import build_model, free_parameter_names, initial_point_is_finite
+from models.hierarchical import build_model, initial_point_is_finite
+from models.parameter_names import free_parameter_names
 
 
 def _idata(y: np.ndarray, y_rep: np.ndarray, p: np.ndarray) -> xr.DataTree:

@@ -14,8 +14,9 @@ from scipy import special, stats
 
 from cmds_common.spec import load_spec, spec_from_dict
 from models.design import build_design
-from models.hierarchical import build_model, free_parameter_names, initial_point_is_finite
+from models.hierarchical import build_model, initial_point_is_finite
 from models.log_density_sampler import compiled_supports
+from models.parameter_names import free_parameter_names
 
 HEALTH_LEVELS = ["poor", "fair", "good", "very_good"]
 EXAMPLE_SPECS = ["model2_city", "family_doctor", "self_rated_health", "integration_index"]

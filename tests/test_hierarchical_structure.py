@@ -8,7 +8,8 @@ from scipy import special, stats
 
 from cmds_common.spec import load_spec, spec_from_dict
 from models.design import build_design
-from models.hierarchical import build_model, free_parameter_names, initial_point_is_finite
+from models.hierarchical import build_model, initial_point_is_finite
+from models.parameter_names import free_parameter_names
 
 
 @pytest.fixture(scope="module")

@@ -169,17 +169,21 @@ def test_slopes_and_group_predictors_are_left_to_pymc():
     assert not compiled_supports(load_spec("model2_gdp"))
 
 
-def test_nutpie_public_entry_point_keeps_its_shape(default_table):
-    """The one nutpie call we depend on: ``from_pyfunc``'s arguments and a short run.
+@pytest.mark.parametrize("route", ["callback", "pyfunc"])
+def test_nutpie_entry_points_keep_their_shape(default_table, route):
+    """The two nutpie entry points we depend on, and a short run through each.
 
     Fails (instead of sampling something else) when nutpie renames or drops an argument of
-    ``nutpie.compiled_pyfunc.from_pyfunc``, or when the model it returns no longer samples and
-    labels the draws as we declare them.
+    ``nutpie.compiled_pyfunc.from_pyfunc``, when ``nutpie.compile_pymc.CompiledPyMCModel``
+    gains or loses a field (the C-callback route fills every field by name), or when the model
+    either returns no longer samples and labels the draws as we declare them.
     """
     import inspect
 
     import nutpie
     from nutpie.compiled_pyfunc import from_pyfunc
+
+    from models.log_density_sampler import callback_route_available
 
     used = {
         "ndim",
@@ -193,10 +197,11 @@ def test_nutpie_public_entry_point_keeps_its_shape(default_table):
         "make_initial_point_fn",
     }
     assert used <= set(inspect.signature(from_pyfunc).parameters)
+    assert callback_route_available(), "nutpie.compile_pymc.CompiledPyMCModel changed its fields"
     spec = load_spec("model1")
     design = build_design(default_table.iloc[:400], spec)
     problem = prepare_problem(design, spec, "auto")
-    model = nutpie_model(problem)
+    model = nutpie_model(problem, route)
     assert model.n_dim == problem.n_dim
     trace = nutpie.sample(model, draws=30, tune=30, chains=1, seed=1, progress_bar=False)
     posterior = trace.posterior
@@ -204,6 +209,53 @@ def test_nutpie_public_entry_point_keeps_its_shape(default_table):
     assert list(posterior["term"].values) == design.terms
     assert list(posterior[f"{spec.group}_effect"][spec.group].values) == design.group_levels
     assert np.isfinite(posterior["intercept"].values).all()
+
+
+def test_c_callbacks_equal_the_python_entry(default_table):
+    """The C callbacks nutpie calls return what :func:`log_density.evaluate` returns.
+
+    Same numba code on both sides; only the fast-math reassociation of the compiled copies may
+    differ, hence the 1e-10 relative tolerance.
+    """
+    import ctypes
+
+    spec = load_spec("model2")
+    problem = prepare_problem(build_design(default_table, spec), spec, "auto")
+    n_dim = problem.n_dim
+    address = ctypes.c_void_p(problem.buffer.ctypes.data)
+
+    def pointer(array):
+        return array.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        theta = rng.normal(scale=0.3, size=n_dim)
+        grad, value = np.zeros(n_dim), np.zeros(1)
+        status = log_density.logp_cfunc.ctypes(
+            n_dim, pointer(theta), pointer(grad), pointer(value), address
+        )
+        expected_value, expected_grad = log_density.evaluate(theta, problem.buffer)
+        assert status == 0
+        np.testing.assert_allclose(value[0], expected_value, rtol=1e-10)
+        np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-10)
+        size = log_density.n_expanded(problem.n_terms, problem.n_groups)
+        out = np.zeros(size)
+        assert (
+            log_density.expand_cfunc.ctypes(n_dim, size, pointer(theta), pointer(out), address) == 0
+        )
+        np.testing.assert_allclose(out, log_density.expand_draw(theta, problem.buffer, size))
+    theta[0] = np.inf
+    status = log_density.logp_cfunc.ctypes(
+        n_dim, pointer(theta), pointer(grad), pointer(value), address
+    )
+    assert status in (3, 4)
+
+
+def test_unknown_nutpie_route_is_refused(default_table):
+    spec = load_spec("model1")
+    problem = prepare_problem(build_design(default_table.iloc[:100], spec), spec, "auto")
+    with pytest.raises(ValueError, match="route"):
+        nutpie_model(problem, "private")
 
 
 def test_pointwise_log_likelihood_is_bernoulli(default_table):
