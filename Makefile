@@ -120,7 +120,7 @@ validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets 
 	$(PYTHON) -m analysis validate --data $(DATA_FILE) --out $(RESULTS) --seed $(SEED) \
 		$(if $(REPLICATES),--replicates $(REPLICATES))
 
-bench: $(ENV_READY) ## Time the Model 2 fit per engine, plus a 206,000-row fit (~10 min): results/bench.csv
+bench: $(ENV_READY) ## Time Model 2 per engine, a province/city and a gaussian fit, a 206,000-row fit (~12 min): results/bench.csv
 	$(PYTHON) -m devtools.bench --out $(RESULTS) --seed $(SEED) \
 		$(if $(BENCH_REPEATS),--repeats $(BENCH_REPEATS)) $(if $(BENCH_NO_WAVE),--no-wave)
 

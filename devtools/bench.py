@@ -1,9 +1,10 @@
 """Benchmark: time the Model 2 fit end to end for each engine and parameterisation.
 
-``python -m devtools.bench`` (``make bench``) runs ``python -m models --spec model2`` as a fresh
+``python -m devtools.bench`` (``make bench``) runs ``python -m models --spec model2`` (and, for
+two rows, the province/city spec ``model2_city`` and the gaussian ``integration_index``) as a fresh
 process per configuration, timing it from process start until it exits (the NetCDF file and the
 frequentist table written), and reads its peak memory from the operating system. From each saved
-fit it reports the smallest bulk ESS over the intercept, every coefficient and the province SD,
+fit it reports the smallest bulk ESS over the intercept, every coefficient and the group SDs,
 that ESS per second of wall time, the largest R-hat over the same quantities and the number of
 divergent transitions. A last row fits the random-intercept model on a whole-wave-sized
 (206,000-row, all-ages) synthetic sample. Results go to ``results/bench.csv`` and ``.md``.
@@ -30,10 +31,11 @@ import pandas as pd
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import DEFAULT_SEED, RESULTS_DIR
 from cmds_common.markdown import to_markdown
+from cmds_common.spec import load_spec
+from models.parameter_names import free_parameter_names
 from models.sampling import package_versions
 
 WAVE_SIZE = 206_000
-_CHECKED = ["intercept", "beta", "province_sigma"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class BenchCase:
     label: str
     data: str  # "default" or "wave"
     args: tuple[str, ...]
+    spec: str = "model2"
 
 
 CASES = (
@@ -70,6 +73,18 @@ CASES = (
             "--sampler",
             "pymc",
         ),
+    ),
+    BenchCase(
+        "compiled, province and city intercepts (model2_city, 4 x 3,000 draws)",
+        "default",
+        (),
+        "model2_city",
+    ),
+    BenchCase(
+        "nutpie on the PyMC model, gaussian index (integration_index)",
+        "default",
+        (),
+        "integration_index",
     ),
     BenchCase("compiled (default), 206,000-row all-ages wave", "wave", ()),
 )
@@ -107,12 +122,19 @@ def run_timed(command: list[str]) -> tuple[float, float, int, str]:
     return wall, usage.ru_maxrss / 1024, process.returncode, text
 
 
-def fit_diagnostics(netcdf: Path) -> dict[str, float]:
+def checked_names(spec_name: str) -> list[str]:
+    """Return the spec's free parameters without per-group effects (intercept, beta, SDs)."""
+    names = free_parameter_names(load_spec(spec_name))
+    return [name for name in names if not name.endswith(("_effect", "_slope"))]
+
+
+def fit_diagnostics(netcdf: Path, spec_name: str = "model2") -> dict[str, float]:
     """Respondents, smallest bulk ESS, largest R-hat and divergences of a saved fit."""
     idata = az.from_netcdf(netcdf)
     attrs = idata.posterior.attrs
-    ess = az.ess(idata.posterior.to_dataset(), var_names=_CHECKED, method="bulk")
-    rhat = az.rhat(idata.posterior.to_dataset(), var_names=_CHECKED)
+    checked = checked_names(spec_name)
+    ess = az.ess(idata.posterior.to_dataset(), var_names=checked, method="bulk")
+    rhat = az.rhat(idata.posterior.to_dataset(), var_names=checked)
     return {
         "respondents": int(attrs["n_obs"]),
         "min_ess_bulk": float(min(ess[v].min() for v in ess.data_vars)),
@@ -154,7 +176,7 @@ def run_bench(out: Path, repeats: int, include_wave: bool, seed: int) -> pd.Data
             "--data",
             str(data[case.data]),
             "--spec",
-            "model2",
+            case.spec,
             "--out",
             str(fits),
             "--seed",
@@ -171,7 +193,7 @@ def run_bench(out: Path, repeats: int, include_wave: bool, seed: int) -> pd.Data
                 raise RuntimeError(f"{case.label} failed (exit {code}):\n{text[-2000:]}")
             times.append(wall)
             memory.append(peak_mib)
-        diagnostics = fit_diagnostics(fits / "model2.nc")
+        diagnostics = fit_diagnostics(fits / f"{case.spec}.nc", case.spec)
         wall = float(np.median(times))
         rows.append(
             {

@@ -32,7 +32,7 @@ class AggregatedRows:
     successes, trials
         Per pattern: (weighted) count of records and of respondents.
     group_idx
-        Group of each pattern.
+        ``(patterns, factors)`` level of each pattern in each grouping factor.
     """
 
     X: np.ndarray
@@ -47,7 +47,11 @@ class AggregatedRows:
 
 
 def aggregate_rows(
-    X: np.ndarray, y: np.ndarray, weights: np.ndarray, group_idx: np.ndarray
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    group_idx: np.ndarray,
+    trials: np.ndarray | None = None,
 ) -> AggregatedRows:
     """Collapse rows that share the group and every predictor value.
 
@@ -56,26 +60,33 @@ def aggregate_rows(
     X
         ``(rows, terms)`` predictors.
     y
-        0/1 outcome per row.
+        Successes per row (0/1 for a Bernoulli outcome).
     weights
         Weight of each row's log-likelihood (ones when unweighted).
     group_idx
-        Group index per row.
+        Level index per row: ``(rows,)`` for one grouping factor or ``(rows, factors)`` for
+        several (``(rows, 0)``: none).
+    trials
+        Trials per row (binomial outcome); ones when ``None``.
 
     Returns
     -------
     AggregatedRows
         Patterns in sorted order (deterministic for given input).
     """
+    n_rows = len(y)
+    group_idx = np.asarray(group_idx).reshape(n_rows, -1)
+    n_factors = group_idx.shape[1]
     keys = np.column_stack([group_idx.astype(float), X])
     patterns, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     n_patterns = len(patterns)
     successes = np.bincount(inverse, weights=weights * y, minlength=n_patterns)
-    trials = np.bincount(inverse, weights=weights, minlength=n_patterns)
+    row_trials = np.ones(n_rows) if trials is None else np.asarray(trials, dtype=float)
+    trials = np.bincount(inverse, weights=weights * row_trials, minlength=n_patterns)
     return AggregatedRows(
-        X=np.ascontiguousarray(patterns[:, 1:]),
+        X=np.ascontiguousarray(patterns[:, n_factors:]),
         successes=successes,
         trials=trials,
-        group_idx=patterns[:, 0].astype(np.int64),
+        group_idx=patterns[:, :n_factors].astype(np.int64),
     )

@@ -1,13 +1,23 @@
 r"""Compiled log-density of the random-intercept logistic model, for nutpie.
 
-This is the same posterior as :func:`models.hierarchical.build_model` builds for a spec with at
-most a ``(1 | group)`` term (``tests/test_log_density.py`` compares log-density and gradient with
-the PyMC model at random points, and posteriors on a small sample), written as numba
-functions that numba caches on disk. A run then skips the compile step that costs PyMC + nutpie
-about 6-14 s per process, and the gradient runs without the GIL, so both cores sample in
-parallel. :mod:`models.log_density_sampler` hands them to nutpie: as C callbacks
-(:data:`logp_cfunc`, :data:`expand_cfunc`, with the signatures nutpie's own numba backend
-compiles) when nutpie's model class for them is as expected, else through ``from_pyfunc``.
+This is the same posterior as :func:`models.hierarchical.build_model` builds for a Bernoulli or
+binomial spec whose grouping terms are random intercepts only, ``(1 | g1) + (1 | g2) + ...``,
+crossed or nested (``tests/test_log_density.py`` compares log-density and gradient with the PyMC
+model at random points, and posteriors on a small sample), written as numba functions that
+numba caches on disk. A run then skips the compile step that costs PyMC + nutpie about 6-14 s
+per process, and the gradient runs without the GIL, so both cores sample in parallel.
+:mod:`models.log_density_sampler` hands them to nutpie: as C callbacks (:data:`logp_cfunc`,
+:data:`expand_cfunc`, with the signatures nutpie's own numba backend compiles) when nutpie's
+model class for them is as expected, else through ``from_pyfunc``.
+
+The model, for row :math:`i` with predictors :math:`x_i` and level :math:`g_f(i)` of each
+grouping factor :math:`f = 1, \dots, F`:
+
+.. math::
+
+    \eta_i = \alpha + x_i'\beta + \sum_f u_{f, g_f(i)}, \quad
+    u_{f j} \sim \mathcal N(0, \sigma_f^2), \quad \sigma_f \sim \mathcal N^+(0, s_\sigma^2),
+    \quad \alpha \sim \mathcal N(0, s_\alpha^2), \quad \beta_k \sim \mathcal N(0, s_k^2).
 
 Unconstrained parameters, in order:
 
@@ -17,16 +27,17 @@ Unconstrained parameters, in order:
   log-odds at the reference levels, and its prior :math:`\mathcal N(0, s_\alpha^2)` is placed on
   :math:`\alpha` exactly as in the PyMC model (the map is linear with unit Jacobian).
 * :math:`\beta_1, \dots, \beta_K`.
-* :math:`\log\sigma` (with the log-Jacobian), when there is a group term.
-* one value per group. A *non-centred* group stores :math:`z_j` with
-  :math:`u_j = \sigma z_j`, :math:`z_j \sim \mathcal N(0, 1)`; a *centred* group stores the
-  group's own intercept :math:`a_j = \alpha_c + u_j \sim \mathcal N(\alpha_c, \sigma^2)`. Which
-  groups are centred is data (see :mod:`models.parameterisation`); the posterior of every
-  reported quantity is the same either way, only the geometry the sampler sees changes.
+* per grouping factor: :math:`\log\sigma_f` (with the log-Jacobian), then one value per level.
+  A *non-centred* level stores :math:`z_j` with :math:`u_j = \sigma_f z_j`,
+  :math:`z_j \sim \mathcal N(0, 1)`. A *centred* level of the first factor stores the level's
+  own intercept :math:`a_j = \alpha_c + u_j \sim \mathcal N(\alpha_c, \sigma_1^2)`; a centred
+  level of a later factor stores :math:`u_j \sim \mathcal N(0, \sigma_f^2)` itself. Which levels
+  are centred is data (see :mod:`models.parameterisation`); the posterior of every reported
+  quantity is the same either way, only the geometry the sampler sees changes.
 
 Rows carry a (possibly weighted) success count :math:`s_i` and trial count :math:`t_i`, so that
-one row can stand for many respondents with the same covariates in the same group
-(:mod:`models.aggregation`). The log-likelihood is
+one row can stand for many respondents with the same covariates and groups
+(:mod:`models.aggregation`), or be a binomial observation. The log-likelihood is
 :math:`\sum_i s_i\eta_i - t_i\log(1 + e^{\eta_i})`, which for :math:`t_i = 1` is the Bernoulli
 log-likelihood and for weighted rows the survey-weighted pseudo-likelihood. Binomial
 coefficients are constants and are left out.
@@ -38,6 +49,7 @@ All data travel in one float64 buffer; the layout is written by :func:`pack_data
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numba
 import numpy as np
@@ -45,20 +57,20 @@ from numba import types
 from numba.extending import intrinsic
 
 _BLOCK = 512  # rows per block of the likelihood loop
-_HEADER = 5  # n_rows, n_terms, n_groups, intercept prior sd, group sd prior scale
+_HEADER = 5  # n_rows, n_terms, n_factors, intercept prior sd, group sd prior scale
 _LOG_2PI = math.log(2.0 * math.pi)
 #: Reassociation lets the row loop vectorise; no "nnan"/"ninf", so non-finite values still show.
 _FAST_MATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
 
 
-def n_parameters(n_terms: int, n_groups: int) -> int:
-    """Length of the unconstrained parameter vector."""
-    return 1 + n_terms + (1 + n_groups if n_groups else 0)
+def n_parameters(n_terms: int, group_sizes: Sequence[int]) -> int:
+    """Length of the unconstrained parameter vector (``group_sizes``: levels per factor)."""
+    return 1 + n_terms + sum(1 + int(size) for size in group_sizes)
 
 
-def n_expanded(n_terms: int, n_groups: int) -> int:
-    """Length of the stored draw: intercept, beta, then sigma, offsets and effects."""
-    return 1 + n_terms + (1 + 2 * n_groups if n_groups else 0)
+def n_expanded(n_terms: int, group_sizes: Sequence[int]) -> int:
+    """Length of the stored draw: intercept, beta, then per factor sigma, offsets and effects."""
+    return 1 + n_terms + sum(1 + 2 * int(size) for size in group_sizes)
 
 
 def pack_data(
@@ -66,7 +78,7 @@ def pack_data(
     successes: np.ndarray,
     trials: np.ndarray,
     group_idx: np.ndarray,
-    centred: np.ndarray,
+    centred: Sequence[np.ndarray],
     beta_prior_sd: np.ndarray,
     column_means: np.ndarray,
     intercept_prior_sd: float,
@@ -79,35 +91,44 @@ def pack_data(
     X_centred
         ``(rows, terms)`` predictors with every column centred at its mean.
     successes, trials
-        Per row: number (or weighted number) of records and of respondents.
+        Per row: number (or weighted number) of successes and of trials (respondents).
     group_idx
-        Group index of each row (ignored when ``centred`` is empty: a pooled model).
+        ``(rows, factors)`` level index of each row in each grouping factor (``(rows, 0)`` for
+        a pooled model).
     centred
-        One flag per group: ``True`` for the centred parameterisation.
+        Per grouping factor, one flag per level: ``True`` for the centred parameterisation.
     beta_prior_sd
         Prior SD of each coefficient.
     column_means
         Means subtracted from the columns of the design (to report the reference intercept).
     intercept_prior_sd, group_sd_scale
-        Prior SD of the reference intercept and half-normal scale of the group SD.
+        Prior SD of the reference intercept and half-normal scale of every group SD.
 
     Returns
     -------
     numpy.ndarray
         One contiguous float64 array.
+
+    Raises
+    ------
+    ValueError
+        When ``group_idx`` does not have one column per entry of ``centred``.
     """
     n_rows, n_terms = X_centred.shape
-    n_groups = len(centred)
+    group_idx = np.asarray(group_idx).reshape(n_rows, -1)
+    if group_idx.shape[1] != len(centred):
+        raise ValueError("group_idx needs one column per grouping factor in `centred`")
     header = np.array(
-        [n_rows, n_terms, n_groups, intercept_prior_sd, group_sd_scale], dtype=np.float64
+        [n_rows, n_terms, len(centred), intercept_prior_sd, group_sd_scale], dtype=np.float64
     )
     parts = [
         header,
         np.asarray(X_centred, dtype=np.float64).T.ravel(),  # column after column
         np.asarray(successes, dtype=np.float64),
         np.asarray(trials, dtype=np.float64),
-        np.asarray(group_idx, dtype=np.float64),
-        np.asarray(centred, dtype=np.float64),
+        group_idx.astype(np.float64).T.ravel(),  # factor after factor
+        np.array([len(flags) for flags in centred], dtype=np.float64),
+        *(np.asarray(flags, dtype=np.float64) for flags in centred),
         np.asarray(beta_prior_sd, dtype=np.float64),
         np.asarray(column_means, dtype=np.float64),
     ]
@@ -148,52 +169,82 @@ def _segment(buffer_pointer, start, length):
 @numba.njit(cache=True, inline="always")
 def _unpack(buffer_pointer):
     header = numba.carray(buffer_pointer, (_HEADER,), dtype=np.float64)
-    n_rows, n_terms, n_groups = int(header[0]), int(header[1]), int(header[2])
+    n_rows, n_terms, n_factors = int(header[0]), int(header[1]), int(header[2])
     at = _HEADER
     X_columns = numba.carray(_shift(buffer_pointer, at), (n_terms, n_rows), dtype=np.float64)
     at += n_rows * n_terms
     successes = _segment(buffer_pointer, at, n_rows)
     trials = _segment(buffer_pointer, at + n_rows, n_rows)
-    group = _segment(buffer_pointer, at + 2 * n_rows, n_rows)
-    at += 3 * n_rows
-    centred = _segment(buffer_pointer, at, n_groups)
-    beta_sd = _segment(buffer_pointer, at + n_groups, n_terms)
-    means = _segment(buffer_pointer, at + n_groups + n_terms, n_terms)
-    return header, X_columns, successes, trials, group, centred, beta_sd, means
+    at += 2 * n_rows
+    groups = numba.carray(_shift(buffer_pointer, at), (n_factors, n_rows), dtype=np.float64)
+    at += n_factors * n_rows
+    sizes = _segment(buffer_pointer, at, n_factors)
+    at += n_factors
+    n_levels = 0
+    for f in range(n_factors):
+        n_levels += int(sizes[f])
+    centred = _segment(buffer_pointer, at, n_levels)
+    beta_sd = _segment(buffer_pointer, at + n_levels, n_terms)
+    means = _segment(buffer_pointer, at + n_levels + n_terms, n_terms)
+    return header, X_columns, successes, trials, groups, sizes, centred, beta_sd, means
+
+
+@numba.njit(cache=True, inline="always")
+def _level_starts(sizes):
+    """Index of each factor's first level among all levels, and of its first parameter."""
+    n_factors = sizes.shape[0]
+    level_start = np.empty(n_factors + 1, dtype=np.int64)
+    level_start[0] = 0
+    for f in range(n_factors):
+        level_start[f + 1] = level_start[f] + int(sizes[f])
+    return level_start
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FAST_MATH)
 def log_density(theta, grad, buffer_pointer):
     """Log posterior density (up to a constant) and its gradient; ``grad`` is filled in."""
-    header, X_columns, successes, trials, group, centred, beta_sd, means = _unpack(buffer_pointer)
+    header, X_columns, successes, trials, groups, sizes, centred, beta_sd, means = _unpack(
+        buffer_pointer
+    )
     n_terms, n_rows = X_columns.shape
-    n_groups = centred.shape[0]
+    n_factors = sizes.shape[0]
     intercept_sd, sigma_scale = header[3], header[4]
+    level_start = _level_starts(sizes)
+    n_levels = level_start[n_factors]
     alpha_c = theta[0]
     beta = theta[1 : 1 + n_terms]
-    log_sigma = theta[1 + n_terms] if n_groups else 0.0
-    sigma = math.exp(log_sigma)
-    raw = theta[2 + n_terms :]
 
-    group_intercept = np.empty(max(n_groups, 1))
-    for j in range(n_groups):
-        group_intercept[j] = raw[j] if centred[j] else alpha_c + sigma * raw[j]
-    if n_groups == 0:
-        group_intercept[0] = alpha_c
+    # per level: its contribution v to the linear predictor beyond alpha_c, and sigma per factor
+    value = np.empty(max(n_levels, 1))
+    sigma = np.empty(max(n_factors, 1))
+    for f in range(n_factors):
+        position = 1 + n_terms + f + level_start[f]  # log sigma_f; its levels follow
+        sigma[f] = math.exp(theta[position])
+        for j in range(int(sizes[f])):
+            level = level_start[f] + j
+            raw = theta[position + 1 + j]
+            if centred[level]:
+                value[level] = raw - alpha_c if f == 0 else raw
+            else:
+                value[level] = sigma[f] * raw
 
     # Rows go in blocks small enough to stay in cache between the forward (linear predictor)
     # and backward (gradient) passes; within a block the column loops are contiguous and
     # vectorise.
     eta = np.empty(_BLOCK)
     residual = np.empty(_BLOCK)
-    residual_by_group = np.zeros(max(n_groups, 1))
+    residual_by_level = np.zeros(max(n_levels, 1))
     grad_beta = np.zeros(n_terms)
+    residual_total = 0.0
     loglik = 0.0
     for start in range(0, n_rows, _BLOCK):
         stop = min(start + _BLOCK, n_rows)
         size = stop - start
         for i in range(size):
-            eta[i] = group_intercept[int(group[start + i]) if n_groups else 0]
+            eta[i] = alpha_c
+        for f in range(n_factors):
+            for i in range(size):
+                eta[i] += value[level_start[f] + int(groups[f, start + i])]
         for k in range(n_terms):
             coefficient = beta[k]
             column = X_columns[k, start:stop]
@@ -208,7 +259,10 @@ def log_density(theta, grad, buffer_pointer):
             prob = (1.0 if eta[i] >= 0.0 else e) / (1.0 + e)
             loglik += successes[row] * eta[i] - trials[row] * softplus
             residual[i] = successes[row] - trials[row] * prob
-            residual_by_group[int(group[row]) if n_groups else 0] += residual[i]
+            residual_total += residual[i]
+        for f in range(n_factors):
+            for i in range(size):
+                residual_by_level[level_start[f] + int(groups[f, start + i])] += residual[i]
         for k in range(n_terms):
             column = X_columns[k, start:stop]
             total = 0.0
@@ -221,57 +275,68 @@ def log_density(theta, grad, buffer_pointer):
     for k in range(n_terms):
         alpha -= means[k] * beta[k]
     logp = loglik - 0.5 * (alpha / intercept_sd) ** 2 - math.log(intercept_sd) - 0.5 * _LOG_2PI
-    grad_alpha_c = -alpha / intercept_sd**2
+    grad_alpha_c = -alpha / intercept_sd**2 + residual_total
     for k in range(n_terms):
         scale = beta_sd[k]
         logp += -0.5 * (beta[k] / scale) ** 2 - math.log(scale) - 0.5 * _LOG_2PI
         grad[1 + k] = grad_beta[k] - beta[k] / scale**2 + means[k] * alpha / intercept_sd**2
 
-    if n_groups == 0:
-        grad[0] = grad_alpha_c + residual_by_group[0]
-        return logp
-    # half-normal prior on sigma, on the log scale (+ log-Jacobian)
-    logp += math.log(2.0) - math.log(sigma_scale) - 0.5 * _LOG_2PI
-    logp += -0.5 * (sigma / sigma_scale) ** 2 + log_sigma
-    grad_log_sigma = 1.0 - (sigma / sigma_scale) ** 2
-    for j in range(n_groups):
-        if centred[j]:
-            standardised = (raw[j] - alpha_c) / sigma
-            logp += -0.5 * standardised**2 - log_sigma - 0.5 * _LOG_2PI
-            grad[2 + n_terms + j] = residual_by_group[j] - standardised / sigma
-            grad_alpha_c += standardised / sigma
-            grad_log_sigma += standardised**2 - 1.0
-        else:
-            logp += -0.5 * raw[j] ** 2 - 0.5 * _LOG_2PI
-            grad[2 + n_terms + j] = residual_by_group[j] * sigma - raw[j]
-            grad_alpha_c += residual_by_group[j]
-            grad_log_sigma += residual_by_group[j] * sigma * raw[j]
+    for f in range(n_factors):
+        position = 1 + n_terms + f + level_start[f]
+        log_sigma = theta[position]
+        s = sigma[f]
+        # half-normal prior on sigma, on the log scale (+ log-Jacobian)
+        logp += math.log(2.0) - math.log(sigma_scale) - 0.5 * _LOG_2PI
+        logp += -0.5 * (s / sigma_scale) ** 2 + log_sigma
+        grad_log_sigma = 1.0 - (s / sigma_scale) ** 2
+        for j in range(int(sizes[f])):
+            level = level_start[f] + j
+            raw = theta[position + 1 + j]
+            residual_level = residual_by_level[level]
+            if centred[level]:
+                # u = raw - alpha_c (first factor) or raw (later factors), u ~ N(0, sigma^2)
+                standardised = value[level] / s
+                logp += -0.5 * standardised**2 - log_sigma - 0.5 * _LOG_2PI
+                grad[position + 1 + j] = residual_level - standardised / s
+                if f == 0:  # these rows' eta = raw + ...: it does not move with alpha_c
+                    grad_alpha_c += standardised / s - residual_level
+                grad_log_sigma += standardised**2 - 1.0
+            else:
+                logp += -0.5 * raw**2 - 0.5 * _LOG_2PI
+                grad[position + 1 + j] = residual_level * s - raw
+                grad_log_sigma += residual_level * s * raw
+        grad[position] = grad_log_sigma
     grad[0] = grad_alpha_c
-    grad[1 + n_terms] = grad_log_sigma
     return logp
 
 
 @numba.njit(cache=True, nogil=True)
 def expand(theta, out, buffer_pointer):
-    """Write one stored draw: intercept, beta, sigma, offsets ``u/sigma``, effects ``u``."""
-    _, X_columns, _, _, _, centred, _, means = _unpack(buffer_pointer)
+    """Write one stored draw: intercept, beta, then per factor sigma, ``u/sigma`` and ``u``."""
+    _, X_columns, _, _, _, sizes, centred, _, means = _unpack(buffer_pointer)
     n_terms = X_columns.shape[0]
-    n_groups = centred.shape[0]
+    n_factors = sizes.shape[0]
+    level_start = _level_starts(sizes)
     alpha_c = theta[0]
     alpha = alpha_c
     for k in range(n_terms):
         alpha -= means[k] * theta[1 + k]
         out[1 + k] = theta[1 + k]
     out[0] = alpha
-    if n_groups == 0:
-        return
-    sigma = math.exp(theta[1 + n_terms])
-    out[1 + n_terms] = sigma
-    for j in range(n_groups):
-        raw = theta[2 + n_terms + j]
-        effect = raw - alpha_c if centred[j] else sigma * raw
-        out[2 + n_terms + j] = effect / sigma
-        out[2 + n_terms + n_groups + j] = effect
+    for f in range(n_factors):
+        n_f = int(sizes[f])
+        position = 1 + n_terms + f + level_start[f]
+        at = 1 + n_terms + f + 2 * level_start[f]  # sigma_f; offsets and effects follow
+        sigma = math.exp(theta[position])
+        out[at] = sigma
+        for j in range(n_f):
+            raw = theta[position + 1 + j]
+            if centred[level_start[f] + j]:
+                effect = raw - alpha_c if f == 0 else raw
+            else:
+                effect = sigma * raw
+            out[at + 1 + j] = effect / sigma
+            out[at + 1 + n_f + j] = effect
 
 
 #: C signature nutpie calls for the log-density: (n_dim, x, gradient out, logp out, user data)
@@ -323,11 +388,17 @@ def evaluate(theta: np.ndarray, buffer: np.ndarray) -> tuple[float, np.ndarray]:
     return float(value), grad
 
 
+def expanded_size(buffer: np.ndarray) -> int:
+    """Length of one stored draw for the data packed in ``buffer``."""
+    n_rows, n_terms, n_factors = (int(value) for value in buffer[:3])
+    at = _HEADER + n_rows * (n_terms + 2 + n_factors)
+    return n_expanded(n_terms, buffer[at : at + n_factors].astype(int).tolist())
+
+
 def expand_draw(theta: np.ndarray, buffer: np.ndarray, size: int | None = None) -> np.ndarray:
     """One stored draw from unconstrained parameters (``size``: its length, when known)."""
     if size is None:
-        header = buffer[:_HEADER]
-        size = n_expanded(int(header[1]), int(header[2]))
+        size = expanded_size(buffer)
     out = np.zeros(size)
     _expand(np.ascontiguousarray(theta, dtype=np.float64), out, buffer)
     return out

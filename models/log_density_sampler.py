@@ -64,26 +64,29 @@ def pointwise_thinning(n_obs: int, chains: int, draws: int, limit: int | None = 
 def compiled_supports(spec: ModelSpec) -> bool:
     """Whether the compiled log-density covers ``spec``.
 
-    It covers Bernoulli specs, pooled or with one ``(1 | group)`` term (any column, or a nested
-    ``province:city`` factor); interactions are columns of ``X`` and so covered too. Random
-    slopes, group predictors, several grouping factors and the other families go to nutpie on
-    the PyMC model.
+    It covers Bernoulli and binomial specs, pooled or with any number of random-intercept
+    terms (``(1 | province) + (1 | city)``, any column, nested ``province:city`` factors);
+    interactions are columns of ``X`` and so covered too. Random slopes, group predictors and
+    the other families go to nutpie on the PyMC model.
     """
     return (
-        spec.family == "bernoulli"
-        and len(spec.groups) <= 1
-        and not spec.group_slopes
+        spec.family in ("bernoulli", "binomial")
+        and not any(group.slopes for group in spec.groups)
         and not spec.group_predictors
     )
 
 
 @dataclass(frozen=True)
 class LogDensityProblem:
-    """Everything the compiled functions need, plus the labels of the stored draws."""
+    """Everything the compiled functions need, plus the labels of the stored draws.
+
+    ``group_sizes`` holds the number of levels of each grouping factor and ``centred`` one flag
+    per level of every factor, factor after factor.
+    """
 
     buffer: np.ndarray
     n_terms: int
-    n_groups: int
+    group_sizes: tuple[int, ...]
     centred: np.ndarray
     n_rows: int
     start_intercept: float
@@ -95,7 +98,17 @@ class LogDensityProblem:
     @property
     def n_dim(self) -> int:
         """Number of unconstrained parameters."""
-        return log_density.n_parameters(self.n_terms, self.n_groups)
+        return log_density.n_parameters(self.n_terms, self.group_sizes)
+
+    @property
+    def n_groups(self) -> int:
+        """Number of levels over all grouping factors."""
+        return int(sum(self.group_sizes))
+
+    @property
+    def n_expanded(self) -> int:
+        """Length of one stored draw."""
+        return log_density.n_expanded(self.n_terms, self.group_sizes)
 
 
 def prepare_problem(
@@ -109,32 +122,49 @@ def prepare_problem(
         As for :func:`models.hierarchical.build_model`; ``spec`` must pass
         :func:`compiled_supports`.
     parameterisation
-        ``"auto"``, ``"centred"`` or ``"non_centred"`` (see :mod:`models.parameterisation`).
+        ``"auto"``, ``"centred"`` or ``"non_centred"`` (see :mod:`models.parameterisation`),
+        applied to each grouping factor in turn.
     aggregate
-        Collapse respondents with identical covariates in the same group (exact).
+        Collapse respondents with identical covariates in the same groups (exact).
+
+    Raises
+    ------
+    ValueError
+        When the compiled log-density does not cover ``spec``.
     """
     if not compiled_supports(spec):
         raise ValueError(f"model {spec.name!r} is not covered by the compiled log-density")
-    weights = design.weights if spec.weighted_likelihood else np.ones(len(design.y))
-    n_groups = len(design.group_levels) if spec.group else 0
-    group_idx = design.group_idx if spec.group else np.zeros(len(design.y), dtype=np.int64)
+    n_obs = len(design.y)
+    weights = design.weights if spec.weighted_likelihood else np.ones(n_obs)
+    trials = design.trials if design.trials is not None else np.ones(n_obs)
+    group_idx = np.zeros((n_obs, len(design.groups)), dtype=np.int64)
+    for f, group in enumerate(design.groups):
+        group_idx[:, f] = group.idx
     column_means = design.X.mean(axis=0)
     X_centred = design.X - column_means
     if aggregate:
-        rows = aggregate_rows(X_centred, design.y.astype(float), weights, group_idx)
-        X_rows, successes, trials, row_groups = rows.X, rows.successes, rows.trials, rows.group_idx
+        rows = aggregate_rows(X_centred, design.y.astype(float), weights, group_idx, trials)
+        X_rows, successes, row_trials = rows.X, rows.successes, rows.trials
+        row_groups = rows.group_idx
     else:
-        X_rows, successes, trials, row_groups = X_centred, weights * design.y, weights, group_idx
-    centred = (
-        centred_groups(X_rows, successes, trials, row_groups, n_groups, parameterisation)
-        if n_groups
-        else np.zeros(0, dtype=bool)
-    )
+        X_rows, successes, row_trials = X_centred, weights * design.y, weights * trials
+        row_groups = group_idx
+    centred = [
+        centred_groups(
+            X_rows,
+            successes,
+            row_trials,
+            row_groups[:, f],
+            len(group.levels),
+            parameterisation,
+        )
+        for f, group in enumerate(design.groups)
+    ]
     priors = spec.priors
     buffer = log_density.pack_data(
         X_rows,
         successes,
-        trials,
+        row_trials,
         row_groups,
         centred,
         priors.coefficient_sd / design.term_scales,
@@ -142,22 +172,22 @@ def prepare_problem(
         priors.intercept_sd,
         priors.group_sd_scale,
     )
-    share = float(np.clip(successes.sum() / trials.sum(), 0.01, 0.99))
+    share = float(np.clip(successes.sum() / row_trials.sum(), 0.01, 0.99))
     names, shapes = ["intercept", "beta"], [(), (len(design.terms),)]
     dims: dict[str, tuple[str, ...]] = {"beta": ("term",)}
     coords = {"term": pd.Index(design.terms)}
-    if n_groups:
-        group = spec.group
-        names += [f"{group}_sigma", f"{group}_offset", f"{group}_effect"]
-        shapes += [(), (n_groups,), (n_groups,)]
-        dims.update({f"{group}_offset": (group,), f"{group}_effect": (group,)})
-        coords[group] = pd.Index(design.group_levels)
+    for group in design.groups:
+        name, size = group.name, len(group.levels)
+        names += [f"{name}_sigma", f"{name}_offset", f"{name}_effect"]
+        shapes += [(), (size,), (size,)]
+        dims.update({f"{name}_offset": (name,), f"{name}_effect": (name,)})
+        coords[name] = pd.Index(group.levels)
     return LogDensityProblem(
         buffer=buffer,
         n_terms=len(design.terms),
-        n_groups=n_groups,
-        centred=centred,
-        n_rows=len(trials),
+        group_sizes=tuple(len(group.levels) for group in design.groups),
+        centred=np.concatenate([np.zeros(0, dtype=bool), *centred]),
+        n_rows=len(row_trials),
         start_intercept=float(np.log(share / (1.0 - share))),
         var_names=names,
         var_shapes=shapes,
@@ -170,9 +200,9 @@ def initial_point(problem: LogDensityProblem, seed: int) -> np.ndarray:
     """Start near the overall log-odds with PyMC-style uniform(-1, 1) jitter."""
     start = np.random.default_rng(seed).uniform(-1.0, 1.0, problem.n_dim)
     start[0] += problem.start_intercept
-    if problem.n_groups:
-        raw = start[2 + problem.n_terms :]
-        raw[problem.centred] += problem.start_intercept
+    if problem.group_sizes and problem.group_sizes[0]:
+        first = start[2 + problem.n_terms : 2 + problem.n_terms + problem.group_sizes[0]]
+        first[problem.centred[: problem.group_sizes[0]]] += problem.start_intercept
     return start
 
 
@@ -227,7 +257,7 @@ def callback_model(problem: LogDensityProblem) -> Any:
         shared_var_keys={},
         # the sampler reads user_data.ctypes.data: the packed buffer, kept alive by the model
         user_data=problem.buffer,
-        n_expanded=log_density.n_expanded(problem.n_terms, problem.n_groups),
+        n_expanded=problem.n_expanded,
         shape_info=(names, None, shapes),
         logp_func=None,
         expand_func=None,
@@ -257,7 +287,7 @@ def nutpie_model(problem: LogDensityProblem, route: str = "auto") -> Any:
     if route == "callback" or (route == "auto" and callback_route_available()):
         return callback_model(problem)
     buffer = problem.buffer
-    n_expanded = log_density.n_expanded(problem.n_terms, problem.n_groups)
+    n_expanded = problem.n_expanded
     split_at = np.cumsum([int(np.prod(shape)) for shape in problem.var_shapes])[:-1]
 
     def make_logp_fn():
@@ -297,27 +327,49 @@ def nutpie_model(problem: LogDensityProblem, route: str = "auto") -> Any:
 def pointwise_groups(
     posterior: Any, design: Design, spec: ModelSpec, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise Bernoulli log-likelihood and posterior predictive draws per respondent.
+    """Pointwise log-likelihood and posterior predictive draws per respondent.
+
+    Bernoulli, or binomial with the design's trials (the log-likelihood then includes the
+    binomial coefficient, as PyMC's does). Every grouping factor's ``<name>_effect`` is added
+    to the linear predictor.
 
     Returns
     -------
     log_likelihood, predictive
-        Arrays ``(chain, draw, obs)`` of float32 and int8.
+        Arrays ``(chain, draw, obs)`` of float32 and, for the draws, int8 (Bernoulli) or int32
+        (binomial).
     """
+    from scipy import special
+
     intercept = posterior["intercept"].to_numpy()
     beta = posterior["beta"].to_numpy()
     n_chains, n_draws = intercept.shape
+    binomial = spec.family == "binomial"
+    trials = design.trials if binomial else None
     loglik = np.empty((n_chains, n_draws, len(design.y)), dtype=np.float32)
-    predictive = np.empty_like(loglik, dtype=np.int8)
-    effect = posterior[f"{spec.group}_effect"].to_numpy() if spec.group else None
+    predictive = np.empty_like(loglik, dtype=np.int32 if binomial else np.int8)
+    effects = [
+        (posterior[f"{group.name}_effect"].to_numpy(), group.idx) for group in design.groups
+    ]
+    log_coefficient = (
+        special.gammaln(trials + 1)
+        - special.gammaln(design.y + 1)
+        - special.gammaln(trials - design.y + 1)
+        if binomial
+        else 0.0
+    )
     rng = np.random.default_rng(seed)
     for chain in range(n_chains):
         eta = intercept[chain][:, None] + beta[chain] @ design.X.T
-        if effect is not None:
-            eta += effect[chain][:, design.group_idx]
+        for effect, idx in effects:
+            eta += effect[chain][:, idx]
         softplus = np.logaddexp(0.0, eta)
-        loglik[chain] = design.y * eta - softplus
-        predictive[chain] = rng.random(eta.shape) < np.exp(eta - softplus)
+        if binomial:
+            loglik[chain] = log_coefficient + design.y * eta - trials * softplus
+            predictive[chain] = rng.binomial(trials, np.exp(eta - softplus))
+        else:
+            loglik[chain] = design.y * eta - softplus
+            predictive[chain] = rng.random(eta.shape) < np.exp(eta - softplus)
     return loglik, predictive
 
 
@@ -327,7 +379,7 @@ def sample_compiled(
     settings: SamplerSettings,
     pointwise: bool = True,
 ) -> tuple[xr.DataTree, dict[str, Any]]:
-    """Draw the posterior of a random-intercept (or pooled) logistic spec with nutpie.
+    """Draw the posterior of a random-intercept (or pooled) logistic or binomial spec.
 
     ``settings`` gives chains, draws, warm-up, seed, target acceptance, progress bar,
     parameterisation and aggregation (its ``sampler`` field is not read).
@@ -367,6 +419,7 @@ def sample_compiled(
         ),
         "compiled_centred_groups": int(problem.centred.sum()),
         "compiled_groups": problem.n_groups,
+        "compiled_grouping_factors": len(problem.group_sizes),
         "pointwise_stored": int(thin > 0),
         "pointwise_thinning": thin,
     }

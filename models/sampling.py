@@ -107,8 +107,8 @@ def resolve_sampler(requested: str, spec: ModelSpec) -> str:
         return "compiled" if compiled_supports(spec) else "nutpie"
     if requested == "compiled" and not compiled_supports(spec):
         raise SpecError(
-            f"model {spec.name!r} has random slopes, group predictors, several grouping factors "
-            "or a family other than bernoulli, which the compiled engine does not cover; use "
+            f"model {spec.name!r} has random slopes, group predictors or a family other than "
+            "bernoulli and binomial, which the compiled engine does not cover; use "
             "--sampler nutpie or pymc"
         )
     return requested

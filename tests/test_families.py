@@ -167,7 +167,7 @@ def test_dims_coords_and_names(family_parts):
         assert list(model.coords["cut"]) == ["poor|fair", "fair|good", "good|very_good"]
         assert "intercept" not in free
     # nothing the compiled engine cannot fit is sent to it
-    assert compiled_supports(spec) == (spec.family == "bernoulli" and len(spec.groups) == 1)
+    assert compiled_supports(spec) == (spec.family in ("bernoulli", "binomial"))
 
 
 def test_nested_city_levels(table2017):

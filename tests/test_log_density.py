@@ -117,7 +117,7 @@ def test_aggregation_counts_and_weights_add_up():
     group = np.array([0, 0, 0, 1])
     rows = aggregate_rows(X, y, weights, group)
     assert rows.n_patterns == 3
-    first = np.flatnonzero((rows.group_idx == 0) & (rows.X[:, 1] == 1.0))[0]
+    first = np.flatnonzero((rows.group_idx[:, 0] == 0) & (rows.X[:, 1] == 1.0))[0]
     assert rows.trials[first] == 2.0 and rows.successes[first] == 0.5
     assert rows.trials.sum() == weights.sum()
     assert rows.successes.sum() == pytest.approx((weights * y).sum())
@@ -238,7 +238,7 @@ def test_c_callbacks_equal_the_python_entry(default_table):
         assert status == 0
         np.testing.assert_allclose(value[0], expected_value, rtol=1e-10)
         np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-10)
-        size = log_density.n_expanded(problem.n_terms, problem.n_groups)
+        size = problem.n_expanded
         out = np.zeros(size)
         assert (
             log_density.expand_cfunc.ctypes(n_dim, size, pointer(theta), pointer(out), address) == 0
