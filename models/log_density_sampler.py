@@ -348,9 +348,7 @@ def pointwise_groups(
     trials = design.trials if binomial else None
     loglik = np.empty((n_chains, n_draws, len(design.y)), dtype=np.float32)
     predictive = np.empty_like(loglik, dtype=np.int32 if binomial else np.int8)
-    effects = [
-        (posterior[f"{group.name}_effect"].to_numpy(), group.idx) for group in design.groups
-    ]
+    effects = [(posterior[f"{group.name}_effect"].to_numpy(), group.idx) for group in design.groups]
     log_coefficient = (
         special.gammaln(trials + 1)
         - special.gammaln(design.y + 1)
