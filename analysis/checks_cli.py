@@ -1,10 +1,14 @@
-"""Command line: posterior predictive checks and provincial variation for each fit.
+"""Command line: posterior predictive checks and group variation for each fit, any family.
 
-``python -m analysis ppc --models model1 model2`` writes, per model, ``tables/ppc_<m>.csv``/``.md``,
-``tables/calibration_<m>.csv``, ``figures/ppc_overall_<m>.png``, ``ppc_province_<m>.png``,
-``ppc_categories_<m>.png``, ``calibration_<m>.png``; and for models with a province term
-``tables/province_variation_<m>.csv``, ``tables/province_rates_<m>.csv``,
-``figures/caterpillar_<m>.png``, ``shrinkage_<m>.png``, ``tilemap_<m>.png``.
+``python -m analysis ppc --models model1 model2`` writes, per model, ``tables/ppc_<m>.csv``/
+``.md`` and ``figures/ppc_overall_<m>.png``, ``ppc_<factor>_<m>.png`` for each grouping factor,
+``ppc_categories_<m>.png``; for 0/1 outcomes ``tables/calibration_<m>.csv`` and
+``figures/calibration_<m>.png``. For models with grouping factors:
+``tables/group_variation_<m>.csv`` (SD, ICC and, for logit links, MOR of every factor),
+``tables/group_effects_<m>_<factor>.csv`` and ``figures/caterpillar_<m>_<factor>.png``
+(``caterpillar_<m>.png`` for the province); when a factor is the province, also
+``tables/province_variation_<m>.csv``, ``figures/tilemap_<m>.png`` and, for 0/1 outcomes,
+``tables/province_rates_<m>.csv`` and ``figures/shrinkage_<m>.png``.
 """
 
 from __future__ import annotations
@@ -18,91 +22,159 @@ import pandas as pd
 from analysis.cli_options import add_data, add_fits, add_models, add_out
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
-from analysis.ppc import calibration_table, predictive_checks
-from analysis.ppc_plots import calibration_plot, interval_check_plot, overall_uptake_plot
-from analysis.province_plots import caterpillar_plot, shrinkage_plot, tile_map
-from analysis.province_variation import (
-    province_odds_ratios,
-    standardised_rates,
-    variance_summaries,
+from analysis.ppc import calibration_table, is_percent, predictive_checks
+from analysis.ppc_plots import (
+    calibration_plot,
+    interval_check_plot,
+    overall_uptake_plot,
+    p_value_histogram,
 )
+from analysis.province_plots import caterpillar_plot, shrinkage_plot, tile_map
+from analysis.province_variation import group_effects, standardised_rates, variance_summaries
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
+
+#: Factors with more levels get a histogram of p values instead of one row per level.
+MAX_GROUPS_SHOWN = 40
+
+#: What each family's checks compare, in words (tables and report).
+CHECK_WORDS = {
+    "bernoulli": "share with {outcome} = 1 (%)",
+    "binomial": "proportion of successes of {outcome} (%)",
+    "gaussian": "mean and SD of {outcome}",
+    "cumulative_logit": "share in each category of {outcome} (%)",
+}
+
+
+def _markdown_checks(checks: pd.DataFrame, fit: LoadedFit) -> str:
+    shown = checks.assign(label=checks["variable"] + ": " + checks["level"])
+    percent = shown["statistic"].map(is_percent).map({True: 100.0, False: 1.0})
+    values = {c: percent * shown[c] for c in ("observed", "predicted_median", "pi_low", "pi_high")}
+    words = CHECK_WORDS[fit.spec.family].format(outcome=fit.spec.outcome)
+    return (
+        f"# Posterior predictive checks: {fit.label}\n\nStatistics: {words}; outcome: "
+        f"{fit.describe(fit.spec.outcome)}. Bayesian p = P(replicated > observed) + "
+        "0.5 P(equal).\n\n"
+        + to_markdown(
+            shown[["check", "label", "statistic", "n"]].assign(**values, bayes_p=shown["bayes_p"])
+        )
+    )
 
 
 def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
     """Write the predictive checks of one fit; return the checks table."""
     tables, figures, name = out_dir / "tables", out_dir / "figures", fit.name
-    outcome = fit.spec.outcome
-    checks = predictive_checks(fit.idata, fit.data, outcome).assign(
+    spec, outcome = fit.spec, fit.spec.outcome
+    checks = predictive_checks(fit.idata, fit.data, spec=spec).assign(
         data_hash=fit.idata.posterior.attrs["data_hash"]
     )
-    calibration = calibration_table(fit.idata, outcome)
     write_with(tables / f"ppc_{name}.csv", lambda p: checks.to_csv(p, index=False))
-    write_with(tables / f"calibration_{name}.csv", lambda p: calibration.to_csv(p, index=False))
-    shown = checks.assign(label=checks["variable"] + ": " + checks["level"])
-    write_text(
-        tables / f"ppc_{name}.md",
-        f"# Posterior predictive checks: {fit.label}\n\nShares (%) with {outcome} = 1; "
-        "Bayesian p = P(replicated > observed) + 0.5 P(equal).\n\n"
-        + to_markdown(
-            shown[["check", "label", "n"]].assign(
-                observed=100 * shown["observed"],
-                predicted=100 * shown["predicted_median"],
-                pi_low=100 * shown["pi_low"],
-                pi_high=100 * shown["pi_high"],
-                bayes_p=shown["bayes_p"],
+    write_text(tables / f"ppc_{name}.md", _markdown_checks(checks, fit))
+    about = fit.describe(outcome)
+    overall = checks.query("check == 'overall'")
+    if spec.family == "bernoulli":
+        figure = overall_uptake_plot(fit.idata, f"{fit.label}\n{outcome}: {about}", outcome)
+    else:
+        rows = overall
+        if spec.family == "cumulative_logit":  # one panel, a row per category
+            rows = rows.assign(
+                level=rows["statistic"].str.removeprefix("share "),
+                statistic="share in each category",
             )
-        ),
-    )
-    save_figure(
-        overall_uptake_plot(fit.idata, f"{fit.label}: overall uptake", fit.spec.outcome),
-        figures / f"ppc_overall_{name}.png",
-    )
-    by_province = checks.query("check == 'province'")
-    if not by_province.empty:
-        save_figure(
-            interval_check_plot(by_province, f"{fit.label}: uptake by inflow province"),
-            figures / f"ppc_province_{name}.png",
+        title = f"{fit.label}\n{outcome}: {about}; whole sample"
+        figure = interval_check_plot(rows, title, outcome=outcome)
+    save_figure(figure, figures / f"ppc_overall_{name}.png")
+    for group in spec.groups:
+        by_group = checks.query("check == @group.name")
+        if by_group.empty:
+            continue
+        title = f"{fit.label}\n{outcome} by {fit.describe(group.factor[-1]).lower()}"
+        levels = by_group["level"].nunique()
+        figure = (
+            interval_check_plot(by_group, title, outcome=outcome)
+            if levels <= MAX_GROUPS_SHOWN
+            else p_value_histogram(by_group, f"{title} ({levels} groups)")
         )
+        save_figure(figure, figures / f"ppc_{group.name}_{name}.png")
     categories = checks.query("check == 'category'").assign(
         label=lambda t: t["variable"] + ": " + t["level"]
     )
-    save_figure(
-        interval_check_plot(categories, f"{fit.label}: uptake by Table 1-2 category", "label"),
-        figures / f"ppc_categories_{name}.png",
-    )
-    save_figure(
-        calibration_plot(calibration, f"{fit.label}: calibration"),
-        figures / f"calibration_{name}.png",
-    )
+    if not categories.empty:
+        save_figure(
+            interval_check_plot(
+                categories, f"{fit.label}\n{outcome} by category", "label", outcome=outcome
+            ),
+            figures / f"ppc_categories_{name}.png",
+        )
+    if spec.family == "bernoulli":
+        calibration = calibration_table(fit.idata, outcome)
+        write_with(tables / f"calibration_{name}.csv", lambda p: calibration.to_csv(p, index=False))
+        save_figure(
+            calibration_plot(calibration, f"{fit.label}: calibration"),
+            figures / f"calibration_{name}.png",
+        )
     return checks
 
 
-def province_variation(fit: LoadedFit, out_dir: Path) -> None:
-    """Write the provincial variation tables and figures of a fit with a province term."""
+def group_variation(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
+    """Write the variation tables and figures of every grouping factor of a fit."""
     tables, figures, name = out_dir / "tables", out_dir / "figures", fit.name
-    summary = variance_summaries(fit.idata)
-    odds = province_odds_ratios(fit.idata)
+    spec, family = fit.spec, fit.spec.family
+    names = [g.name for g in spec.groups]
+    summary = variance_summaries(fit.idata, family=family, groups=names)
+    summary = summary.assign(data_hash=fit.idata.posterior.attrs["data_hash"])
+    write_with(tables / f"group_variation_{name}.csv", lambda p: summary.to_csv(p, index=False))
+    for group in spec.groups:
+        effects = group_effects(fit.idata, group.name, family=family)
+        write_with(
+            tables / f"group_effects_{name}_{group.name}.csv",
+            lambda p, e=effects: e.to_csv(p, index=False),
+        )
+        label = fit.describe(group.factor[-1]).lower()
+        figure = caterpillar_plot(
+            effects, f"{fit.label}\n{label} effects on {spec.outcome}", group.name, label
+        )
+        suffix = "" if group.name == "province" else f"_{group.name}"
+        save_figure(figure, figures / f"caterpillar_{name}{suffix}.png")
+        if group.name == "province":
+            province_views(fit, effects, summary, out_dir)
+    print(f"[{name}] variation by grouping factor:")
+    print(summary.drop(columns="data_hash").round(3).to_string(index=False))
+    return summary
+
+
+def province_views(
+    fit: LoadedFit, effects: pd.DataFrame, summary: pd.DataFrame, out_dir: Path
+) -> None:
+    """Province-only outputs: tile map; for 0/1 outcomes standardised rates and shrinkage."""
+    tables, figures, name = out_dir / "tables", out_dir / "figures", fit.name
+    province = summary.query("group == 'province'").drop(columns="group")
+    write_with(tables / f"province_variation_{name}.csv", lambda p: province.to_csv(p, index=False))
+    if fit.spec.family != "bernoulli" or fit.spec.group != "province":
+        scale = str(effects["scale"].iloc[0])
+        values = effects.set_index("province")["estimate"]
+        number = "{:.1f}" if scale == "outcome units" else "{:.2f}"
+        label = f"Province effect ({scale}, posterior median)"
+        save_figure(
+            tile_map(values, f"{fit.label}\nprovince effects on {fit.spec.outcome}", label, number),
+            figures / f"tilemap_{name}.png",
+        )
+        return
     rates = standardised_rates(fit.idata, fit.design, fit.data, outcome=fit.spec.outcome)
-    write_with(tables / f"province_variation_{name}.csv", lambda p: summary.to_csv(p, index=False))
-    write_with(tables / f"province_odds_ratios_{name}.csv", lambda p: odds.to_csv(p, index=False))
     write_with(tables / f"province_rates_{name}.csv", lambda p: rates.to_csv(p, index=False))
-    save_figure(
-        caterpillar_plot(odds, f"{fit.label}: province effects"),
-        figures / f"caterpillar_{name}.png",
-    )
     overall = fit.data[fit.spec.outcome].mean()
     save_figure(
         shrinkage_plot(rates, overall, f"{fit.label}: partial pooling"),
         figures / f"shrinkage_{name}.png",
     )
     save_figure(
-        tile_map(rates, f"{fit.label}: standardised uptake by inflow province"),
+        tile_map(
+            rates.set_index("province")["standardised_rate"] * 100,
+            f"{fit.label}\nstandardised share with {fit.spec.outcome} = 1 by inflow province",
+            f"Standardised share with {fit.spec.outcome} = 1 (%, posterior median)",
+        ),
         figures / f"tilemap_{name}.png",
     )
-    print(f"[{name}] provincial variation:")
-    print(summary.round(3).to_string(index=False))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,19 +205,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for name in selection.usable:
         fit = load_fit(args.fits / f"{name}.nc", args.data)
-        if fit.spec.family != "bernoulli":
-            print(
-                f"[{name}] predictive checks and provincial variation are built for 0/1 outcomes; "
-                f"this model's family is {fit.spec.family}, so they are skipped (not yet available)"
-            )
-            continue
         checks = check_fit(fit, args.out)
         extreme = checks.query("bayes_p < 0.025 or bayes_p > 0.975")
-        flagged = ", ".join(extreme["variable"] + "=" + extreme["level"])
+        flagged = ", ".join(
+            extreme["variable"] + "=" + extreme["level"] + " " + extreme["statistic"]
+        )
         print(
             f"[{name}] {len(checks)} predictive checks, {len(extreme)} outside the 95% range"
-            + (f": {flagged}" if flagged else "")
+            + (f": {flagged}" if flagged and len(extreme) <= 20 else "")
         )
-        if fit.spec.group == "province":
-            province_variation(fit, args.out)
+        if fit.spec.groups:
+            group_variation(fit, args.out)
     return 0

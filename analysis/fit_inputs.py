@@ -18,7 +18,7 @@ import xarray as xr
 import yaml
 
 from cmds_common.analysis_table import data_hash
-from cmds_common.constants import ANALYSIS_DATA_FILE
+from cmds_common.constants import ANALYSIS_DATA_FILE, DATA_DICTIONARY_FILE
 from cmds_common.spec import ModelSpec, spec_from_dict
 from models.design import Design, build_design
 from models.fit_cache import fit_attributes
@@ -33,11 +33,18 @@ class LoadedFit:
     spec: ModelSpec
     data: pd.DataFrame | None = None
     design: Design | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         """The model's human-readable label."""
         return str(self.idata.posterior.attrs.get("model_label", self.name))
+
+    def describe(self, variable: str) -> str:
+        """Return a variable's declared label, shortened to its first clause (else its name)."""
+        label = self.labels.get(variable, "")
+        short = label.split(" (")[0].split(";")[0].split(", 0 = ")[0].removeprefix("1 = ")
+        return short.strip() or variable
 
 
 def load_fit(netcdf: Path, data_path: Path | None = None) -> LoadedFit:
@@ -54,7 +61,17 @@ def load_fit(netcdf: Path, data_path: Path | None = None) -> LoadedFit:
                 f"hash {data_hash(data)}; refit (make fit) before checking"
             )
         fit.data, fit.design = data, build_design(data, spec)
+        fit.labels = declared_labels(data_path)
     return fit
+
+
+def declared_labels(data_path: Path) -> dict[str, str]:
+    """Variable -> declared label, from the data dictionary written beside the analysis data."""
+    dictionary = Path(data_path).parent / DATA_DICTIONARY_FILE
+    if not dictionary.exists():
+        return {}
+    table = pd.read_csv(dictionary, usecols=["variable", "label"]).dropna()
+    return dict(zip(table["variable"].astype(str), table["label"].astype(str), strict=True))
 
 
 @dataclass

@@ -1,9 +1,19 @@
-"""Posterior predictive checks of uptake overall, by province and by category.
+"""Posterior predictive checks of the outcome overall, by grouping factor and by category.
 
-Each check compares a statistic of the observed data (the share with a health record in a group)
-with its distribution over posterior predictive replicates. The Bayesian p value is the mid-p
-``P(T_rep > T_obs) + 0.5 P(T_rep = T_obs)``: near 0.5 is good; below 0.025 or above 0.975 means
-the model rarely produces data like the observed in that group.
+Each check compares a statistic of the observed data in a group with its distribution over
+posterior predictive replicates. The statistic follows the spec's family:
+
+* ``bernoulli``: the share with the outcome (``share``);
+* ``binomial``: the proportion of successes out of all trials in the group (``proportion``);
+* ``gaussian``: the mean and the standard deviation (``mean``, ``sd``; groups of one
+  respondent have no SD);
+* ``cumulative_logit``: the share in each category (``share <category>``).
+
+Groups are the whole sample, every level of every grouping factor of the spec (``check`` is the
+factor's name, e.g. ``province`` or ``province_city``), and every level of the categorical
+variables of Tables 1-2 and of the spec (``check`` = ``category``). The Bayesian p value is the
+mid-p ``P(T_rep > T_obs) + 0.5 P(T_rep = T_obs)``: near 0.5 is good; below 0.025 or above
+0.975 means the model rarely produces data like the observed in that group.
 """
 
 from __future__ import annotations
@@ -11,23 +21,33 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import sparse
 
 from cmds_common import reference
 from cmds_common.constants import INTERVAL_PROB
+from cmds_common.spec import ModelSpec
 from data_prep import variables
+
+#: Statistics shown in percent (shares and proportions).
+PERCENT_PREFIXES = ("share", "proportion")
+
+
+def is_percent(statistic: str) -> bool:
+    """Whether a check statistic is a share or proportion (shown in %)."""
+    return statistic.startswith(PERCENT_PREFIXES)
 
 
 def replicated_outcomes(idata: xr.DataTree, outcome: str) -> np.ndarray:
-    """Posterior predictive draws as an ``(n_draws, n_obs)`` array of 0/1."""
+    """Posterior predictive draws as an ``(n_draws, n_obs)`` array."""
     replicated = idata.posterior_predictive[outcome].stack(sample=("chain", "draw"))
     return replicated.transpose("sample", ...).to_numpy()
 
 
 def fitted_probabilities(idata: xr.DataTree, outcome: str) -> np.ndarray:
-    """Per-draw P(record) of every respondent, ``(n_draws, n_obs)``, from the log-likelihood.
+    """Per-draw P(outcome = 1) of every respondent, ``(n_draws, n_obs)``, from the log-likelihood.
 
     The Bernoulli log-likelihood is ``log p`` where the outcome is 1 and ``log(1 - p)`` where it
-    is 0, so ``p`` is recovered exactly without rebuilding the model.
+    is 0, so ``p`` is recovered exactly without rebuilding the model (bernoulli family only).
     """
     loglik = idata.log_likelihood[outcome].stack(sample=("chain", "draw"))
     likelihood = np.exp(loglik.transpose("sample", ...).to_numpy().astype(np.float64))
@@ -50,13 +70,111 @@ def _summary(observed: float, replicated: np.ndarray, interval_prob: float) -> d
     }
 
 
+def group_statistics(
+    values: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    family: str = "bernoulli",
+    trials: np.ndarray | None = None,
+    categories: list[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Compute the family's check statistics of every group, for each row of ``values``.
+
+    Parameters
+    ----------
+    values
+        ``(n_sets, n_obs)`` outcomes (observed data as one set, or replicates).
+    codes
+        Group of each respondent, ``0 .. n_groups - 1``.
+    n_groups
+        Number of groups.
+    family
+        The spec's family (see the module docstring for the statistics).
+    trials
+        Trials per respondent (binomial).
+    categories
+        Category labels of an ordinal outcome coded ``0 .. K-1``.
+
+    Returns
+    -------
+    dict
+        Statistic name -> ``(n_sets, n_groups)`` array (NaN where a group has no respondent, or
+        one respondent for the SD).
+    """
+    n_obs = values.shape[1]
+    indicator = sparse.csr_matrix(
+        (np.ones(n_obs), (np.arange(n_obs), codes)), shape=(n_obs, n_groups)
+    )
+    counts = np.asarray(indicator.sum(axis=0)).ravel()
+
+    def totals(v: np.ndarray) -> np.ndarray:
+        return np.asarray(indicator.T @ v.T).T
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if family == "binomial":
+            trials = np.ones(n_obs) if trials is None else np.asarray(trials, dtype=float)
+            return {"proportion": totals(values.astype(float)) / totals(trials[None, :])}
+        if family == "cumulative_logit":
+            return {
+                f"share {label}": totals((values == k).astype(float)) / counts
+                for k, label in enumerate(categories or [])
+            }
+        mean = totals(values.astype(float)) / counts
+        if family != "gaussian":
+            return {"share": mean}
+        second = totals(values.astype(float) ** 2) / counts
+        variance = np.clip(second - mean**2, 0, None) * counts / (counts - 1)
+        return {"mean": mean, "sd": np.where(counts > 1, np.sqrt(variance), np.nan)}
+
+
+def _factor_codes(data: pd.DataFrame, factor: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """Codes and labels of a grouping factor (``"province:city"`` labels for nested ones)."""
+    labels = data[factor[0]].astype(str)
+    for column in factor[1:]:
+        labels = labels + ":" + data[column].astype(str)
+    if len(factor) == 1 and isinstance(data[factor[0]].dtype, pd.CategoricalDtype):
+        levels = [str(c) for c in data[factor[0]].cat.categories]
+    else:
+        levels = sorted(set(labels))
+    position = {level: k for k, level in enumerate(levels)}
+    return labels.map(position).to_numpy().astype(np.int64), levels
+
+
+def _category_variables(data: pd.DataFrame, spec: ModelSpec | None) -> list[tuple[str, list]]:
+    """Tables 1-2 variables (published levels), then the spec's other categorical predictors."""
+    published = reference.table1_table2().query("variable != 'all'")
+    found = [
+        (name, list(rows["level"]))
+        for name, rows in published.groupby("variable", sort=False)
+        if name in data
+    ]
+    seen = {name for name, _ in found}
+    for name in spec.predictors if spec is not None else ():
+        if name not in seen and isinstance(data[name].dtype, pd.CategoricalDtype):
+            found.append((name, [str(c) for c in data[name].cat.categories]))
+    return found
+
+
+def _observed(idata: xr.DataTree, data: pd.DataFrame, outcome: str, family: str) -> np.ndarray:
+    """Return the fitted outcome, refusing a data set other than the one it was fitted to."""
+    y = idata.observed_data[outcome].to_numpy()
+    column = data[outcome]
+    if family == "cumulative_logit" and isinstance(column.dtype, pd.CategoricalDtype):
+        column = pd.Series(column.cat.codes)
+    same = len(y) == len(data) and np.allclose(y, column.to_numpy(dtype=float))
+    if not same:
+        raise ValueError("the data set is not the one this model was fitted to")
+    return y
+
+
 def predictive_checks(
     idata: xr.DataTree,
     data: pd.DataFrame,
     outcome: str = variables.OUTCOME,
     interval_prob: float = INTERVAL_PROB,
+    spec: ModelSpec | None = None,
 ) -> pd.DataFrame:
-    """Uptake overall, by province and in every Table 1-2 category, observed against replicated.
+    """Observed against replicated statistics overall, by grouping factor and by category.
 
     Parameters
     ----------
@@ -65,47 +183,67 @@ def predictive_checks(
     data
         The analysis table the model was fitted to (same rows, same order).
     outcome
-        Outcome variable name.
+        Outcome variable name (the spec's when a spec is given).
     interval_prob
         Width of the outer predictive interval (the inner one is 50%).
+    spec
+        The fit's spec: its family, grouping factors and predictors. Without one the checks
+        are those of a 0/1 outcome by ``province``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per check: ``check`` (overall / province / category), ``variable``,
-        ``level``, ``n``, ``observed``, ``predicted_median``, ``pi_low``, ``pi50_low``,
-        ``pi50_high``, ``pi_high``, ``bayes_p``.
+        One row per group and statistic: ``check`` (``overall``, a grouping factor's name, or
+        ``category``), ``variable``, ``level``, ``statistic``, ``n``, ``observed``,
+        ``predicted_median``, ``pi_low``, ``pi50_low``, ``pi50_high``, ``pi_high``,
+        ``bayes_p``.
     """
-    y = idata.observed_data[outcome].to_numpy()
-    if len(y) != len(data) or not np.array_equal(y, data[outcome].to_numpy()):
-        raise ValueError("the data set is not the one this model was fitted to")
+    family = spec.family if spec is not None else "bernoulli"
+    outcome = spec.outcome if spec is not None else outcome
+    y = _observed(idata, data, outcome, family)
     y_rep = replicated_outcomes(idata, outcome)
-    groups = [("overall", "all", "all", np.ones(len(y), bool))]
-    if variables.PROVINCE in data:
-        province = data[variables.PROVINCE].astype(str).to_numpy()
-        for level in data[variables.PROVINCE].cat.categories:
-            groups.append(("province", variables.PROVINCE, level, province == level))
-    published = reference.table1_table2().query("variable != 'all'")
-    for variable, rows in published.groupby("variable", sort=False):
-        if variable in data:
-            values = data[variable].astype(str).to_numpy()
-            for level in rows["level"]:
-                groups.append(("category", variable, level, values == level))
+    trials = data[spec.trials].to_numpy(float) if spec is not None and spec.trials else None
+    categories = (
+        [str(c) for c in data[outcome].cat.categories] if family == "cumulative_logit" else None
+    )
+    groupings = [("overall", "all", np.zeros(len(y), dtype=np.int64), ["all"])]
+    factors = [g.factor for g in spec.groups] if spec is not None else [(variables.PROVINCE,)]
+    for factor in factors:
+        if all(column in data for column in factor):
+            codes, levels = _factor_codes(data, factor)
+            groupings.append(("_".join(factor), ":".join(factor), codes, levels))
+    for name, levels in _category_variables(data, spec):
+        values = data[name].astype(str).to_numpy()
+        position = {level: k for k, level in enumerate(levels)}
+        codes = np.array([position.get(v, len(levels)) for v in values], dtype=np.int64)
+        groupings.append(("category", name, codes, [*levels, "(other)"]))
     records = []
-    for check, variable, level, mask in groups:
-        if not mask.any():
-            continue
-        stats = _summary(y[mask].mean(), y_rep[:, mask].mean(axis=1), interval_prob)
-        records.append(
-            {"check": check, "variable": variable, "level": level, "n": int(mask.sum()), **stats}
-        )
+    for check, variable, codes, levels in groupings:
+        counts = np.bincount(codes, minlength=len(levels))
+        observed = group_statistics(y[None, :], codes, len(levels), family, trials, categories)
+        replicated = group_statistics(y_rep, codes, len(levels), family, trials, categories)
+        for statistic, obs in observed.items():
+            for k, level in enumerate(levels):
+                if counts[k] == 0 or level == "(other)" or not np.isfinite(obs[0, k]):
+                    continue
+                stats = _summary(obs[0, k], replicated[statistic][:, k], interval_prob)
+                records.append(
+                    {
+                        "check": check,
+                        "variable": variable,
+                        "level": level,
+                        "statistic": statistic,
+                        "n": int(counts[k]),
+                        **stats,
+                    }
+                )
     return pd.DataFrame(records)
 
 
 def calibration_table(
     idata: xr.DataTree, outcome: str = variables.OUTCOME, n_bins: int = 10
 ) -> pd.DataFrame:
-    """Binned calibration: mean predicted probability against observed share, by decile.
+    """Binned calibration of a 0/1 outcome: mean predicted probability against observed share.
 
     Bins are deciles of each respondent's posterior mean probability. For each bin the table
     gives the observed share, the mean predicted probability and the 95% predictive interval

@@ -9,45 +9,108 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
+from analysis.ppc import is_percent
 
-def interval_check_plot(checks: pd.DataFrame, title: str, label_column: str = "level") -> Figure:
-    """Observed share (dot) against 50% (thick) and 95% (thin) predictive intervals, by group."""
-    n = len(checks)
-    fig, ax = plt.subplots(figsize=(8.5, 1.4 + 0.26 * n), layout="constrained")
+
+def statistic_axis_label(statistic: str, outcome: str) -> str:
+    """Axis label of a check statistic (shares and proportions in %)."""
+    if statistic == "share":
+        return f"Share with {outcome} = 1 (%)"
+    if statistic == "share in each category":
+        return f"Share in each category of {outcome} (%)"
+    if statistic == "proportion":
+        return f"Proportion of successes, {outcome} (%)"
+    if statistic.startswith("share "):
+        return f"Share answering {statistic.removeprefix('share ')} (%)"
+    return f"{'Mean' if statistic == 'mean' else 'SD'} of {outcome}"
+
+
+def interval_check_plot(
+    checks: pd.DataFrame, title: str, label_column: str = "level", outcome: str = ""
+) -> Figure:
+    """Observed statistic (dot) against 50% (thick) and 95% (thin) predictive intervals, by group.
+
+    One panel per statistic of the checks (``statistic`` column; one share when absent):
+    e.g. mean and SD for a gaussian outcome, one share per category for an ordinal one.
+    Shares and proportions are shown in percent.
+    """
+    if "statistic" not in checks:
+        checks = checks.assign(statistic="share")
+    statistics = list(dict.fromkeys(checks["statistic"]))
+    first = checks.loc[checks["statistic"] == statistics[0]]
+    n = len(first)
+    fig, axes = plt.subplots(
+        1,
+        len(statistics),
+        figsize=(min(4.0 + 3.2 * len(statistics), 16), 1.6 + 0.26 * n),
+        layout="constrained",
+        sharey=True,
+        squeeze=False,
+    )
     y = np.arange(n)[::-1]
-    ax.hlines(
-        y,
-        100 * checks["pi_low"],
-        100 * checks["pi_high"],
-        color="C0",
-        lw=1.2,
-        label="95% predictive interval",
+    position = dict(zip(zip(first["variable"], first[label_column], strict=True), y, strict=True))
+    for ax, statistic in zip(axes[0], statistics, strict=True):
+        rows = checks.loc[checks["statistic"] == statistic]
+        keys = zip(rows["variable"], rows[label_column], strict=True)
+        rows_y = [position.get(key, np.nan) for key in keys]
+        factor = 100.0 if is_percent(statistic) else 1.0
+        ax.hlines(
+            rows_y,
+            factor * rows["pi_low"],
+            factor * rows["pi_high"],
+            color="C0",
+            lw=1.2,
+            label="95% predictive interval",
+        )
+        ax.hlines(
+            rows_y,
+            factor * rows["pi50_low"],
+            factor * rows["pi50_high"],
+            color="C0",
+            lw=4,
+            alpha=0.6,
+            label="50% predictive interval",
+        )
+        outside = (rows["bayes_p"] < 0.025) | (rows["bayes_p"] > 0.975)
+        ax.scatter(
+            factor * rows["observed"],
+            rows_y,
+            color=np.where(outside, "C3", "black"),
+            s=18,
+            zorder=3,
+            label="observed (red: outside 95%)",
+        )
+        ax.set_xlabel(statistic_axis_label(statistic, outcome or "the outcome"), fontsize=9)
+        ax.grid(axis="x", color="0.9")
+    labels = [f"{lab} (n={k})" for lab, k in zip(first[label_column], first["n"], strict=True)]
+    axes[0, 0].set_yticks(y, labels, fontsize=8)
+    axes[0, 0].set_ylim(-0.8, n - 0.2)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=3, frameon=False, fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def p_value_histogram(checks: pd.DataFrame, title: str) -> Figure:
+    """Bayesian p values of the groups of a factor with many levels, one panel per statistic."""
+    statistics = list(dict.fromkeys(checks["statistic"]))
+    fig, axes = plt.subplots(
+        1,
+        len(statistics),
+        figsize=(min(3.5 + 3 * len(statistics), 16), 3.8),
+        layout="constrained",
+        squeeze=False,
     )
-    ax.hlines(
-        y,
-        100 * checks["pi50_low"],
-        100 * checks["pi50_high"],
-        color="C0",
-        lw=4,
-        alpha=0.6,
-        label="50% predictive interval",
-    )
-    outside = (checks["bayes_p"] < 0.025) | (checks["bayes_p"] > 0.975)
-    ax.scatter(
-        100 * checks["observed"],
-        y,
-        color=np.where(outside, "C3", "black"),
-        s=18,
-        zorder=3,
-        label="observed (red: outside 95%)",
-    )
-    labels = [f"{lab} (n={k})" for lab, k in zip(checks[label_column], checks["n"], strict=True)]
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_ylim(-0.8, n - 0.2)
-    ax.set_xlabel("Share with a health record (%)")
-    ax.grid(axis="x", color="0.9")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=8)
-    fig.suptitle(title)
+    for ax, statistic in zip(axes[0], statistics, strict=True):
+        p = checks.loc[checks["statistic"] == statistic, "bayes_p"]
+        extreme = int(((p < 0.025) | (p > 0.975)).sum())
+        ax.hist(p, bins=np.linspace(0, 1, 21), color="C0", edgecolor="white")
+        for edge in (0.025, 0.975):
+            ax.axvline(edge, color="C3", lw=0.8, ls="--")
+        ax.set_title(f"{statistic}: {extreme} of {len(p)} groups outside 95%", fontsize=9)
+        ax.set_xlabel("Bayesian p value of the group")
+    axes[0, 0].set_ylabel("Groups")
+    fig.suptitle(title, fontsize=11)
     return fig
 
 

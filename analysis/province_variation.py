@@ -1,14 +1,22 @@
-r"""How much uptake of health records varies between inflow provinces, net of the predictors.
+r"""How much the outcome varies between the groups of each grouping factor, net of the predictors.
 
-* Between-province SD :math:`\sigma` of the random intercept (log-odds scale).
-* Latent-scale ICC :math:`\sigma^2 / (\sigma^2 + \pi^2/3)`: the share of latent variation in
-  the propensity to have a record that lies between provinces.
-* Median odds ratio :math:`\mathrm{MOR} = \exp(\sqrt{2\sigma^2}\,\Phi^{-1}(0.75))`: the median
-  odds ratio between two like respondents in two randomly chosen provinces (higher province vs
-  lower).
-* Standardised uptake: each province's expected share with a record if it had the whole
-  sample's mix of predictors (poststratification over the observed rows), with the posterior
-  probability of being among the five highest and five lowest provinces.
+For each grouping factor :math:`g` (province, city, PSU, ...) of a spec:
+
+* Between-group SD :math:`\sigma_g` of its random intercept (log-odds scale for logit links,
+  latent scale for the ordinal model, outcome units for gaussian outcomes).
+* ICC (variance partition coefficient) :math:`\sigma_g^2 / (\sum_f \sigma_f^2 + s^2)` over
+  every grouping factor :math:`f`: on the latent scale (``icc_latent``) with
+  :math:`s^2 = \pi^2/3`, the variance of the standard logistic, for the logit and cumulative-logit
+  families; on the observed scale (``icc``) with :math:`s^2` the residual variance
+  :math:`\sigma^2` for gaussian outcomes. With a single factor this is the usual
+  :math:`\sigma^2 / (\sigma^2 + s^2)`.
+* Median odds ratio (logit links) :math:`\mathrm{MOR} = \exp(\sqrt{2\sigma_g^2}\,
+  \Phi^{-1}(0.75))`: the median odds ratio (cumulative odds ratio for ordinal outcomes) between
+  two like respondents in two randomly chosen groups of the factor (higher vs lower).
+* Standardised uptake (0/1 outcomes, by the first factor): each group's expected share with the
+  outcome if it had the whole sample's mix of predictors (poststratification over the observed
+  rows; other factors at their average, effect 0), with the posterior probability of being
+  among the five highest and five lowest groups.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from analysis.ppc import fitted_probabilities
 from cmds_common.constants import INTERVAL_PROB
 from models.design import Design
 
+#: Families whose link is a logit (odds ratios, latent-scale ICC, MOR).
+LOGIT_FAMILIES = ("bernoulli", "binomial", "cumulative_logit")
+
 
 def _interval(draws: np.ndarray, interval_prob: float) -> tuple[float, float, float]:
     tail = (1 - interval_prob) / 2
@@ -30,41 +41,89 @@ def _interval(draws: np.ndarray, interval_prob: float) -> tuple[float, float, fl
 
 
 def variance_summaries(
-    idata: xr.DataTree, group: str = "province", interval_prob: float = INTERVAL_PROB
+    idata: xr.DataTree,
+    group: str = "province",
+    interval_prob: float = INTERVAL_PROB,
+    family: str = "bernoulli",
+    groups: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Posterior median and equal-tailed interval of the province SD, latent ICC and MOR."""
-    sigma = idata.posterior[f"{group}_sigma"].to_numpy().ravel()
-    measures = {
-        f"{group}_sd": sigma,
-        "icc_latent": sigma**2 / (sigma**2 + np.pi**2 / 3),
-        "median_odds_ratio": np.exp(np.sqrt(2 * sigma**2) * stats.norm.ppf(0.75)),
-    }
+    """Posterior median and interval of each factor's SD, ICC and (logit links) MOR.
+
+    Parameters
+    ----------
+    idata
+        A fit with ``<factor>_sigma`` in its posterior (and ``sigma`` for gaussian outcomes).
+    group
+        The factor when ``groups`` is not given.
+    interval_prob
+        Mass of the equal-tailed interval.
+    family
+        The spec's family: which ICC (latent or observed scale) and whether a MOR.
+    groups
+        Every grouping factor of the model (the ICC's denominator sums their variances).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group``, ``measure`` (``<factor>_sd``, ``icc_latent`` or ``icc``,
+        ``median_odds_ratio``), ``median``, ``low``, ``high``.
+    """
+    groups = groups or [group]
+    sigmas = {g: idata.posterior[f"{g}_sigma"].to_numpy().ravel() for g in groups}
+    if family == "gaussian":
+        residual, icc_name = idata.posterior["sigma"].to_numpy().ravel() ** 2, "icc"
+    else:
+        residual, icc_name = np.pi**2 / 3, "icc_latent"
+    total = sum(s**2 for s in sigmas.values()) + residual
     rows = []
-    for name, draws in measures.items():
-        median, low, high = _interval(draws, interval_prob)
-        rows.append({"measure": name, "median": median, "low": low, "high": high})
+    for g, sigma in sigmas.items():
+        measures = {f"{g}_sd": sigma, icc_name: sigma**2 / total}
+        if family in LOGIT_FAMILIES:
+            measures["median_odds_ratio"] = np.exp(np.sqrt(2 * sigma**2) * stats.norm.ppf(0.75))
+        for name, draws in measures.items():
+            median, low, high = _interval(draws, interval_prob)
+            rows.append({"group": g, "measure": name, "median": median, "low": low, "high": high})
     return pd.DataFrame(rows)
 
 
-def province_odds_ratios(
-    idata: xr.DataTree, group: str = "province", interval_prob: float = INTERVAL_PROB
+def group_effects(
+    idata: xr.DataTree,
+    group: str = "province",
+    interval_prob: float = INTERVAL_PROB,
+    family: str = "bernoulli",
 ) -> pd.DataFrame:
-    """Each province's intercept as an odds ratio against the national average (caterpillar)."""
+    """Each group's intercept against the average group (the caterpillar's rows).
+
+    Odds ratios (cumulative odds ratios for ordinal outcomes) for logit links, deviations in
+    outcome units for gaussian outcomes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by the estimate: the factor's column (level names), ``estimate``, ``low``,
+        ``high``, ``prob_above_average`` and ``scale`` (``odds ratio``, ``cumulative odds
+        ratio`` or ``outcome units``).
+    """
     effect = idata.posterior[f"{group}_effect"]
     draws = effect.stack(sample=("chain", "draw")).transpose(group, "sample").to_numpy()
+    logit = family in LOGIT_FAMILIES
+    scale = {"cumulative_logit": "cumulative odds ratio", "gaussian": "outcome units"}.get(
+        family, "odds ratio"
+    )
     rows = []
     for name, row in zip(effect[group].to_numpy(), draws, strict=True):
-        median, low, high = _interval(np.exp(row), interval_prob)
+        median, low, high = _interval(np.exp(row) if logit else row, interval_prob)
         rows.append(
             {
                 group: str(name),
-                "odds_ratio": median,
+                "estimate": median,
                 "low": low,
                 "high": high,
                 "prob_above_average": float(np.mean(row > 0)),
             }
         )
-    return pd.DataFrame(rows).sort_values("odds_ratio").reset_index(drop=True)
+    table = pd.DataFrame(rows).sort_values("estimate").reset_index(drop=True)
+    return table.assign(scale=scale)
 
 
 def _province_deviations(idata: xr.DataTree, design: Design, group: str) -> tuple:
@@ -87,11 +146,12 @@ def standardised_rates(
     top: int = 5,
     outcome: str = "health_record",
 ) -> pd.DataFrame:
-    """Province uptake standardised to the whole sample's composition, with rank probabilities.
+    """Group shares of a 0/1 outcome standardised to the whole sample, with rank probabilities.
 
-    For each posterior draw and province ``j``, the expected share with a record is the mean over
-    all respondents ``i`` of ``expit(intercept + x_i' beta + u_j [+ x_i' v_j])``: every province
-    is given the same mix of predictors, so differences are province effects only.
+    For each posterior draw and group ``j`` of the first grouping factor, the expected share
+    with the outcome is the mean over all respondents ``i`` of ``expit(intercept + x_i' beta +
+    u_j [+ x_i' v_j])``: every group is given the same mix of predictors (and the average group
+    of any other factor), so differences are this factor's effects only.
 
     Returns
     -------
