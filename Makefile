@@ -16,6 +16,7 @@ CHAINS ?=
 DRAWS ?=
 TUNE ?=
 MODELS ?= model1 model2 model2_pooled model2_slopes model2_weighted
+# `make fit` runs the comparison when two or more of COMPARE are among MODELS.
 COMPARE ?= model2_pooled model2 model2_slopes
 MAIN_MODEL ?= model2
 SPECS_DIR ?= models/specs
@@ -98,7 +99,8 @@ $(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml FORCE
 	$(PYTHON) -m models --data $(DATA_FILE) --spec $(SPECS_DIR)/$*.yaml --out $(RESULTS)/fits $(SAMPLER_ARGS)
 
 fit: $(FIT_FILES) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison
-	$(MAKE) --no-print-directory summarize ppc compare $(if $(filter model2_weighted,$(MODELS)),weights)
+	$(MAKE) --no-print-directory summarize ppc $(if $(word 2,$(filter $(COMPARE),$(MODELS))),compare) \
+		$(if $(filter model2_weighted,$(MODELS)),weights)
 
 summarize: $(ENV_READY) ## Tables 1-2, odds-ratio tables, convergence checks and forest plots
 	$(PYTHON) -m analysis --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS) \

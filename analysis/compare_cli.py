@@ -3,7 +3,9 @@
 Only fits of the current analysis data with pointwise draws are compared; fits with survey
 weights in the likelihood (``weighted_likelihood: true``) are refused: their posterior comes
 from a pseudo-likelihood, so their elpd_loo is not on the same footing as an ordinary fit's.
-Every model left out is listed, with the reason, on screen and in the table.
+LOO compares predictions of the same outcome only: fits are ranked within each outcome (the
+table's ``outcome`` column), and a fit with no other fit of its outcome is left out. Every
+model left out is listed, with the reason, on screen and in the table.
 """
 
 from __future__ import annotations
@@ -33,6 +35,23 @@ def is_weighted_likelihood(netcdf: Path) -> bool:
     """Whether a fit's spec puts the survey weights in the likelihood."""
     spec_yaml = fit_attributes(netcdf).get("spec_yaml")
     return bool(spec_yaml) and bool(yaml.safe_load(spec_yaml).get("weighted_likelihood", False))
+
+
+def fit_outcome(netcdf: Path) -> str:
+    """Return the outcome a fit predicts (left of ``~`` in its stored spec's formula)."""
+    attrs = fit_attributes(netcdf)
+    formula = attrs.get("formula", "")
+    if attrs.get("spec_yaml"):
+        formula = yaml.safe_load(attrs["spec_yaml"]).get("formula", formula)
+    return str(formula).split("~")[0].strip()
+
+
+def by_outcome(fits_dir: Path, names: list[str]) -> dict[str, list[str]]:
+    """Group fits by the outcome they predict, in the order given."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(fit_outcome(fits_dir / f"{name}.nc"), []).append(name)
+    return groups
 
 
 def write_comparison(table: pd.DataFrame, left_out: dict[str, str], out: Path) -> None:
@@ -78,16 +97,30 @@ def run(args: argparse.Namespace) -> int:
         if is_weighted_likelihood(args.fits / f"{name}.nc"):
             selection.usable.remove(name)
             selection.left_out[name] = WEIGHTED_REASON
+    groups = by_outcome(args.fits, selection.usable)
+    for outcome, names in groups.items():
+        if len(names) == 1:
+            selection.usable.remove(names[0])
+            selection.left_out[names[0]] = (
+                f"no other fit of its outcome {outcome} among those requested; LOO compares "
+                "models of the same outcome only"
+            )
     selection.report("the LOO comparison")
     if len(selection.usable) < 2:  # refused: the previous comparison (if any) stays as it was
         print(
-            "error: the LOO comparison needs at least two ordinary fits of the current data; "
-            f"usable: {selection.usable or 'none'} (reasons above)",
+            "error: the LOO comparison needs at least two ordinary fits of one outcome on the "
+            f"current data; usable: {selection.usable or 'none'} (reasons above)",
             file=sys.stderr,
         )
         return 2
-    fits = {m: az.from_netcdf(args.fits / f"{m}.nc") for m in selection.usable}
-    table = loo_comparison(fits).assign(data_hash=selection.data_hash or "")
+    rankings = []
+    for outcome, names in groups.items():
+        if len(names) > 1:
+            fits = {m: az.from_netcdf(args.fits / f"{m}.nc") for m in names}
+            ranking = loo_comparison(fits)
+            ranking.insert(1, "outcome", outcome)
+            rankings.append(ranking)
+    table = pd.concat(rankings, ignore_index=True).assign(data_hash=selection.data_hash or "")
     write_comparison(table, selection.left_out, args.out)
     print("model comparison (PSIS-LOO):")
     shown = table.drop(columns=["note", "data_hash"]).round(2)

@@ -15,12 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
+from analysis.checks_cli import CHECK_WORDS
 from analysis.descriptive_tables import display_category_table
 from analysis.fit_inputs import FitSelection, usable_fits
 from analysis.model_comparison import comparison_warnings
+from analysis.ppc import is_percent
 from analysis.summarize_cli import display_table, table_notes
 from cmds_common.constants import ANALYSIS_DATA_FILE
+from cmds_common.spec import ModelSpec, spec_from_dict
 from cmds_common.survey_weights import MAX_MEDIAN_RATIO, MIN_EFFECTIVE_SHARE
 from models.fit_cache import fit_attributes
 
@@ -187,10 +191,13 @@ def _data_section(inputs: ReportInputs) -> str:
 
 def _odds_ratio_section(inputs: ReportInputs) -> str:
     parts = [
-        '<p class="note">Bayesian: posterior median odds ratio with equal-tailed 95% credible '
-        "interval from the multilevel model. Weighted logit: the paper's single-level weighted "
-        "regression on the same data, design-based standard errors. Published: Jing et al., "
-        "BMJ Open 2019, Table 3.</p>"
+        '<p class="note">Bayesian: posterior median with equal-tailed 95% credible interval '
+        "from the multilevel model, on each family's scale: odds ratios for 0/1 and binomial "
+        "outcomes, cumulative odds ratios (of a higher category) for ordinal ones, coefficients "
+        "in outcome units for continuous ones. Weighted logit (frequentist for the other "
+        "families): the single-level weighted regression on the same data, design-based "
+        "standard errors (with strata and PSUs where the spec names them). Published: Jing et "
+        "al., BMJ Open 2019, Table 3, for the models that reproduce it.</p>"
     ]
     for name in inputs.shown:
         table = _csv(inputs.results / "tables" / f"odds_ratios_{name}.csv")
@@ -202,14 +209,16 @@ def _odds_ratio_section(inputs: ReportInputs) -> str:
             continue
         parts.append(f"<h3>{html.escape(name)}</h3>" + _warnings(table_notes(table)))
         parts.append(_table(display_table(table)))
-        caption = f"{name}: Bayesian, weighted-logit and published odds ratios"
+        caption = f"{name}: Bayesian and frequentist estimates (and published ones where given)"
         parts.append(_image(inputs.results / "figures" / f"forest_{name}.png", caption))
     sd = _csv(inputs.results / "tables" / "province_sd.csv")
     if sd is not None:
         parts.append(
-            "<h3>Between-province SD (log-odds)</h3>" + _table(sd.drop(columns=["parameter"]))
+            "<h3>SD of each model's first grouping factor</h3><p>Log-odds scale (latent "
+            "scale for ordinal outcomes, outcome units for continuous ones); every factor is "
+            'under <a href="#variation">Variation between groups</a>.</p>' + _table(sd)
         )
-    return _section("odds-ratios", "Table 3: odds ratios", "".join(parts))
+    return _section("odds-ratios", "Estimates (Table 3: odds ratios)", "".join(parts))
 
 
 def _unavailable(inputs: ReportInputs, anchor: str, title: str) -> str | None:
@@ -223,79 +232,128 @@ def _unavailable(inputs: ReportInputs, anchor: str, title: str) -> str | None:
     )
 
 
-def _ppc_section(inputs: ReportInputs) -> str:
-    name, figures = inputs.main_model, inputs.results / "figures"
-    if (missing := _unavailable(inputs, "checks", "Posterior predictive checks")) is not None:
-        return missing
+def _report_models(inputs: ReportInputs) -> list[str]:
+    """Models whose checks and variation the report shows: the main model first."""
+    usable = inputs.selection.usable
+    return [m for m in dict.fromkeys([inputs.main_model, *inputs.models]) if m in usable]
+
+
+def _fit_spec(inputs: ReportInputs, name: str) -> ModelSpec | None:
+    """Return the spec stored with a fit (``None`` when the fit has none)."""
+    spec_yaml = fit_attributes(inputs.results / "fits" / f"{name}.nc").get("spec_yaml")
+    return spec_from_dict(yaml.safe_load(spec_yaml), name) if spec_yaml else None
+
+
+#: Above this many rows the checks table shows the overall checks and the flagged ones only.
+MAX_CHECK_ROWS = 120
+
+
+def _checks_table(checks: pd.DataFrame) -> str:
+    extreme = checks.query("bayes_p < 0.025 or bayes_p > 0.975")
+    shown = checks
+    note = f"<p>{len(checks)} checks; <b>{len(extreme)}</b> outside the 95% range.</p>"
+    if len(checks) > MAX_CHECK_ROWS:
+        shown = checks.loc[(checks["check"] == "overall") | checks.index.isin(extreme.index)]
+        note = note[:-4] + " The table lists the whole-sample checks and those outside.</p>"
+    statistic = shown["statistic"] if "statistic" in shown else pd.Series("share", shown.index)
+    percent = statistic.map(is_percent).map({True: 100.0, False: 1.0})
+    columns = ["observed", "predicted_median", "pi_low", "pi_high"]
+    shown = shown.assign(statistic=statistic, **{c: percent * shown[c] for c in columns})
+    return note + _table(
+        shown[["check", "variable", "level", "statistic", "n", *columns, "bayes_p"]]
+    )
+
+
+def _model_checks(inputs: ReportInputs, name: str) -> str:
+    figures, spec = inputs.results / "figures", _fit_spec(inputs, name)
     checks = _csv(inputs.results / "tables" / f"ppc_{name}.csv")
+    heading = f"<h3>{html.escape(name)}</h3>"
     stale = inputs.stale_note(checks, f"The predictive-check table of {name}")
-    if stale:
-        return _section("checks", "Posterior predictive checks", stale)
-    parts = [
-        f"<p>Model <b>{html.escape(name)}</b>. Each check compares the observed share with a "
-        "record with its distribution over data sets replicated from the posterior; Bayesian "
-        "p = P(replicated &gt; observed) + 0.5 P(equal); values below 0.025 or above 0.975 "
-        "flag groups the model does not reproduce.</p>"
+    if stale or checks is None or spec is None:
+        return heading + (stale or "<p>Not run (make ppc).</p>")
+    words = CHECK_WORDS[spec.family].format(outcome=spec.outcome)
+    parts = [heading, f"<p>Statistic: {html.escape(words)}.</p>", _checks_table(checks)]
+    images = [("ppc_overall", "Whole sample: observed against replicated")]
+    images += [
+        (f"ppc_{g.name}", f"By {g.name}: observed against predictive intervals")
+        for g in spec.groups
     ]
-    if checks is not None:
-        extreme = checks.query("bayes_p < 0.025 or bayes_p > 0.975")
-        parts.append(
-            f"<p>{len(checks)} checks; <b>{len(extreme)}</b> outside the 95% range.</p>"
-            + _table(
-                checks.assign(
-                    observed=100 * checks["observed"],
-                    predicted_median=100 * checks["predicted_median"],
-                    pi_low=100 * checks["pi_low"],
-                    pi_high=100 * checks["pi_high"],
-                )[
-                    [
-                        "check",
-                        "variable",
-                        "level",
-                        "n",
-                        "observed",
-                        "predicted_median",
-                        "pi_low",
-                        "pi_high",
-                        "bayes_p",
-                    ]
-                ]
-            )
-        )
-    for stem, caption in (
-        ("ppc_overall", "Overall uptake: replicated shares (ArviZ Bayesian p-value plot)"),
-        ("ppc_province", "Uptake by inflow province: observed against predictive intervals"),
-        ("ppc_categories", "Uptake in every Table 1-2 category"),
-        ("calibration", "Calibration: observed share against mean predicted probability by decile"),
-    ):
-        parts.append(_image(figures / f"{stem}_{name}.png", caption))
-    return _section("checks", "Posterior predictive checks", "".join(parts))
+    images += [("ppc_categories", "By category of Tables 1-2 and the model's predictors")]
+    if spec.family == "bernoulli":
+        images.append(("calibration", "Calibration: observed share by decile of prediction"))
+    for stem, caption in images:
+        parts.append(_image(figures / f"{stem}_{name}.png", f"{name}: {caption}"))
+    return "".join(parts)
 
 
-def _variation_section(inputs: ReportInputs) -> str:
-    name, tables, figures = inputs.main_model, inputs.results / "tables", inputs.results / "figures"
-    if (missing := _unavailable(inputs, "variation", "Provincial variation")) is not None:
+def _ppc_section(inputs: ReportInputs) -> str:
+    title = "Posterior predictive checks"
+    models = _report_models(inputs)
+    if not models and (missing := _unavailable(inputs, "checks", title)) is not None:
         return missing
-    parts = [
-        "<p>SD: between-province standard deviation of the log-odds. ICC (latent scale): "
-        "&sigma;&sup2;/(&sigma;&sup2; + &pi;&sup2;/3), the share of latent variation between "
-        "provinces. MOR: median odds ratio between like respondents in two random provinces. "
-        "Standardised uptake: each province's expected share if it had the whole sample's mix "
-        "of predictors.</p>"
-    ]
-    summary = _csv(tables / f"province_variation_{name}.csv")
-    if summary is not None:
-        parts.append(_table(summary, "{:.3f}"))
-    parts.append(_image(figures / f"caterpillar_{name}.png", "Province effects as odds ratios"))
-    parts.append(_image(figures / f"shrinkage_{name}.png", "Raw against partially pooled shares"))
-    parts.append(_image(figures / f"tilemap_{name}.png", "Standardised uptake by inflow province"))
+    intro = (
+        "<p>Each check compares a statistic of the observed data in a group (share with the "
+        "outcome for 0/1 outcomes, proportion for binomial ones, mean and SD for continuous "
+        "ones, the share in each category for ordinal ones) with its distribution over data "
+        "sets replicated from the posterior; Bayesian p = P(replicated &gt; observed) + 0.5 "
+        "P(equal); values below 0.025 or above 0.975 flag groups the model does not "
+        "reproduce.</p>"
+    )
+    return _section("checks", title, intro + "".join(_model_checks(inputs, m) for m in models))
+
+
+def _model_variation(inputs: ReportInputs, name: str) -> str:
+    tables, figures = inputs.results / "tables", inputs.results / "figures"
+    spec = _fit_spec(inputs, name)
+    if spec is None or not spec.groups:
+        return ""
+    heading = f"<h3>{html.escape(name)}</h3>"
+    summary = _csv(tables / f"group_variation_{name}.csv")
+    stale = inputs.stale_note(summary, f"The variation table of {name}")
+    if stale or summary is None:
+        return heading + (stale or "<p>Not run (make ppc).</p>")
+    parts = [heading, _table(summary.drop(columns=["data_hash"], errors="ignore"), "{:.3f}")]
+    for group in spec.groups:
+        suffix = "" if group.name == "province" else f"_{group.name}"
+        parts.append(
+            _image(figures / f"caterpillar_{name}{suffix}.png", f"{name}: {group.name} effects")
+        )
+    if any(g.name == "province" for g in spec.groups):
+        for stem, caption in (
+            ("shrinkage", "raw against partially pooled shares by province"),
+            ("tilemap", "by inflow province"),
+        ):
+            path = figures / f"{stem}_{name}.png"
+            if path.exists():
+                parts.append(_image(path, f"{name}: {caption}"))
     rates = _csv(tables / f"province_rates_{name}.csv")
-    if rates is not None:
+    if rates is not None and spec.family == "bernoulli" and spec.group == "province":
         shown = rates.sort_values("standardised_rate", ascending=False)
         for column in [c for c in shown.columns if c.endswith(("rate", "low", "high"))]:
             shown[column] = 100 * shown[column]
-        parts.append("<h3>Standardised uptake (%) and rank probabilities</h3>" + _table(shown))
-    return _section("variation", "Provincial variation", "".join(parts))
+        parts.append("<h4>Standardised shares (%) and rank probabilities</h4>" + _table(shown))
+    return "".join(parts)
+
+
+def _variation_section(inputs: ReportInputs) -> str:
+    title = "Variation between groups"
+    models = _report_models(inputs)
+    if not models and (missing := _unavailable(inputs, "variation", title)) is not None:
+        return missing
+    intro = (
+        "<p>For each grouping factor: SD, the between-group standard deviation of the intercept "
+        "(log-odds for logit links, latent scale for ordinal outcomes, outcome units for "
+        "continuous ones). ICC: the factor's share of the total variation, "
+        "&sigma;&sup2;<sub>g</sub>/(&Sigma; &sigma;&sup2; + s&sup2;), on the latent scale "
+        "(icc_latent, s&sup2; = &pi;&sup2;/3) for logit links and on the observed scale (icc, "
+        "s&sup2; the residual variance) for continuous outcomes. MOR (logit links): median odds "
+        "ratio between like respondents in two random groups. For 0/1 outcomes by province, "
+        "standardised shares give each province's expected share with the whole sample's mix "
+        "of predictors; the tile map appears when a grouping factor is the province.</p>"
+    )
+    return _section(
+        "variation", title, intro + "".join(_model_variation(inputs, m) for m in models)
+    )
 
 
 def _weights_section(inputs: ReportInputs) -> str:
@@ -464,7 +522,7 @@ def build_report(inputs: ReportInputs) -> str:
             ("data", "Data"),
             ("odds-ratios", "Odds ratios"),
             ("checks", "Checks"),
-            ("variation", "Provinces"),
+            ("variation", "Groups"),
             ("comparison", "Comparison"),
             ("weights", "Weights"),
             ("convergence", "Convergence"),

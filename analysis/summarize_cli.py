@@ -74,6 +74,14 @@ def _frequentist_cells(table: pd.DataFrame) -> list[str]:
     ]
 
 
+def _scale_words(table: pd.DataFrame) -> str:
+    """``odds ratios``, ``cumulative odds ratios`` or ``coefficients (outcome units)``."""
+    scale = str(table["scale"].iloc[0]) if "scale" in table and len(table) else "odds ratio"
+    return {"odds ratio": "odds ratios", "cumulative odds ratio": "cumulative odds ratios"}.get(
+        scale, "coefficients (outcome units)"
+    )
+
+
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """Compact, human-readable version of an odds-ratio table (for Markdown and the screen).
 
@@ -156,6 +164,7 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
     table.insert(0, "model", name)
     table["bayes_weighted_likelihood"] = bool(fit.spec.weighted_likelihood)
     table["data_hash"] = attrs["data_hash"]
+    table.attrs["outcome"] = fit.spec.outcome
     tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
     write_with(tables_dir / f"odds_ratios_{name}.csv", lambda p: table.to_csv(p, index=False))
 
@@ -193,7 +202,9 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
         header + to_markdown(display_table(table)) + warnings + f"\nConvergence: {status}\n",
     )
     save_figure(
-        forest_plot(table, f"{fit.label}: odds ratios"), figures_dir / f"forest_{name}.png", 150
+        forest_plot(table, f"{fit.label}: {_scale_words(table)}"),
+        figures_dir / f"forest_{name}.png",
+        150,
     )
     return table, failures, group_sd
 
@@ -257,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for name in selection.usable:
             table, failures, group_sd = summarize_fit(args.fits / f"{name}.nc", args.out)
-            print(f"\n=== {name}: odds ratios of having a health record ===")
+            print(f"\n=== {name}: {_scale_words(table)} of {table.attrs['outcome']} ===")
             print(display_table(table).to_string(index=False))
             for note in table_notes(table):
                 print(f"warning: {note}")

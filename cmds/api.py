@@ -172,15 +172,18 @@ class Fit:
         return forest_plot(self.summary(), f"{self.spec.label}: odds ratios")
 
     def ppc(self) -> pd.DataFrame:
-        """Posterior predictive checks: observed uptake against replicated, overall and by group.
+        """Posterior predictive checks: observed against replicated, overall and by group.
+
+        The statistics follow the family (shares, proportions, means and SDs, category
+        shares; see :mod:`analysis.ppc`), by every grouping factor and category.
 
         Returns
         -------
         pandas.DataFrame
-            One row per check (``check``, ``variable``, ``level``, ``n``, ``observed``,
-            predictive intervals, ``bayes_p``).
+            One row per check (``check``, ``variable``, ``level``, ``statistic``, ``n``,
+            ``observed``, predictive intervals, ``bayes_p``).
         """
-        return predictive_checks(self.idata, self.data, self.spec.outcome)
+        return predictive_checks(self.idata, self.data, spec=self.spec)
 
     def predict(
         self, newdata: pd.DataFrame | None = None, interval_prob: float = 0.95
