@@ -203,8 +203,20 @@ class Fit:
         -------
         pandas.DataFrame
             ``probability`` (posterior mean), ``low``, ``high`` and ``new_group`` per row, index
-            as ``newdata``.
+            as ``newdata``. Only the first grouping factor's effects are added (others at their
+            average, effect 0).
+
+        Raises
+        ------
+        NotImplementedError
+            For gaussian and ordinal models.
         """
+        if self.spec.family not in ("bernoulli", "binomial"):
+            raise NotImplementedError(
+                f"predict gives probabilities of a 0/1 (or binomial) outcome; this model's "
+                f"family is {self.spec.family}, whose predictions are not available yet (use "
+                "fit.idata.posterior_predictive for replicated outcomes)"
+            )
         rows = self.data if newdata is None else newdata
         X, group_idx = self._new_design(rows)
         posterior = self.idata.posterior.to_dataset().stack(sample=("chain", "draw"))
@@ -272,6 +284,11 @@ class Fit:
         fits = {self.name: self.idata, **{other.name: other.idata for other in others}}
         if len(fits) < 1 + len(others):
             raise ValueError("the fits to compare need different names")
+        outcomes = {other.spec.outcome for other in others} | {self.spec.outcome}
+        if len(outcomes) > 1:
+            raise ValueError(
+                f"LOO compares models of the same outcome only; these predict {sorted(outcomes)}"
+            )
         return loo_comparison(fits)
 
     def update(self, **changes: object) -> Fit:
