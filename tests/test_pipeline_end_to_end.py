@@ -219,15 +219,15 @@ def test_report_renders_with_every_figure(pipeline_dir, chromium):
     report = pipeline_dir / "report.html"
     text = report.read_text(encoding="utf-8")
     n_images = text.count("<img ")
-    # a forest plot per model, 4 predictive-check figures, 3 provincial-variation figures
-    assert n_images == 2 + 4 + 3 and "Figure not produced" not in text
+    # per model: a forest plot, 4 predictive-check figures, 3 province-variation figures
+    assert n_images == 2 * (1 + 4 + 3) and "Figure not produced" not in text
     assert "http://" not in text and "https://" not in text  # self-contained
     for section in (
         "Inclusion flow",
         "Tables 1-2",
         "Table 3",
         "Posterior predictive checks",
-        "Provincial variation",
+        "Variation between groups",
         "Model comparison",
         "Convergence diagnostics",
         "Run metadata",
