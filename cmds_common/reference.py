@@ -1,8 +1,9 @@
-"""Load the published figures of Jing et al. (BMJ Open 2019) from ``cmds_common/published/``."""
+"""Load published figures from ``cmds_common/published/``: Jing et al. (BMJ Open 2019), and any study's figures file."""
 
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 
@@ -48,3 +49,31 @@ def table3() -> pd.DataFrame:
 def sample_flow() -> pd.DataFrame:
     """Return the published inclusion flow (4,028 - 281 - 589 = 3,158)."""
     return _read("sample_flow.csv")
+
+
+def published_figures(path: str | Path) -> pd.DataFrame:
+    """Return a study's published figures, one row per figure and group.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The CSV with columns ``figure,group,value,unit,note`` (e.g.
+        ``cmds_common/published/ma2023_abstract.csv``).
+    """
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def figure_value(figures: pd.DataFrame, figure: str, group: str | None = None) -> float:
+    """The value of one published figure (of one group when the figure has several).
+
+    Raises
+    ------
+    KeyError
+        When there is not exactly one such figure.
+    """
+    rows = figures[figures["figure"] == figure]
+    if group is not None:
+        rows = rows[rows["group"] == group]
+    if len(rows) != 1:
+        raise KeyError(f"{len(rows)} published figures {figure!r} (group {group!r})")
+    return float(rows["value"].iloc[0])

@@ -56,7 +56,7 @@ from data_prep.analysis_dataset import to_analysis_table
 from data_prep.codebook import CodebookError, load_codebook
 from data_prep.coded_schema import CodedDataError, coded_declarations, prepare_coded_table
 from data_prep.design_check import design_findings
-from data_prep.flow import flow_table
+from data_prep.flow import FlowStep, flow_table
 from data_prep.ingest import IngestError, ingest_survey
 from data_prep.readers import InputFileError, read_table
 from data_prep.synthetic import POPULATIONS, generate_synthetic_sample
@@ -118,20 +118,25 @@ def load_input(
     encoding: str | None,
     specs: list[ModelSpec],
     dictionary: Path | None = None,
+    flow: list[FlowStep] | None = None,
+    columns: list[str] | None = None,
 ) -> LoadedInput:
     """Read the user's file into the analysis table, its inclusion flow and the findings.
 
     Both paths (raw file through a codebook, coded table with an optional dictionary) end in
     the same validation contract and in the design check of every spec. Errors raise
-    :class:`DataValidationError` (or the error of the step that failed).
+    :class:`DataValidationError` (or the error of the step that failed). A study gives its own
+    inclusion ``flow`` (replacing the codebook's) and the ``columns`` it needs (instead of the
+    specs' columns).
     """
-    required = required_columns(specs)
+    required = columns if columns is not None else required_columns(specs)
     source = str(path)
     declared = load_declarations(dictionary) if dictionary is not None else None
     raw = read_table(path, encoding=encoding)
     wave = None
     if path.suffix.lower() in (".sav", ".dta") or codebook is not None:
         book = load_codebook(codebook)
+        book = replace(book, flow=flow) if flow is not None else book
         result = ingest_survey(raw, book, required)
         table, flow, lines, findings = result.table, result.flow, result.lines, result.findings
         declarations, wave = book.declarations, book.wave
@@ -192,9 +197,10 @@ def write_outputs(
     print("inclusion flow:")
     print(flow.to_string(index=False, na_rep=""))
     sizes = table[PROVINCE].value_counts()
+    record = f"{table[OUTCOME].mean():.1%} with a health record, " if OUTCOME in table else ""
     print(
-        f"analysis data: {len(table)} respondents, {table[OUTCOME].mean():.1%} with a health "
-        f"record, {(sizes > 0).sum()} provinces of {sizes[sizes > 0].min()}-{sizes.max()} "
+        f"analysis data: {len(table)} respondents, {record}"
+        f"{(sizes > 0).sum()} provinces of {sizes[sizes > 0].min()}-{sizes.max()} "
         f"respondents; data hash {data_hash(table)}"
     )
     print(f"wrote {path}, {out_dir / DATA_DICTIONARY_FILE} and {out_dir / FLOW_FILE}")
@@ -277,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="models the data must serve (default: model1 and model2); repeatable",
     )
-    parser.add_argument("--n", type=int, default=DEFAULT_SAMPLE_SIZE, help="synthetic sample size")
+    parser.add_argument(
+        "--study",
+        help="a study (name under studies/, or its folder): its synthetic sample, codebook, flow",
+    )
+    parser.add_argument("--n", type=int, help="synthetic sample size (default: the study's)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument(
         "--population",
@@ -286,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
         help="synthetic data: the paper's 60+ sample, or all ages 15+ (whole-wave sizes)",
     )
     args = parser.parse_args(argv)
+    if args.study:
+        from data_prep.study_data import study_main
+
+        return study_main(args)
+    args.n = args.n or DEFAULT_SAMPLE_SIZE
     if args.input is None:
         build_default_data(args.out, args.n, args.seed, args.population)
         return 0

@@ -1,0 +1,116 @@
+"""A study's analysis data set: its synthetic default sample, or a raw file through its flow.
+
+``python -m data_prep --study ma2023 --out results/ma2023/data`` writes the study's seeded
+synthetic sample (:mod:`data_prep.synthetic_factor_sample`, parameters in the study folder),
+typed by the study's codebook declarations. With ``--input FILE`` the file goes through the
+study's codebook (or ``--codebook``) and the study's inclusion flow, which replaces the
+codebook's own, and must provide every column the study reads
+(:meth:`cmds_common.study.Study.required_columns`). The outputs are those of any data build
+(:func:`data_prep.build_cli.write_outputs`) plus, for synthetic data, ``synthetic_truth.csv``
+(true province effects of the treatment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cmds_common.atomic import write_with
+from cmds_common.declarations import DeclarationError, type_table
+from cmds_common.reference import figure_value, published_figures
+from cmds_common.spec import SpecError
+from cmds_common.study import Study, StudyError, load_study
+from cmds_common.yaml_text import load_yaml
+from data_prep.build_cli import load_input, write_outputs
+from data_prep.codebook import CodebookError, load_codebook
+from data_prep.coded_schema import CodedDataError
+from data_prep.flow import FlowStep, flow_table, parse_flow
+from data_prep.ingest import IngestError
+from data_prep.readers import InputFileError
+from data_prep.synthetic_factor_sample import generate_factor_sample, load_factor_params
+from data_prep.validation import DataValidationError
+
+
+def study_flow(study: Study, codebook_path: Path) -> list[FlowStep] | None:
+    """The study's inclusion flow, checked against the codebook's names (``None``: none given).
+
+    Raises
+    ------
+    CodebookError
+        A step naming something the codebook does not declare.
+    """
+    steps = study.raw.get("flow")
+    if steps is None:
+        return None
+    book = load_codebook(codebook_path)
+    where = str(study.folder / "study.yaml")
+    parsed, problems = parse_flow(steps, [], where, set(book.declarations) | set(book.items))
+    if problems:
+        raise CodebookError("\n".join(problems))
+    return parsed
+
+
+def build_study_synthetic(study: Study, out_dir: Path, seed: int, n: int | None = None) -> Path:
+    """Generate, type and write a study's synthetic sample; return the table's path."""
+    params = load_factor_params(study.path("synthetic"))
+    sample = generate_factor_sample(params, seed, n)
+    declarations = load_codebook(study.path("codebook")).declarations
+    table = type_table(sample.data, declarations)
+    published = published_figures(study.path("published"))
+    calibrated = n is None or n == int(params["n"])
+    published_n = int(figure_value(published, "n_insured_analysed")) if calibrated else None
+    label = f"synthetic sample (seed {seed}), calibrated to {study.name}'s published figures"
+    flow = flow_table([(label, len(table), published_n)])
+    source = f"synthetic sample for study {study.name}, n={len(table)}, seed={seed}"
+    path = write_outputs(
+        table, flow, out_dir, source, declarations=declarations, wave=int(study.raw["wave"])
+    )
+    write_with(out_dir / "synthetic_truth.csv", lambda p: sample.truth.to_csv(p, index=False))
+    return path
+
+
+def study_main(args: argparse.Namespace) -> int:
+    """``python -m data_prep --study NAME [--input FILE]``; return the exit status."""
+    try:
+        study = load_study(args.study)
+        if args.input is None:
+            build_study_synthetic(study, args.out, args.seed, args.n)
+            return 0
+        codebook = args.codebook or study.path("codebook")
+        loaded = load_input(
+            args.input,
+            codebook,
+            args.encoding,
+            [],
+            args.dictionary,
+            flow=study_flow(study, codebook),
+            columns=study.required_columns(),
+        )
+    except (
+        StudyError,
+        InputFileError,
+        DeclarationError,
+        CodebookError,
+        IngestError,
+        CodedDataError,
+        DataValidationError,
+        SpecError,
+    ) as err:
+        print(f"error: {err}", file=sys.stderr)
+        print(f"nothing was written to {args.out}", file=sys.stderr)
+        return 2
+    source = f"{args.input} read through codebook {codebook} with the inclusion flow of study "
+    write_outputs(
+        loaded.table,
+        loaded.flow,
+        args.out,
+        source + study.name,
+        loaded.findings,
+        loaded.declarations,
+        loaded.wave,
+    )
+    return 0
+
+
+__all__ = ["build_study_synthetic", "load_yaml", "study_flow", "study_main"]
