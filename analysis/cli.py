@@ -15,6 +15,7 @@ from analysis import (
     checks_cli,
     compare_cli,
     report_cli,
+    study_cli,
     summarize_cli,
     validate_cli,
     weights_cli,
@@ -27,6 +28,7 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "compare": (compare_cli, "PSIS-LOO comparison of fits of the same data"),
     "weights": (weights_cli, "survey-weighted against unweighted posteriors"),
     "report": (report_cli, "self-contained HTML report of a results folder"),
+    "study": (study_cli, "a study's analysis (index, ANOVA, OLS, matching, Bayesian ATT, report)"),
     "validate": (validate_cli, "simulation-based calibration of the random-intercept model"),
 }
 
