@@ -6,9 +6,20 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 PYTHON ?= $(VENV)/bin/python
+# Which study to run: studies/$(STUDY)/study.yaml. jing2019 (the default) is the chain below;
+# another study runs `python -m data_prep --study` then `python -m analysis study` into
+# results/$(STUDY) (see ARCHITECTURE.md, "Studies").
+STUDY ?= jing2019
+STUDY_DIR := studies/$(STUDY)
+ifeq ($(STUDY),jing2019)
 RESULTS ?= results
-SEED ?= 20150501
 N ?= 3158
+else
+RESULTS ?= results/$(STUDY)
+# empty: the study's own sample size
+N ?=
+endif
+SEED ?= 20150501
 WAVE_N ?= 206000
 SAMPLER ?= auto
 # Empty: each spec's own sampler settings, else 4 chains x 1000 draws after 500 warm-up.
@@ -41,9 +52,17 @@ DATA_FILE := $(RESULTS)/data/analysis_data.parquet
 # It lives outside results/ so that rejected input leaves results/ exactly as it was.
 DATA_SOURCE := .make-state/$(subst /,_,$(abspath $(RESULTS)))-data-source.txt
 DATA_DESCRIPTION := data=$(or $(DATA),synthetic n=$(N) seed=$(SEED)) codebook=$(CODEBOOK) dictionary=$(DICTIONARY) encoding=$(ENCODING) models=$(MODELS)
+ifeq ($(STUDY),jing2019)
+STUDY_ARGS := $(foreach m,$(MODELS),--spec $(SPECS_DIR)/$(m).yaml)
+STUDY_FILES :=
+else
+DATA_DESCRIPTION += study=$(STUDY)
+STUDY_ARGS := --study $(STUDY_DIR)
+STUDY_FILES := $(wildcard $(STUDY_DIR)/*.yaml $(STUDY_DIR)/specs/*.yaml)
+endif
 DATA_ARGS := $(if $(DATA),--input $(DATA)) $(if $(CODEBOOK),--codebook $(CODEBOOK)) \
 	$(if $(DICTIONARY),--dictionary $(DICTIONARY)) \
-	$(if $(ENCODING),--encoding $(ENCODING)) $(foreach m,$(MODELS),--spec $(SPECS_DIR)/$(m).yaml)
+	$(if $(ENCODING),--encoding $(ENCODING)) $(STUDY_ARGS)
 FIT_FILES := $(foreach m,$(MODELS),$(RESULTS)/fits/$(m).nc)
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
 	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE)) $(if $(REFIT),--refit)
@@ -53,6 +72,7 @@ SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CH
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "Variables (make fit VAR=value):"
+	@echo "  STUDY=$(STUDY)   the study to run: $$(ls studies | tr '\n' ' ')(studies/<name>/study.yaml)"
 	@echo "  DATA=file  CODEBOOK=file  DICTIONARY=file  ENCODING=gb18030   your survey file (.sav/.dta via a codebook;"
 	@echo "             coded .csv/.parquet, with a DICTIONARY of its columns)"
 	@echo "  MODELS='$(MODELS)'"
@@ -84,9 +104,9 @@ $(DATA_SOURCE): FORCE
 	@mkdir -p $(@D)
 	@echo '$(DATA_DESCRIPTION)' | cmp -s - $@ || echo '$(DATA_DESCRIPTION)' > $@
 
-$(DATA_FILE): $(ENV_READY) $(DATA_SOURCE) $(DATA) $(CODEBOOK) $(DICTIONARY) \
+$(DATA_FILE): $(ENV_READY) $(DATA_SOURCE) $(DATA) $(CODEBOOK) $(DICTIONARY) $(STUDY_FILES) \
 		$(wildcard cmds_common/*.py cmds_common/*.csv data_prep/*.py data_prep/*.csv data_prep/*.yaml data_prep/codebooks/*.yaml)
-	$(PYTHON) -m data_prep --out $(RESULTS)/data --seed $(SEED) --n $(N) $(DATA_ARGS)
+	$(PYTHON) -m data_prep --out $(RESULTS)/data --seed $(SEED) $(if $(N),--n $(N)) $(DATA_ARGS)
 
 # Always asks python -m models, which skips a spec whose saved fit has the same fit key
 # (data, spec, sampler settings, seed, versions): so DRAWS=... or a changed spec refits, and
@@ -98,9 +118,16 @@ $(DATA_FILE): $(ENV_READY) $(DATA_SOURCE) $(DATA) $(CODEBOOK) $(DICTIONARY) \
 $(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml FORCE
 	$(PYTHON) -m models --data $(DATA_FILE) --spec $(SPECS_DIR)/$*.yaml --out $(RESULTS)/fits $(SAMPLER_ARGS)
 
+ifeq ($(STUDY),jing2019)
 fit: $(FIT_FILES) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison
 	$(MAKE) --no-print-directory summarize ppc $(if $(word 2,$(filter $(COMPARE),$(MODELS))),compare) \
 		$(if $(filter model2_weighted,$(MODELS)),weights)
+else
+# Another study: its data, then its whole analysis (fits are skipped when their key is unchanged).
+fit: $(DATA_FILE)
+	$(PYTHON) -m analysis study --study $(STUDY_DIR) --data $(DATA_FILE) --out $(RESULTS) \
+		$(SAMPLER_ARGS) $(if $(ACCEPT_CONVERGENCE_FAILURE),--accept-convergence-failure)
+endif
 
 summarize: $(ENV_READY) ## Tables 1-2, odds-ratio tables, convergence checks and forest plots
 	$(PYTHON) -m analysis --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS) \

@@ -4,21 +4,25 @@ No well-kept Python library does k-nearest-neighbour matching on the propensity 
 caliper *and* the Abadie-Imbens (2006) standard error on today's stack (``causalinference``
 matches on covariates and is unmaintained; DoWhy and causallib give no matching-aware SE), so
 this module follows R's ``Matching::Match`` (Sekhon 2011; ``estimand = "ATT"``, ``M = k``,
-``replace = TRUE``, ``Var.calc = 0``, ``sample = FALSE``) and ``tests/test_ma2023_r_agreement.py``
+``replace = TRUE``, ``Var.calc = 0``, ``sample = FALSE``, ``distance.tolerance = 0``) and ``tests/test_ma2023_r_agreement.py``
 checks it against that function when R is installed.
 
 Steps
 -----
 1. Propensity score: logistic regression of the treatment on the covariates (statsmodels GLM).
 2. Each treated unit ``i`` takes its ``k`` nearest controls on the propensity score, with
-   replacement; controls farther than ``caliper`` (on the score itself) are dropped, and a
-   treated unit left with none is off common support (dropped from the ATT).
+   replacement (ties broken by row order); a treated unit whose ``k``-th nearest control is
+   farther than ``caliper`` (on the score itself) is off common support and dropped from the
+   ATT, as ``Matching::Match`` drops it.
 3. ``tau_i = Y_i - mean(Y_j, j matched to i)``; ``ATT = mean_i tau_i`` over matched treated.
 4. Abadie-Imbens variance (homoskedastic conditional variance), with ``K_j = sum_i 1/m_i`` and
    ``KK_j = sum_i 1/m_i^2`` over the treated ``i`` that use control ``j`` (``m_i`` matches):
    ``V = [sigma^2 sum_j (K_j^2 - KK_j) + sum_i (tau_i - ATT)^2] / N_T^2``, with
    ``sigma^2 = 0.5 sum_(i,j) (1/m_i) (Y_i - Y_j - ATT)^2 / N_T`` over matched pairs.
-   This SE treats the propensity score as known (as ``Matching::Match`` does).
+   This SE treats the propensity score as known (as ``Matching::Match`` does). When the
+   caliper drops treated units, ``Matching::Match`` (4.10) still counts them in ``N_T`` and in
+   the last sum (with ``tau_i = 0``), which inflates its SE; here ``N_T`` is the matched treated
+   only, as in Abadie and Imbens (2006).
 
 Balance: standardised mean difference of each covariate column (indicators for categories),
 ``(mean_T - mean_C) / sqrt((var_T + var_C) / 2)`` with the pre-matching SDs in the denominator,
@@ -121,7 +125,7 @@ def match_att(
     neighbours : int
         ``k``: controls per treated unit (with replacement; ties broken by row order).
     caliper : float
-        Largest allowed distance on the propensity score.
+        Largest allowed distance on the propensity score (for all ``k`` matches).
 
     Returns
     -------
@@ -133,9 +137,9 @@ def match_att(
     distance = np.abs(propensity[t_rows][:, None] - propensity[c_rows][None, :])
     nearest = np.argsort(distance, axis=1, kind="stable")[:, :neighbours]
     rows = []
-    for i, order in zip(t_rows, nearest, strict=True):
-        ok = order[distance[np.searchsorted(t_rows, i), order] <= caliper]
-        rows += [(i, c_rows[j], 1.0 / len(ok)) for j in ok]
+    for k, (i, order) in enumerate(zip(t_rows, nearest, strict=True)):
+        if distance[k, order].max() <= caliper:
+            rows += [(i, c_rows[j], 1.0 / len(order)) for j in order]
     pairs = pd.DataFrame(rows, columns=["treated", "control", "weight"])
     t_i, c_j, w = (pairs[c].to_numpy() for c in ("treated", "control", "weight"))
     matched = np.unique(t_i)

@@ -33,7 +33,7 @@ def balance_plot(balance: pd.DataFrame) -> Figure:
     """Standardised mean differences before and after matching (Love plot)."""
     table = balance.iloc[::-1]
     y = np.arange(len(table))
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(table) + 1.2))
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(table) + 1.8))
     ax.scatter(table["smd_before"], y, marker="o", facecolors="none", edgecolors="#b22222",
                label="before matching")
     ax.scatter(table["smd_after"], y, marker="o", color="#1f4e79", label="after matching")
@@ -43,7 +43,7 @@ def balance_plot(balance: pd.DataFrame) -> Figure:
     ax.set_yticks(y, table["covariate"])
     ax.set_xlabel("standardised mean difference (treated - control)")
     ax.set_title("Covariate balance (dotted: |SMD| = 0.1)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -93,7 +93,7 @@ def comparison_plot(comparison: pd.DataFrame, unit: str) -> Figure:
     table = comparison.iloc[::-1]
     y = np.arange(len(table))
     colours = {"published": "#555555", "frequentist": "#b22222", "Bayesian": "#1f4e79"}
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.2))
+    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(table) + 1.4))
     for k, row in enumerate(table.itertuples()):
         colour = colours.get(row.source, "black")
         if np.isfinite(row.low):
@@ -101,7 +101,7 @@ def comparison_plot(comparison: pd.DataFrame, unit: str) -> Figure:
         ax.plot(row.estimate, k, "o", color=colour)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, table["estimate_label"], fontsize=8)
-    ax.set_xlabel(f"host-city minus hometown SMI ({unit}), 95% interval")
-    ax.set_title("Published, frequentist and Bayesian estimates")
+    ax.set_xlabel(f"treated minus control ({unit}), 95% interval")
+    ax.set_title("Published, frequentist and Bayesian estimates", loc="right")
     fig.tight_layout()
     return fig
