@@ -47,9 +47,10 @@ def linear_predictor(posterior: xr.Dataset, design: Design, X: np.ndarray) -> np
         Fixed-effect columns of the same rows, possibly with a term changed.
     """
     post = _stacked(posterior)
-    eta = post["intercept"].to_numpy()[None, :] + X @ post["beta"].transpose(
-        "term", "sample"
-    ).to_numpy()
+    eta = (
+        post["intercept"].to_numpy()[None, :]
+        + X @ post["beta"].transpose("term", "sample").to_numpy()
+    )
     for group in design.groups:
         effect = post[f"{group.name}_effect"].transpose(group.name, "sample").to_numpy()
         eta += effect[group.idx]

@@ -38,6 +38,14 @@ def one_way_anova(outcome: pd.Series, group: pd.Series) -> dict:
     }
 
 
+def _count_share(count: int, total: int) -> str:
+    return f"{count} ({100 * count / total:.1f}%)"
+
+
+def _mean_sd(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ({values.std():.3f})"
+
+
 def descriptive_by_group(
     table: pd.DataFrame, group: str, outcome: str, covariates: list[str]
 ) -> pd.DataFrame:
@@ -72,24 +80,26 @@ def descriptive_by_group(
             chi2 = stats.chi2_contingency(counts.loc[counts.sum(axis=1) > 0])
             for k, level in enumerate(counts.index):
                 total = int(counts.loc[level].sum())
-                cells = {
-                    lv: f"{counts.loc[level, lv]} ({100 * counts.loc[level, lv] / counts[lv].sum():.1f}%)"
-                    for lv in levels
-                }
+                cells = {lv: _count_share(counts.loc[level, lv], counts[lv].sum()) for lv in levels}
                 rows.append(
-                    {"variable": name, "level": str(level), "all": f"{total} ({100 * total / len(table):.1f}%)"}
+                    {
+                        "variable": name,
+                        "level": str(level),
+                        "all": f"{total} ({100 * total / len(table):.1f}%)",
+                    }
                     | cells
                     | {"test": "chi-square" if k == 0 else "", "p": chi2.pvalue if k == 0 else None}
                 )
         else:
             values = pd.to_numeric(column)
-            cells = {
-                lv: f"{values[table[group] == lv].mean():.3f} ({values[table[group] == lv].std():.3f})"
-                for lv in levels
-            }
+            cells = {lv: _mean_sd(values[table[group] == lv]) for lv in levels}
             anova = one_way_anova(values, table[group])
             rows.append(
-                {"variable": name, "level": "mean (SD)", "all": f"{values.mean():.3f} ({values.std():.3f})"}
+                {
+                    "variable": name,
+                    "level": "mean (SD)",
+                    "all": _mean_sd(values),
+                }
                 | cells
                 | {"test": f"ANOVA F = {anova['f']:.2f}", "p": anova["p"]}
             )

@@ -4,8 +4,8 @@ No well-kept Python library does k-nearest-neighbour matching on the propensity 
 caliper *and* the Abadie-Imbens (2006) standard error on today's stack (``causalinference``
 matches on covariates and is unmaintained; DoWhy and causallib give no matching-aware SE), so
 this module follows R's ``Matching::Match`` (Sekhon 2011; ``estimand = "ATT"``, ``M = k``,
-``replace = TRUE``, ``Var.calc = 0``, ``sample = FALSE``, ``distance.tolerance = 0``) and ``tests/test_ma2023_r_agreement.py``
-checks it against that function when R is installed.
+``replace = TRUE``, ``Var.calc = 0``, ``sample = FALSE``, ``distance.tolerance = 0``) and
+``tests/test_ma2023_r_agreement.py`` checks it against that function when R is installed.
 
 Steps
 -----

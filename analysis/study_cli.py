@@ -20,6 +20,7 @@ Tables go to ``<out>/tables`` (CSV and Markdown), figures to ``<out>/figures``, 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -89,19 +90,29 @@ def _index_tables(result: FactorIndex, published: pd.DataFrame) -> dict[str, pd.
     adequacy = result.adequacy
     share = published.loc[published["figure"] == "social_participation_share", "value"]
     variance = result.variance.reset_index().assign(
-        published_share_of_explained=lambda v: np.where(
-            v["factor"] == "social_participation", float(share.iloc[0]), np.nan
+        published_share_of_explained=lambda v: (
+            np.where(v["factor"] == "social_participation", float(share.iloc[0]), np.nan)
+            if len(share)
+            else np.nan
         )
-        if len(share)
-        else np.nan
     )
     return {
         "factor_adequacy": pd.DataFrame(
             {
-                "statistic": ["KMO", "Bartlett chi-square", "Bartlett df", "Bartlett p",
-                              "factors retained (eigenvalue > 1)"],
-                "value": [adequacy["kmo"], adequacy["bartlett_chi2"], adequacy["bartlett_df"],
-                          adequacy["bartlett_p"], len(result.variance)],
+                "statistic": [
+                    "KMO",
+                    "Bartlett chi-square",
+                    "Bartlett df",
+                    "Bartlett p",
+                    "factors retained (eigenvalue > 1)",
+                ],
+                "value": [
+                    adequacy["kmo"],
+                    adequacy["bartlett_chi2"],
+                    adequacy["bartlett_df"],
+                    adequacy["bartlett_p"],
+                    len(result.variance),
+                ],
             }
         ),
         "factor_loadings": result.loadings.reset_index(names="item").assign(
@@ -138,8 +149,20 @@ def _bayesian(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the study's analysis; return the exit status."""
+    """Run the study's analysis with the runner its ``analysis:`` names; the exit status."""
     study = load_study(args.study)
+    kind = study.raw.get("analysis")
+    if kind not in RUNNERS:
+        print(
+            f"error: study {study.name} names analysis {kind!r}; known: {sorted(RUNNERS)}",
+            file=sys.stderr,
+        )
+        return 2
+    return RUNNERS[kind](study, args)
+
+
+def run_treatment_index(study: Study, args: argparse.Namespace) -> int:
+    """Run a treatment study with a factor-analysis index (steps in the module docstring)."""
     tables, figures = args.out / "tables", args.out / "figures"
     published = published_figures(study.path("published"))
     table, index = build_index(study, read_analysis_table(args.data))
@@ -183,3 +206,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"convergence: {'FAILED' if failures else 'passed'}")
     print(f"wrote {tables}, {figures} and {args.out / 'report.html'}")
     return 1 if failures and not args.accept_convergence_failure else 0
+
+
+#: ``analysis:`` of a study -> the function that runs it.
+RUNNERS = {"treatment_index": run_treatment_index}

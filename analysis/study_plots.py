@@ -34,8 +34,14 @@ def balance_plot(balance: pd.DataFrame) -> Figure:
     table = balance.iloc[::-1]
     y = np.arange(len(table))
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(table) + 1.8))
-    ax.scatter(table["smd_before"], y, marker="o", facecolors="none", edgecolors="#b22222",
-               label="before matching")
+    ax.scatter(
+        table["smd_before"],
+        y,
+        marker="o",
+        facecolors="none",
+        edgecolors="#b22222",
+        label="before matching",
+    )
     ax.scatter(table["smd_after"], y, marker="o", color="#1f4e79", label="after matching")
     for bound in (-0.1, 0.1):
         ax.axvline(bound, color="grey", ls=":", lw=1)
@@ -55,12 +61,26 @@ def common_support_plot(
     treated = np.asarray(treated).astype(bool)
     bins = np.linspace(0, max(0.05, float(np.max(propensity)) * 1.02), 40)
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.hist(propensity[~treated], bins=bins, density=True, alpha=0.45, color="#b22222",
-            label=f"{labels[0]} (all)")
-    ax.hist(propensity[matched_control], bins=bins, density=True, histtype="step", lw=1.5,
-            color="#7f0000", label=f"{labels[0]} (matched)")
-    ax.hist(propensity[treated], bins=bins, density=True, alpha=0.45, color="#1f4e79",
-            label=labels[1])
+    ax.hist(
+        propensity[~treated],
+        bins=bins,
+        density=True,
+        alpha=0.45,
+        color="#b22222",
+        label=f"{labels[0]} (all)",
+    )
+    ax.hist(
+        propensity[matched_control],
+        bins=bins,
+        density=True,
+        histtype="step",
+        lw=1.5,
+        color="#7f0000",
+        label=f"{labels[0]} (matched)",
+    )
+    ax.hist(
+        propensity[treated], bins=bins, density=True, alpha=0.45, color="#1f4e79", label=labels[1]
+    )
     ax.set_xlabel("propensity score")
     ax.set_ylabel("density")
     ax.set_title("Common support of the propensity score")
@@ -74,12 +94,22 @@ def caterpillar_plot(effects: pd.DataFrame, group: str, national: float, unit: s
     table = effects.iloc[::-1]
     y = np.arange(len(table))
     fig, ax = plt.subplots(figsize=(6.5, 0.26 * len(table) + 1.3))
-    ax.errorbar(table["mean"], y, xerr=[table["mean"] - table["low"], table["high"] - table["mean"]],
-                fmt="o", ms=3.5, color="#1f4e79", ecolor="#8aa9c9", lw=1)
+    ax.errorbar(
+        table["mean"],
+        y,
+        xerr=[table["mean"] - table["low"], table["high"] - table["mean"]],
+        fmt="o",
+        ms=3.5,
+        color="#1f4e79",
+        ecolor="#8aa9c9",
+        lw=1,
+    )
     ax.axvline(national, color="#b22222", ls="--", lw=1, label=f"national {national:.2f}")
     ax.axvline(0, color="black", lw=0.8)
-    labels = [f"{g}  P(>nat.)={p:.2f}" for g, p in zip(table[group], table["p_above_national"],
-                                                     strict=True)]
+    labels = [
+        f"{g}  P(>nat.)={p:.2f}"
+        for g, p in zip(table[group], table["p_above_national"], strict=True)
+    ]
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlabel(f"effect ({unit}), posterior mean and 95% CrI")
     ax.set_title(f"Effect by {group}")

@@ -27,7 +27,7 @@ def _p(text: str) -> str:
 
 
 def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
-    """The report's HTML text (see the module docstring)."""
+    """Return the report's HTML text (see the module docstring)."""
     tables, figures = out / "tables", out / "figures"
     comparison = _csv(tables / "comparison.csv")
     sections = [
@@ -48,8 +48,11 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
             "data",
             "Data",
             _table(_csv(out / "data" / "inclusion_flow.csv"), "{:.0f}")
-            + _p((out / "data" / "source.txt").read_text(encoding="utf-8").strip()
-                 if (out / "data" / "source.txt").exists() else ""),
+            + _p(
+                (out / "data" / "source.txt").read_text(encoding="utf-8").strip()
+                if (out / "data" / "source.txt").exists()
+                else ""
+            ),
         ),
         _section(
             "index",

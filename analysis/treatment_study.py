@@ -132,7 +132,7 @@ def comparison_table(
     freq: FrequentistResults,
     bayes: dict[str, pd.DataFrame],
 ) -> pd.DataFrame:
-    """Published, frequentist and Bayesian estimates of the host-city difference, side by side.
+    """Put published, frequentist and Bayesian estimates of the treatment effect side by side.
 
     Parameters
     ----------
@@ -164,31 +164,73 @@ def comparison_table(
     stepwise = freq.ols_stepwise.set_index("term")
     match = freq.matching
     rows = [
-        _row("published: difference of group means", "published", diff, np.nan, np.nan,
-             "6.649 - (-1.438); the ANOVA F = 28.311 says the difference is not zero"),
-        _row("published: PSM ATT (k = 4, caliper 0.02)", "published", att, att - Z95 * se,
-             att + Z95 * se,
-             f"interval from the printed SE {se}; 6.47/1.48 = {att / se:.2f}, but the abstract "
-             f"prints T = {t_printed}: the printed T and SE disagree"),
-        _row("ANOVA: difference of group means", "frequentist",
-             float(freq.difference["estimate"].iloc[0]), float(freq.difference["low"].iloc[0]),
-             float(freq.difference["high"].iloc[0]),
-             f"one-way ANOVA F = {freq.anova['f'].iloc[0]:.2f}, p = {freq.anova['p'].iloc[0]:.2g}"),
-        _row("OLS, full model (HC3 SEs)", "frequentist", float(full["estimate"]),
-             float(full["low"]), float(full["high"]), "every covariate; robust SEs"),
+        _row(
+            "published: difference of group means",
+            "published",
+            diff,
+            np.nan,
+            np.nan,
+            "6.649 - (-1.438); the ANOVA F = 28.311 says the difference is not zero",
+        ),
+        _row(
+            "published: PSM ATT (k = 4, caliper 0.02)",
+            "published",
+            att,
+            att - Z95 * se,
+            att + Z95 * se,
+            f"interval from the printed SE {se}; 6.47/1.48 = {att / se:.2f}, but the abstract "
+            f"prints T = {t_printed}: the printed T and SE disagree",
+        ),
+        _row(
+            "ANOVA: difference of group means",
+            "frequentist",
+            float(freq.difference["estimate"].iloc[0]),
+            float(freq.difference["low"].iloc[0]),
+            float(freq.difference["high"].iloc[0]),
+            f"one-way ANOVA F = {freq.anova['f'].iloc[0]:.2f}, p = {freq.anova['p'].iloc[0]:.2g}",
+        ),
+        _row(
+            "OLS, full model (HC3 SEs)",
+            "frequentist",
+            float(full["estimate"]),
+            float(full["low"]),
+            float(full["high"]),
+            "every covariate; robust SEs",
+        ),
     ]
     if term in stepwise.index:
         row = stepwise.loc[term]
-        rows.append(_row("OLS, stepwise (the paper's procedure)", "frequentist",
-                         float(row["estimate"]), float(row["low"]), float(row["high"]),
-                         "SPSS-style selection; SEs ignore the selection"))
-    rows.append(_row("PSM ATT (k = 4, caliper 0.02, Abadie-Imbens SE)", "frequentist", match.att,
-                     match.att - Z95 * match.se, match.att + Z95 * match.se,
-                     f"SE {match.se:.2f}, t = {match.t:.2f}; {match.n_matched_treated} of "
-                     f"{match.n_treated} treated matched"))
+        rows.append(
+            _row(
+                "OLS, stepwise (the paper's procedure)",
+                "frequentist",
+                float(row["estimate"]),
+                float(row["low"]),
+                float(row["high"]),
+                "SPSS-style selection; SEs ignore the selection",
+            )
+        )
+    rows.append(
+        _row(
+            "PSM ATT (k = 4, caliper 0.02, Abadie-Imbens SE)",
+            "frequentist",
+            match.att,
+            match.att - Z95 * match.se,
+            match.att + Z95 * match.se,
+            f"SE {match.se:.2f}, t = {match.t:.2f}; {match.n_matched_treated} of "
+            f"{match.n_treated} treated matched",
+        )
+    )
     for name, summary in bayes.items():
         row = summary.iloc[0]
-        rows.append(_row(f"Bayesian ATT, {name} (g-computation)", "Bayesian", float(row["mean"]),
-                         float(row["low"]), float(row["high"]),
-                         f"posterior mean and 95% CrI; P(ATT > 0) = {row['p_positive']:.3f}"))
+        rows.append(
+            _row(
+                f"Bayesian ATT, {name} (g-computation)",
+                "Bayesian",
+                float(row["mean"]),
+                float(row["low"]),
+                float(row["high"]),
+                f"posterior mean and 95% CrI; P(ATT > 0) = {row['p_positive']:.3f}",
+            )
+        )
     return pd.DataFrame(rows)

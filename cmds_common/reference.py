@@ -1,4 +1,4 @@
-"""Load published figures from ``cmds_common/published/``: Jing et al. (BMJ Open 2019), and any study's figures file."""
+"""Load published figures from ``cmds_common/published/`` (Jing et al. 2019; study files)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def published_figures(path: str | Path) -> pd.DataFrame:
 
 
 def figure_value(figures: pd.DataFrame, figure: str, group: str | None = None) -> float:
-    """The value of one published figure (of one group when the figure has several).
+    """Return the value of one published figure (of one group when it has several).
 
     Raises
     ------

@@ -9,6 +9,10 @@ Keys (paths are relative to the study's folder unless they start with a package 
     ``models``: the first study's Makefile chain (``python -m models`` on ``models/specs``, then
     ``python -m analysis`` summarize/ppc/compare); ``study``: ``python -m data_prep --study``
     then ``python -m analysis study``.
+``analysis``
+    (``pipeline: study`` only) which runner of ``python -m analysis study`` does the analysis:
+    ``treatment_index`` (:mod:`analysis.treatment_study`). A study of a new kind adds a runner
+    there (one entry of ``analysis.study_cli.RUNNERS``).
 ``published``
     The published figures (CSV with source, in ``cmds_common/published/``).
 ``codebook``, ``flow``
@@ -45,6 +49,7 @@ KEYS = {
     "reference",
     "wave",
     "pipeline",
+    "analysis",
     "published",
     "codebook",
     "flow",
@@ -77,12 +82,12 @@ class Study:
     raw: dict = field(repr=False)
 
     def path(self, key: str) -> Path | None:
-        """The file a key names, resolved (``None`` when the key is absent)."""
+        """Return the file a key names, resolved (``None`` when the key is absent)."""
         value = self.raw.get(key)
         return None if value is None else self.resolve(str(value))
 
     def resolve(self, value: str) -> Path:
-        """A path written in the study file, as a real path."""
+        """Return a path written in the study file as a real path."""
         if value.startswith(ROOT_FOLDERS):
             return ROOT / value
         return self.folder / value

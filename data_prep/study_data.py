@@ -33,7 +33,7 @@ from data_prep.validation import DataValidationError
 
 
 def study_flow(study: Study, codebook_path: Path) -> list[FlowStep] | None:
-    """The study's inclusion flow, checked against the codebook's names (``None``: none given).
+    """Return the study's inclusion flow, checked against the codebook (``None``: none given).
 
     Raises
     ------

@@ -54,7 +54,10 @@ def _design_and_posterior():
         {
             "intercept": (("chain", "draw"), np.array([[10.0, 11.0]])),
             "beta": (("chain", "draw", "term"), beta),
-            "province_effect": (("chain", "draw", "province"), np.array([[[1, 2, 3], [0, 0, 1.0]]])),
+            "province_effect": (
+                ("chain", "draw", "province"),
+                np.array([[[1, 2, 3], [0, 0, 1.0]]]),
+            ),
             "province_slope": (("chain", "draw", "province", "slope_term"), slopes),
         },
         coords={"province": ["A", "B", "C"], "term": design.terms, "slope_term": ["treated_yes"]},

@@ -98,8 +98,11 @@ def r_results(tmp_path_factory):
     frame.to_csv(folder / "match.csv", index=False)
     (folder / "check.R").write_text(R_SCRIPT, encoding="utf-8")
     subprocess.run(
-        ["Rscript", str(folder / "check.R"), *(str(folder / n) for n in
-         ("items.csv", "match.csv", "kmo.csv", "rest.csv"))],
+        [
+            "Rscript",
+            str(folder / "check.R"),
+            *(str(folder / n) for n in ("items.csv", "match.csv", "kmo.csv", "rest.csv")),
+        ],
         check=True,
         capture_output=True,
     )

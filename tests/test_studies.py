@@ -1,0 +1,81 @@
+"""Studies as data: every ``studies/*/study.yaml`` loads, and ``STUDY=`` drives the Makefile.
+
+The default study (jing2019) must keep the project's original chain: its study file repeats the
+Makefile's defaults, and ``make -n fit`` without ``STUDY`` runs exactly the commands it ran
+before studies existed (data with the five specs, one ``python -m models`` per spec).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cmds_common.spec import load_spec
+from cmds_common.study import STUDIES_DIR, StudyError, load_study
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDIES = sorted(p.parent.name for p in STUDIES_DIR.glob("*/study.yaml"))
+
+
+def _make_default(name: str) -> str:
+    for line in (ROOT / "Makefile").read_text(encoding="utf-8").splitlines():
+        if line.startswith(f"{name} ?="):
+            return line.split("=", 1)[1].strip()
+    raise AssertionError(f"Makefile has no default for {name}")
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_every_study_loads_and_names_existing_files(name):
+    study = load_study(name)
+    assert study.name == name
+    for key in ("published", "codebook", "synthetic"):
+        path = study.path(key)
+        assert path is None or path.exists(), f"{name}: {key} -> {path}"
+    for path in study.spec_paths:
+        assert load_spec(path).name == path.stem
+
+
+def test_default_study_file_repeats_the_makefile_defaults():
+    study = load_study("jing2019")
+    assert _make_default("STUDY") == "jing2019"
+    assert study.raw["models"] == _make_default("MODELS").split()
+    assert study.raw["compare"] == _make_default("COMPARE").split()
+    assert study.raw["main_model"] == _make_default("MAIN_MODEL")
+    assert study.raw["specs_dir"] == _make_default("SPECS_DIR")
+    assert str(study.raw["n"]) in (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+def test_unknown_study_is_refused_with_the_known_ones():
+    with pytest.raises(StudyError, match="jing2019"):
+        load_study("no_such_study")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_fit_without_study_runs_the_original_chain():
+    dry = subprocess.run(
+        ["make", "-n", "fit", "PYTHON=python"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    specs = " ".join(f"--spec models/specs/{m}.yaml" for m in _make_default("MODELS").split())
+    assert re.search(
+        r"python -m data_prep --out results/data --seed 20150501 --n 3158\s+" + re.escape(specs),
+        dry,
+    )
+    assert "analysis study" not in dry and "--study" not in dry
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_fit_study_runs_the_study_into_its_own_results():
+    dry = subprocess.run(
+        ["make", "-n", "fit", "STUDY=ma2023", "PYTHON=python"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "python -m data_prep --out results/ma2023/data --seed 20150501" in dry
+    assert "--study studies/ma2023" in dry and "--spec" not in dry
+    assert "python -m analysis study --study studies/ma2023" in dry
