@@ -142,8 +142,13 @@ compare: $(ENV_READY) ## PSIS-LOO comparison of pooled, random-intercept and ran
 weights: $(ENV_READY) ## Survey-weighted (model2_weighted) against unweighted (model2) posteriors
 	$(PYTHON) -m analysis weights --fits $(RESULTS)/fits --data $(DATA_FILE) --out $(RESULTS)
 
+ifeq ($(STUDY),jing2019)
 report: $(ENV_READY) ## Self-contained HTML report of the last `make fit` (results/report.html)
 	$(PYTHON) -m analysis report --results $(RESULTS) --models $(MODELS) --main-model $(MAIN_MODEL)
+else
+report:
+	@echo "$(RESULTS)/report.html is written by: make fit STUDY=$(STUDY)"
+endif
 
 validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets fitted (~10 min, not in CI)
 	$(PYTHON) -m analysis validate --data $(DATA_FILE) --out $(RESULTS) --seed $(SEED) \
