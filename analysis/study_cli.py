@@ -43,6 +43,7 @@ from analysis.treatment_study import (
     comparison_table,
     effect_term,
     frequentist_results,
+    published_figures_table,
     treatment_indicator,
 )
 from cmds_common.analysis_table import read_analysis_table, write_analysis_table
@@ -193,6 +194,8 @@ def run_treatment_index(study: Study, args: argparse.Namespace) -> int:
             caterpillar_plot(effects, "province", effects.attrs["national"], "index points"),
             figures / "province_effects.png",
         )
+    figures_table = published_figures_table(study, published, table, freq, index.variance)
+    write_table(figures_table, tables, "published_vs_data", "Published figures and this data")
     comparison = comparison_table(study, published, freq, summaries)
     write_table(comparison, tables, "comparison", "Published, frequentist and Bayesian")
     save_figure(comparison_plot(comparison, "index points"), figures / "comparison.png")

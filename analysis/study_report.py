@@ -48,6 +48,8 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
             "data",
             "Data",
             _table(_csv(out / "data" / "inclusion_flow.csv"), "{:.0f}")
+            + "<h3>The published figures and the same figures on this data</h3>"
+            + _table(_csv(tables / "published_vs_data.csv"), "{:.3f}")
             + _p(
                 (out / "data" / "source.txt").read_text(encoding="utf-8").strip()
                 if (out / "data" / "source.txt").exists()

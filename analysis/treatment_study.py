@@ -234,3 +234,61 @@ def comparison_table(
             )
         )
     return pd.DataFrame(rows)
+
+
+def published_figures_table(
+    study: Study,
+    published: pd.DataFrame,
+    table: pd.DataFrame,
+    freq: FrequentistResults,
+    variance: pd.DataFrame,
+) -> pd.DataFrame:
+    """Every published figure beside the same figure computed on this data.
+
+    Parameters
+    ----------
+    study : cmds_common.study.Study
+        The study (treatment, index name).
+    published : pandas.DataFrame
+        The published figures.
+    table : pandas.DataFrame
+        The data with the index.
+    freq : FrequentistResults
+        This data's frequentist results.
+    variance : pandas.DataFrame
+        The factor analysis's variance table (:class:`analysis.factor_index.FactorIndex`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``figure``, ``group``, ``published``, ``this_data``, ``unit``.
+    """
+    treatment = study.raw["treatment"]
+    index = table[study.raw["index"]["name"]]
+    group = table[treatment["variable"]]
+    match = freq.matching
+    share = study.raw["index"].get("published_share") or {}
+    ours = {
+        ("n_insured_analysed", "all"): len(table),
+        ("n_host_city_smi", treatment["treated"]): int((group == treatment["treated"]).sum()),
+        ("n_hometown_smi", treatment["control"]): int((group == treatment["control"]).sum()),
+        ("share_host_city_smi", treatment["treated"]): 100 * (group == treatment["treated"]).mean(),
+        ("anova_f", "all"): float(freq.anova["f"].iloc[0]),
+        ("psm_att", treatment["treated"]): match.att,
+        ("psm_att_se", treatment["treated"]): match.se,
+        ("psm_att_t", treatment["treated"]): match.t,
+    }
+    for level in (treatment["control"], treatment["treated"]):
+        ours[("integration_index_mean", level)] = float(index[group == level].mean())
+        ours[("integration_index_sd", level)] = float(index[group == level].std())
+    if share.get("factor") in variance.index:
+        ours[(share["figure"], "all")] = float(variance.loc[share["factor"], "share_of_explained"])
+    rows = published.assign(
+        this_data=[
+            ours.get((f, g), np.nan)
+            for f, g in zip(published["figure"], published["group"], strict=True)
+        ]
+    )
+    return rows.rename(columns={"value": "published"})[
+        ["figure", "group", "published", "this_data", "unit"]
+    ]

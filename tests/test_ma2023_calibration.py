@@ -12,7 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.treatment_study import build_index, frequentist_results, treatment_indicator
+from analysis.treatment_study import (
+    build_index,
+    frequentist_results,
+    published_figures_table,
+    treatment_indicator,
+)
 from cmds_common.declarations import type_table
 from cmds_common.reference import figure_value, published_figures
 from cmds_common.study import load_study
@@ -116,3 +121,10 @@ def test_province_truth_is_centred_over_the_treated(study, sample):
     params = load_factor_params(study.path("synthetic"))
     weighted = np.average(truth["true_effect_sd_units"], weights=truth["n_treated"])
     assert weighted == pytest.approx(params["integration"]["effect"], abs=1e-12)
+
+
+def test_every_published_figure_has_its_counterpart(study, published, indexed, frequentist):
+    table = published_figures_table(study, published, indexed[0], frequentist, indexed[1].variance)
+    assert len(table) == len(published) and table["this_data"].notna().all()
+    row = table.set_index(["figure", "group"]).loc[("psm_att", "host_city")]
+    assert row["this_data"] == pytest.approx(frequentist.matching.att)
