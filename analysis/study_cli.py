@@ -56,7 +56,7 @@ from cmds_common.study import Study, load_study
 from models.diagnostics import convergence_checks, failure_messages
 from models.fit_cli import fit_spec
 from models.fitting import spec_settings
-from models.hierarchical import free_parameter_names
+from models.parameter_names import free_parameter_names
 from models.sampling import SAMPLERS
 
 MODEL_DATA_FILE = "model_data.parquet"
