@@ -287,7 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         "--study",
         help="a study (name under studies/, or its folder): its synthetic sample, codebook, flow",
     )
-    parser.add_argument("--n", type=int, help="synthetic sample size (default: the study's)")
+    parser.add_argument(
+        "--n",
+        type=int,
+        help=f"synthetic sample size (default {DEFAULT_SAMPLE_SIZE}, or the study's)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument(
         "--population",
