@@ -21,7 +21,6 @@ from cmds_common.declarations import DeclarationError, type_table
 from cmds_common.reference import figure_value, published_figures
 from cmds_common.spec import SpecError
 from cmds_common.study import Study, StudyError, load_study
-from cmds_common.yaml_text import load_yaml
 from data_prep.build_cli import load_input, write_outputs
 from data_prep.codebook import CodebookError, load_codebook
 from data_prep.coded_schema import CodedDataError
@@ -111,6 +110,3 @@ def study_main(args: argparse.Namespace) -> int:
         loaded.wave,
     )
     return 0
-
-
-__all__ = ["build_study_synthetic", "load_yaml", "study_flow", "study_main"]
