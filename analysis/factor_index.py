@@ -219,3 +219,29 @@ def oriented_items(
             column = column.min() + column.max() - column
         out[name] = column
     return pd.DataFrame(out, index=table.index)
+
+
+#: Weightings of the standardised factor scores, ours first (see the module docstring).
+INDEX_SCALES = {
+    "percent_of_total": "sum_k (100 SS_k / p) z_k (ours)",
+    "share_of_explained": "sum_k (100 SS_k / sum SS) z_k",
+    "unit_weights": "sum_k z_k",
+}
+
+
+def index_on_scale(result: FactorIndex, scale: str) -> pd.Series:
+    """Return the index on one of :data:`INDEX_SCALES`, from the same standardised scores.
+
+    Parameters
+    ----------
+    result : FactorIndex
+        The factor analysis.
+    scale : str
+        A key of :data:`INDEX_SCALES`.
+    """
+    weights = {
+        "percent_of_total": result.variance["percent_of_total"].to_numpy(),
+        "share_of_explained": result.variance["share_of_explained"].to_numpy(),
+        "unit_weights": np.ones(len(result.variance)),
+    }[scale]
+    return pd.Series(result.scores.to_numpy() @ weights, index=result.scores.index, name=scale)

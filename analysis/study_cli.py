@@ -43,6 +43,7 @@ from analysis.treatment_study import (
     comparison_table,
     effect_term,
     frequentist_results,
+    index_scale_table,
     published_figures_table,
     treatment_indicator,
 )
@@ -171,6 +172,8 @@ def run_treatment_index(study: Study, args: argparse.Namespace) -> int:
     for name, frame in _index_tables(index, published).items():
         write_table(frame, tables, name, name.replace("_", " ").capitalize())
     save_figure(scree_plot(index.eigenvalues), figures / "scree.png")
+    scales = index_scale_table(study, published, table, index)
+    write_table(scales, tables, "index_scales", "Index group means and SDs on candidate scales")
 
     freq = frequentist_results(study, table)
     treated = treatment_indicator(study, table)

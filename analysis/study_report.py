@@ -66,6 +66,7 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
                 "reading of the paper's scale, which reproduces its means and SDs (mean near 0, "
                 "SD near 33)."
             )
+            + _table(_csv(tables / "index_scales.csv"), "{:.2f}")
             + _table(_csv(tables / "factor_adequacy.csv"), "{:.3f}")
             + _table(_csv(tables / "factor_variance.csv"))
             + _table(_csv(tables / "factor_loadings.csv"))

@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.factor_index import FactorIndex, build_factor_index, oriented_items
+from analysis.factor_index import (
+    INDEX_SCALES,
+    FactorIndex,
+    build_factor_index,
+    index_on_scale,
+    oriented_items,
+)
 from analysis.group_comparison import descriptive_by_group, one_way_anova
 from analysis.index_regression import full_ols, stepwise_ols
 from analysis.matching import (
@@ -292,3 +298,46 @@ def published_figures_table(
     return rows.rename(columns={"value": "published"})[
         ["figure", "group", "published", "this_data", "unit"]
     ]
+
+
+def index_scale_table(
+    study: Study, published: pd.DataFrame, table: pd.DataFrame, result: FactorIndex
+) -> pd.DataFrame:
+    """Group means and SDs of the index on each candidate scale, beside the published ones.
+
+    Shows which weighting of the factor scores reproduces the published index (our reading of a
+    scale the paper does not state).
+
+    Parameters
+    ----------
+    study : cmds_common.study.Study
+        The study (treatment levels).
+    published : pandas.DataFrame
+        The published figures (``integration_index_mean``/``_sd`` by group).
+    table : pandas.DataFrame
+        The data the factor analysis was run on (same rows as ``result``).
+    result : FactorIndex
+        The factor analysis.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``scale``, ``formula``, then per group ``mean_<group>``, ``sd_<group>``; the first row
+        holds the published figures.
+    """
+    treatment = study.raw["treatment"]
+    levels = [treatment["control"], treatment["treated"]]
+    group = table[treatment["variable"]].to_numpy()
+    row = {"scale": "published", "formula": "not stated"}
+    for level in levels:
+        row[f"mean_{level}"] = figure_value(published, "integration_index_mean", level)
+        row[f"sd_{level}"] = figure_value(published, "integration_index_sd", level)
+    rows = [row]
+    for scale, formula in INDEX_SCALES.items():
+        values = index_on_scale(result, scale).to_numpy()
+        row = {"scale": scale, "formula": formula}
+        for level in levels:
+            row[f"mean_{level}"] = float(values[group == level].mean())
+            row[f"sd_{level}"] = float(values[group == level].std(ddof=1))
+        rows.append(row)
+    return pd.DataFrame(rows)

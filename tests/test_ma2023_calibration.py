@@ -15,6 +15,7 @@ import pytest
 from analysis.treatment_study import (
     build_index,
     frequentist_results,
+    index_scale_table,
     published_figures_table,
     treatment_indicator,
 )
@@ -128,3 +129,11 @@ def test_every_published_figure_has_its_counterpart(study, published, indexed, f
     assert len(table) == len(published) and table["this_data"].notna().all()
     row = table.set_index(["figure", "group"]).loc[("psm_att", "host_city")]
     assert row["this_data"] == pytest.approx(frequentist.matching.att)
+
+
+def test_only_the_stated_scale_reproduces_the_published_spread(study, published, indexed):
+    scales = index_scale_table(study, published, *indexed).set_index("scale")
+    sds = ["sd_hometown", "sd_host_city"]
+    gap = (scales[sds] - scales.loc["published", sds]).abs().max(axis=1)
+    assert gap["percent_of_total"] <= 1.0
+    assert gap["share_of_explained"] > 10 and gap["unit_weights"] > 10
