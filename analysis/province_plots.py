@@ -63,6 +63,8 @@ def caterpillar_plot(
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
         low, high = effects["low"].min(), effects["high"].max()
         ticks = [t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8) if low / 1.2 < t < high * 1.2]
+        if len(ticks) < 3:  # a narrow range (small group SD): finer ticks
+            ticks = [t for t in (0.8, 0.9, 1, 1.1, 1.25) if low / 1.05 < t < high * 1.05]
         ax.set_xticks(ticks or [1])
     if many:
         ax.set_yticks([])
