@@ -398,7 +398,7 @@ def sample_compiled(
     """
     problem = prepare_problem(design, spec, settings.parameterisation, settings.aggregate)
     model = nutpie_model(problem)
-    idata = nutpie_sample(model, **settings.nutpie_arguments())
+    idata = nutpie_sample(model, **settings.nutpie_arguments(f"[{spec.name}] "))
     thin = pointwise_thinning(len(design.y), settings.chains, settings.draws) if pointwise else 0
     obs = {"obs": np.arange(len(design.y))}
     groups = {"observed_data": xr.Dataset({spec.outcome: ("obs", design.y)}, coords=obs)}

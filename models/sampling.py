@@ -33,6 +33,7 @@ from cmds_common.constants import (
 )
 from cmds_common.spec import SpecError
 from models.parameterisation import PARAMETERISATIONS
+from models.progress_lines import progress_callback
 
 if TYPE_CHECKING:  # PyMC is imported only by the engines that use it (it costs ~0.6 s)
     import pymc as pm
@@ -75,9 +76,14 @@ class SamplerSettings:
         if self.max_extra_batches < 0:
             raise ValueError("max_extra_batches must be >= 0")
 
-    def nutpie_arguments(self) -> dict[str, Any]:
-        """Keyword arguments of ``nutpie.sample`` for these settings (warm-up not stored)."""
-        return {
+    def nutpie_arguments(self, label: str = "") -> dict[str, Any]:
+        """Keyword arguments of ``nutpie.sample`` for these settings (warm-up not stored).
+
+        With ``progress`` on and standard output not a terminal (a log file, a pipe), a
+        :class:`models.progress_lines.ProgressLines` callback prints a line every few seconds,
+        prefixed by ``label``.
+        """
+        arguments = {
             "draws": self.draws,
             "tune": self.tune,
             "chains": self.chains,
@@ -86,6 +92,10 @@ class SamplerSettings:
             "progress_bar": self.progress,
             "save_warmup": False,
         }
+        lines = progress_callback(label) if self.progress else None
+        if lines is not None:
+            arguments["progress_callback"] = lines
+        return arguments
 
 
 def package_versions() -> dict[str, str]:
@@ -155,10 +165,10 @@ def sample_spec(
     return idata
 
 
-def _sample_nutpie(model: pm.Model, settings: SamplerSettings) -> xr.DataTree:
+def _sample_nutpie(model: pm.Model, settings: SamplerSettings, label: str = "") -> xr.DataTree:
     import nutpie
 
-    return nutpie.sample(nutpie.compile_pymc_model(model), **settings.nutpie_arguments())
+    return nutpie.sample(nutpie.compile_pymc_model(model), **settings.nutpie_arguments(label))
 
 
 def _sample_pymc(model: pm.Model, settings: SamplerSettings) -> xr.DataTree:
@@ -204,7 +214,8 @@ def sample_posterior(
     used = settings.sampler
     if settings.sampler == "nutpie":
         try:
-            idata = _sample_nutpie(model, settings)
+            name = (attrs or {}).get("model_name")
+            idata = _sample_nutpie(model, settings, f"[{name}] " if name else "")
         except (ImportError, NotImplementedError, RuntimeError) as err:
             warnings.warn(f"nutpie unavailable ({err}); falling back to PyMC's NUTS", stacklevel=2)
             used = "pymc"
