@@ -14,6 +14,7 @@ from types import ModuleType
 from analysis import (
     checks_cli,
     compare_cli,
+    grid_cli,
     report_cli,
     study_cli,
     summarize_cli,
@@ -30,6 +31,7 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "report": (report_cli, "self-contained HTML report of a results folder"),
     "study": (study_cli, "a study's analysis (index, ANOVA, OLS, matching, Bayesian ATT, report)"),
     "validate": (validate_cli, "simulation-based calibration of the random-intercept model"),
+    "grid": (grid_cli, "robustness grid: specs x outcomes x data files x seeds, as Dask tasks"),
 }
 
 
