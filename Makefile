@@ -38,6 +38,12 @@ DATA ?=
 CODEBOOK ?=
 DICTIONARY ?=
 ENCODING ?=
+# Batches of fits (make validate, make grid) run as Dask tasks: SCHEDULER=local (a LocalCluster of
+# WORKERS processes, default one per core), tcp://host:port (a running cluster) or serial.
+SCHEDULER ?= local
+WORKERS ?=
+GRID ?= grids/example.yaml
+BATCH_ARGS = --scheduler $(SCHEDULER) $(if $(WORKERS),--workers $(WORKERS))
 
 # With the default PYTHON the project's own .venv is created on first use;
 # `make fit PYTHON=/path/to/python` uses an environment you already have (e.g. conda's).
@@ -67,7 +73,7 @@ FIT_FILES := $(foreach m,$(MODELS),$(RESULTS)/fits/$(m).nc)
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
 	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE)) $(if $(REFIT),--refit)
 
-.PHONY: help env data fit summarize ppc compare weights report validate bench wave examples test test-fast lint format clean clean-fits FORCE
+.PHONY: help env data fit summarize ppc compare weights report validate grid bench wave examples test test-fast lint format clean clean-fits FORCE
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,6 +86,7 @@ help: ## List the targets
 	@echo "  SEED=$(SEED)  N=$(N)  WAVE_N=$(WAVE_N)  SAMPLER=$(SAMPLER) (auto|compiled|nutpie|pymc)"
 	@echo "  DRAWS=  TUNE=  CHAINS=   (empty: each spec's own; else 1000 draws, 500 warm-up, 4 chains)"
 	@echo "  REFIT=1   refit even when nothing changed;  ACCEPT_CONVERGENCE_FAILURE=1  exit 0 despite a failed gate"
+	@echo "  GRID=$(GRID) (grid)  SCHEDULER=$(SCHEDULER) (local|serial|tcp://host:port)  WORKERS= (validate, grid)"
 	@echo "  RESULTS=$(RESULTS)  REPLICATES= (validate)  BENCH_REPEATS=  BENCH_NO_WAVE=1 (bench)"
 	@echo "  PYTHON3=/path/to/python3.12  interpreter for .venv (default: found by tools/find-python)"
 	@echo "  PYTHON=$(PYTHON)  VENV=$(VENV)  (PYTHON=/path/to/env/python uses an environment you have)"
@@ -152,7 +159,10 @@ endif
 
 validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets fitted (~10 min, not in CI)
 	$(PYTHON) -m analysis validate --data $(DATA_FILE) --out $(RESULTS) --seed $(SEED) \
-		$(if $(REPLICATES),--replicates $(REPLICATES))
+		$(if $(REPLICATES),--replicates $(REPLICATES)) $(BATCH_ARGS)
+
+grid: $(DATA_FILE) ## Robustness grid (GRID=file.yaml): specs x outcomes x data x seeds as Dask tasks, table + curve
+	$(PYTHON) -m analysis grid --grid $(GRID) --out $(RESULTS) $(BATCH_ARGS) $(if $(REFIT),--refit)
 
 bench: $(ENV_READY) ## Time Model 2 per engine, a province/city and a gaussian fit, a 206,000-row fit (~12 min): results/bench.csv
 	$(PYTHON) -m devtools.bench --out $(RESULTS) --seed $(SEED) \

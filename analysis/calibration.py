@@ -20,16 +20,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from cmds_common.atomic import write_with
 from cmds_common.constants import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
-from cmds_common.spec import ModelSpec
+from cmds_common.spec import ModelSpec, spec_to_yaml
 from models.design import Design
+from models.fit_cache import fit_key
 from models.log_density_sampler import compiled_supports, sample_compiled
 from models.sampling import SamplerSettings
+from models.task_runner import SERIAL, Task, TaskOutcome, run_tasks
 
 INTERVALS = (0.5, 0.9)
 
@@ -106,69 +110,170 @@ def replicate_summary(
     return summary
 
 
-def run_calibration(
-    design: Design,
-    spec: ModelSpec,
-    settings: CalibrationSettings,
-    report: Callable[[int, dict], None] | None = None,
+def replicate_seed(settings: CalibrationSettings, replicate: int) -> np.random.SeedSequence:
+    """Give the seed of one replicate: child ``replicate`` of the study's seed.
+
+    Equal to ``SeedSequence(settings.seed).spawn(n)[replicate]`` for any ``n``, so a replicate's
+    draws do not depend on how many replicates the study has or where it runs.
+    """
+    return np.random.SeedSequence(settings.seed, spawn_key=(replicate,))
+
+
+def calibration_replicate(
+    design: Design, spec: ModelSpec, settings: CalibrationSettings, replicate: int
 ) -> pd.DataFrame:
-    """Simulate, fit and score ``settings.replicates`` data sets.
+    """Simulate, fit and score one replicate (one task of :func:`run_calibration`).
 
     Returns
     -------
     pandas.DataFrame
-        One row per replicate and quantity: ``replicate``, ``parameter``, ``true_value``,
+        One row per quantity: ``replicate``, ``parameter``, ``true_value``,
         ``posterior_mean``, ``rank``, ``in_50%``, ``in_90%``, and the replicate's
         ``max_r_hat``, ``min_ess_bulk`` and ``divergences``.
     """
     import arviz as az
 
+    rng = np.random.default_rng(replicate_seed(settings, replicate))
+    truth = draw_truth(design, spec, rng)
+    simulated = dataclasses.replace(design, y=simulate_outcome(design, truth, rng))
+    sampling = SamplerSettings(
+        chains=settings.chains,
+        draws=settings.draws,
+        tune=settings.tune,
+        seed=int(rng.integers(2**31)),
+        progress=False,
+    )
+    idata, _ = sample_compiled(simulated, spec, sampling, pointwise=False)
+    posterior = idata.posterior.to_dataset()
+    draws = _flatten(
+        {
+            k: posterior[k].stack(sample=("chain", "draw")).transpose("sample", ...).values
+            for k in ("intercept", "beta", "province_sigma")
+        }
+    )
+    true_values = _flatten(truth)
+    summary = replicate_summary(draws, true_values, settings.rank_draws)
+    checked = ["intercept", "beta", "province_sigma"]
+    diagnostics = {
+        "max_r_hat": float(az.rhat(posterior, var_names=checked).to_array().max()),
+        "min_ess_bulk": float(az.ess(posterior, var_names=checked).to_array().min()),
+        "divergences": int(idata.sample_stats["diverging"].sum()),
+    }
+    rows = [
+        {
+            "replicate": replicate,
+            "parameter": name,
+            "true_value": true_values[k],
+            "posterior_mean": draws[:, k].mean(),
+            **{key: value[k] for key, value in summary.items()},
+            **diagnostics,
+        }
+        for k, name in enumerate(parameter_names(design))
+    ]
+    return pd.DataFrame(rows)
+
+
+def replicate_key(
+    data_key: str, spec: ModelSpec, settings: CalibrationSettings, replicate: int
+) -> str:
+    """Fit key of one replicate (:func:`models.fit_cache.fit_key`): data, spec, settings, seed.
+
+    ``data_key`` identifies the design (the analysis table's data hash).
+    """
+    sampling = SamplerSettings(
+        sampler="compiled",
+        chains=settings.chains,
+        draws=settings.draws,
+        tune=settings.tune,
+        seed=settings.seed,
+    )
+    study = f"{data_key}|calibration replicate {replicate}|rank_draws {settings.rank_draws}"
+    return fit_key(study, spec_to_yaml(spec), sampling)
+
+
+def run_calibration(
+    design: Design,
+    spec: ModelSpec,
+    settings: CalibrationSettings,
+    report: Callable[[int, dict], None] | None = None,
+    scheduler: str = SERIAL,
+    workers: int | None = None,
+    cache_dir: Path | None = None,
+    data_key: str = "",
+) -> pd.DataFrame:
+    """Simulate, fit and score ``settings.replicates`` data sets, each as a task.
+
+    Parameters
+    ----------
+    design, spec, settings
+        The design simulated from, its spec and the study's settings.
+    report
+        Called with each replicate's number and diagnostics as it finishes.
+    scheduler, workers
+        Where the replicates run (:func:`models.task_runner.run_tasks`): ``"serial"`` (here),
+        ``"local"`` (a Dask LocalCluster) or a scheduler address. Results are the same.
+    cache_dir
+        Folder of finished replicates (``replicate_<k>.parquet``, with their fit key): replicates
+        saved there with the same key are read instead of fitted again, new ones are written as
+        they finish.
+    data_key
+        Identifies the design in the fit keys (the data hash); used with ``cache_dir``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`calibration_replicate` of every replicate, in replicate order.
+
+    Raises
+    ------
+    RuntimeError
+        When a replicate failed (each failure is named; the finished ones are kept in
+        ``cache_dir``).
+    """
     if not compiled_supports(spec) or not spec.group:
         raise ValueError("calibration covers random-intercept specs ((1 | province) only)")
-    names = parameter_names(design)
-    seeds = np.random.SeedSequence(settings.seed).spawn(settings.replicates)
-    rows = []
-    for replicate, seed_sequence in enumerate(seeds):
-        rng = np.random.default_rng(seed_sequence)
-        truth = draw_truth(design, spec, rng)
-        simulated = dataclasses.replace(design, y=simulate_outcome(design, truth, rng))
-        sampling = SamplerSettings(
-            chains=settings.chains,
-            draws=settings.draws,
-            tune=settings.tune,
-            seed=int(rng.integers(2**31)),
-            progress=False,
-        )
-        idata, _ = sample_compiled(simulated, spec, sampling, pointwise=False)
-        posterior = idata.posterior.to_dataset()
-        draws = _flatten(
-            {
-                k: posterior[k].stack(sample=("chain", "draw")).transpose("sample", ...).values
-                for k in ("intercept", "beta", "province_sigma")
-            }
-        )
-        true_values = _flatten(truth)
-        summary = replicate_summary(draws, true_values, settings.rank_draws)
-        checked = ["intercept", "beta", "province_sigma"]
-        diagnostics = {
-            "max_r_hat": float(az.rhat(posterior, var_names=checked).to_array().max()),
-            "min_ess_bulk": float(az.ess(posterior, var_names=checked).to_array().min()),
-            "divergences": int(idata.sample_stats["diverging"].sum()),
-        }
-        for k, name in enumerate(names):
-            rows.append(
-                {
-                    "replicate": replicate,
-                    "parameter": name,
-                    "true_value": true_values[k],
-                    "posterior_mean": draws[:, k].mean(),
-                    **{key: value[k] for key, value in summary.items()},
-                    **diagnostics,
-                }
+    keys = {r: replicate_key(data_key, spec, settings, r) for r in range(settings.replicates)}
+    done: dict[int, pd.DataFrame] = {}
+    if cache_dir is not None:
+        for replicate, key in keys.items():
+            path = cache_dir / f"replicate_{replicate:04d}.parquet"
+            if path.exists():
+                saved = pd.read_parquet(path)
+                if len(saved) and (saved["fit_key"] == key).all():
+                    done[replicate] = saved.drop(columns="fit_key")
+        if done:
+            print(f"[validate] {len(done)} of {settings.replicates} replicates already fitted")
+
+    def finished(outcome: TaskOutcome) -> None:
+        if outcome.failed:
+            return
+        replicate = int(outcome.name.rsplit(" ", 1)[1])
+        rows = outcome.value
+        if cache_dir is not None:
+            write_with(
+                cache_dir / f"replicate_{replicate:04d}.parquet",
+                lambda p: rows.assign(fit_key=keys[replicate]).to_parquet(p, index=False),
             )
         if report is not None:
-            report(replicate, diagnostics)
-    return pd.DataFrame(rows)
+            first = rows.iloc[0]
+            report(replicate, {k: first[k] for k in ("max_r_hat", "min_ess_bulk", "divergences")})
+
+    tasks = [
+        Task(f"replicate {r}", calibration_replicate, (design, spec, settings, r))
+        for r in range(settings.replicates)
+        if r not in done
+    ]
+    outcomes = run_tasks(
+        tasks, scheduler, workers, description="calibration fits", on_done=finished
+    )
+    failures = [f"{name}: {o.error_line()}" for name, o in outcomes.items() if o.failed]
+    if failures:
+        raise RuntimeError(
+            f"{len(failures)} replicate(s) failed (the others are kept):\n  "
+            + "\n  ".join(failures)
+        )
+    done.update({int(n.rsplit(" ", 1)[1]): o.value for n, o in outcomes.items()})
+    return pd.concat([done[r] for r in sorted(done)], ignore_index=True)
 
 
 def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:

@@ -158,9 +158,7 @@ def _as_list(value: object) -> list:
 def grid_cells(grid: Grid) -> list[GridCell]:
     """Every combination of spec, outcome, data file and seed, in the grid file's order."""
     stems = [d.stem for d in grid.data]
-    labels = [
-        f"{d.parent.name}_{d.stem}" if stems.count(d.stem) > 1 else d.stem for d in grid.data
-    ]
+    labels = [f"{d.parent.name}_{d.stem}" if stems.count(d.stem) > 1 else d.stem for d in grid.data]
     cells = []
     for spec in grid.specs:
         for outcome in grid.outcomes or (spec.outcome,):
@@ -215,7 +213,7 @@ def fit_cell(cell: GridCell, settings: SamplerSettings) -> tuple[pd.DataFrame, x
 
 
 def cell_key(cell: GridCell, settings: SamplerSettings, hashes: dict[Path, str]) -> str:
-    """The fit key of a cell (``hashes``: data hash per file, read once per file)."""
+    """Compute the fit key of a cell (``hashes``: data hash per file, read once per file)."""
     return fit_key(hashes[cell.data], spec_to_yaml(cell.spec), settings)
 
 
@@ -342,7 +340,7 @@ def cell_summary(cell: GridCell, focal: str, fits_dir: Path) -> dict[str, Any]:
 
 
 def _frequentist_focal(path: Path, focal: str) -> dict[str, float]:
-    """The focal term's weighted frequentist estimate and 95% interval on the log scale."""
+    """Read the focal term's weighted frequentist estimate and 95% interval on the log scale."""
     table = pd.read_csv(path)
     match = table[table["term"] == focal]
     if match.empty or "se" not in table:

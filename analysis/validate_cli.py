@@ -8,6 +8,11 @@ with the default engine, and writes to ``<out>/validation/``:
   intervals, and the rank-uniformity test, per quantity;
 * ``sbc_rank_ecdf.png`` and ``interval_coverage.png``.
 
+Each replicate is a Dask task (``--scheduler``: a local cluster by default, or a running
+scheduler's address); finished replicates are kept in ``validation/replicates/`` with their fit
+keys, so a rerun (after an interruption, or with more ``--replicates``) fits only the missing
+ones. The numbers do not depend on where the replicates ran.
+
 Exit status 1 when a coverage check fails for more quantities than chance explains (see
 ``--max-failures``), 0 otherwise.
 """
@@ -22,6 +27,7 @@ from analysis.calibration import CalibrationSettings, coverage_table, run_calibr
 from analysis.calibration_plots import coverage_plot, rank_ecdf_plot
 from analysis.cli_options import add_data, add_out
 from analysis.figures import save_figure
+from analysis.grid_cli import add_scheduler
 from cmds_common.analysis_table import data_hash, read_analysis_table
 from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import DEFAULT_SEED
@@ -39,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--draws", type=int, default=1000, help="draws per chain and replicate")
     parser.add_argument("--tune", type=int, default=500, help="warm-up draws per chain")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the whole study")
+    add_scheduler(parser)
     parser.add_argument(
         "--max-failures",
         type=int,
@@ -78,9 +85,22 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    results = run_calibration(design, spec, settings, report)
-    coverage = coverage_table(results, settings.rank_draws)
     out = args.out / "validation"
+    try:
+        results = run_calibration(
+            design,
+            spec,
+            settings,
+            report,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            cache_dir=out / "replicates",
+            data_key=data_hash(table),
+        )
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    coverage = coverage_table(results, settings.rank_draws)
     write_with(out / "calibration_replicates.csv", lambda p: results.to_csv(p, index=False))
     write_with(out / "calibration_coverage.csv", lambda p: coverage.to_csv(p, index=False))
     failures = int((~coverage[["coverage_50%_ok", "coverage_90%_ok"]]).to_numpy().sum())

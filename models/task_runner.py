@@ -67,7 +67,7 @@ class TaskOutcome:
         return self.error is not None
 
     def error_line(self) -> str:
-        """The last line of the error (the exception and its message)."""
+        """Give the last line of the error (the exception and its message)."""
         lines = [line for line in (self.error or "").splitlines() if line.strip()]
         return lines[-1] if lines else ""
 
@@ -113,7 +113,7 @@ def default_workers() -> int:
 
 @contextlib.contextmanager
 def dask_client(scheduler: str = LOCAL, workers: int | None = None) -> Iterator[Any]:
-    """A ``dask.distributed.Client`` for ``scheduler``; a local cluster is closed afterwards.
+    """Open a ``dask.distributed.Client`` for ``scheduler``; a local cluster is closed afterwards.
 
     Parameters
     ----------
@@ -222,9 +222,15 @@ def _run_on_dask(
 
 @contextlib.contextmanager
 def _progress_bar(total: int, description: str) -> Iterator[Callable[[bool], None]]:
-    """A rich progress bar of tasks done (and failed so far); yields ``advance(failed)``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+    """Show a rich progress bar of tasks done (and failed so far); yields ``advance(failed)``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         TextColumn("[progress.description]{task.description}"),
