@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 #: The grid's dimensions shown as rows of the panel under the curve.
 DIMENSIONS = ("spec", "outcome", "data", "seed")
@@ -70,10 +71,14 @@ def specification_curve(results: pd.DataFrame, focal: str) -> Figure:
     top.axhline(scale(0.0), color="black", linewidth=0.8, linestyle="--")
     if odds:
         top.set_yscale("log")
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        top.yaxis.set_major_formatter(plain)
+        top.yaxis.set_minor_formatter(plain)
+        top.tick_params(axis="y", which="both", labelsize=8)
     top.set_ylabel("odds ratio" if odds else "coefficient")
     top.set_title(
-        f"Specification curve of {focal}: {len(fitted)} of {len(results)} cells "
-        "(dark: 95% interval excludes no effect)",
+        f"Specification curve of {focal}: {len(fitted)} of {len(results)} cells\n"
+        "dark: the 95% interval excludes no effect",
         fontsize=10,
     )
     top.legend(loc="upper left", fontsize=8, frameon=False)
