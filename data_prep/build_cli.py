@@ -57,7 +57,7 @@ from data_prep.codebook import CodebookError, load_codebook
 from data_prep.coded_schema import CodedDataError, coded_declarations, prepare_coded_table
 from data_prep.design_check import design_findings
 from data_prep.flow import FlowStep, flow_table
-from data_prep.ingest import IngestError, ingest_survey
+from data_prep.ingest import IngestError, ingest_survey, raw_columns
 from data_prep.readers import InputFileError, read_table
 from data_prep.synthetic import POPULATIONS, generate_synthetic_sample
 from data_prep.validation import (
@@ -132,15 +132,17 @@ def load_input(
     required = columns if columns is not None else required_columns(specs)
     source = str(path)
     declared = load_declarations(dictionary) if dictionary is not None else None
-    raw = read_table(path, encoding=encoding)
     wave = None
     if path.suffix.lower() in (".sav", ".dta") or codebook is not None:
         book = load_codebook(codebook)
         book = replace(book, flow=flow) if flow is not None else book
+        # only the codebook's columns, in chunks: a whole raw wave need not fit in memory
+        raw = read_table(path, encoding=encoding, columns=raw_columns(book))
         result = ingest_survey(raw, book, required)
         table, flow, lines, findings = result.table, result.flow, result.lines, result.findings
         declarations, wave = book.declarations, book.wave
     else:
+        raw = read_table(path, encoding=encoding)
         declarations, guessed = coded_declarations(raw.data, declared, source)
         table = prepare_coded_table(raw, required, declarations)
         flow = flow_table([("rows in the coded table", len(table), None)])

@@ -28,7 +28,7 @@ from data_prep.quantile_groups import quantile_groups
 from data_prep.readers import RawTable, file_rows
 from data_prep.validation import WARNING, Finding, duplicate_ids
 
-__all__ = ["IngestError", "IngestResult", "flow_table", "ingest_survey"]
+__all__ = ["IngestError", "IngestResult", "flow_table", "ingest_survey", "raw_columns"]
 
 
 class IngestError(ValueError):
@@ -235,6 +235,15 @@ def declared_missing_findings(
             WARNING, "declared_missing", str(raw.path), ", ".join(counts), "", total, "", message
         )
     ]
+
+
+def raw_columns(codebook: Codebook) -> list[str]:
+    """Raw variables :func:`ingest_survey` reads: those of every filled-in codebook item.
+
+    Reading only these (``read_table(path, columns=raw_columns(codebook))``) keeps a survey file
+    of hundreds of variables to the memory of the few the codebook uses.
+    """
+    return list(dict.fromkeys(item.raw for item in codebook.items.values() if item.filled_in))
 
 
 def ingest_survey(raw: RawTable, codebook: Codebook, required_variables: list[str]) -> IngestResult:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,8 @@ ENCODING_FIX = "ENCODING={0} (make) or --encoding {0} (python -m data_prep)"
 #: Encodings tried, in order, to suggest a fix when text does not decode (UTF-8 first: it
 #: rarely decodes text that is not UTF-8, while gb18030 decodes almost any bytes).
 LIKELY_ENCODINGS = ("utf-8", "gb18030", "big5", "latin-1")
+#: Rows of a ``.sav``/``.dta`` file read at a time.
+CHUNK_ROWS = 100_000
 
 
 class InputFileError(ValueError):
@@ -63,7 +67,12 @@ def file_rows(mask: pd.Series, limit: int = 5) -> str:
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def read_table(path: str | Path, encoding: str | None = None) -> RawTable:
+def read_table(
+    path: str | Path,
+    encoding: str | None = None,
+    columns: list[str] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> RawTable:
     """Read a ``.sav``, ``.dta``, ``.csv`` or ``.parquet`` file.
 
     Parameters
@@ -75,6 +84,15 @@ def read_table(path: str | Path, encoding: str | None = None) -> RawTable:
         files from Windows are often ``gb18030``) and to override the encoding stored in a
         ``.sav``/``.dta`` file. Text that does not decode gives an error that names the
         encoding that does (``ENCODING=gb18030``).
+    columns
+        ``.sav``/``.dta`` only: read just these columns (those the file has; the others are
+        left for the caller to report), so a survey file with hundreds of variables costs the
+        memory of the few a codebook uses. ``None``: every column. CSV and Parquet files (coded
+        tables) are always read whole.
+    chunk_rows
+        ``.sav``/``.dta`` files are read this many rows at a time (pyreadstat's
+        ``row_offset``/``row_limit``), with a progress bar when there is more than one chunk;
+        the table is the same as one read in a single piece.
 
     Returns
     -------
@@ -104,8 +122,10 @@ def read_table(path: str | Path, encoding: str | None = None) -> RawTable:
                 f"{path}: {encoding!r} is not a text encoding Python knows; use one such as "
                 + ENCODING_FIX.format("gb18030")
             ) from err
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
     if suffix in (".sav", ".dta"):
-        table = _read_labelled(path, suffix, encoding)
+        table = _read_labelled(path, suffix, encoding, columns, chunk_rows)
     elif suffix == ".csv":
         table = RawTable(_read_csv(path, encoding), path)
     else:
@@ -134,19 +154,28 @@ def _encoding_error(err: Exception) -> bool:
     return isinstance(err, UnicodeError) or "encoding" in text or "byte sequence" in text
 
 
-def _read_labelled(path: Path, suffix: str, encoding: str | None) -> RawTable:
+def _read_labelled(
+    path: Path, suffix: str, encoding: str | None, columns: list[str] | None, chunk_rows: int
+) -> RawTable:
     import pyreadstat
 
     kind = "SPSS .sav" if suffix == ".sav" else "Stata .dta"
+    reader = pyreadstat.read_sav if suffix == ".sav" else pyreadstat.read_dta
+    # user_missing=True keeps SPSS user-missing values as their codes: the codebook, not the
+    # file's missing declarations, decides what a code means.
+    options = {"user_missing": True} if suffix == ".sav" else {}
 
-    def read(text_encoding: str | None, **options: object) -> tuple[pd.DataFrame, object]:
-        if suffix == ".sav":
-            # user_missing=True keeps SPSS user-missing values as their codes: the codebook,
-            # not the file's missing declarations, decides what a code means.
-            return pyreadstat.read_sav(
-                str(path), encoding=text_encoding, user_missing=True, **options
-            )
-        return pyreadstat.read_dta(str(path), encoding=text_encoding, **options)
+    def read(text_encoding: str | None) -> tuple[pd.DataFrame, object]:
+        _, header = reader(str(path), encoding=text_encoding, metadataonly=True, **options)
+        usecols = None
+        if columns is not None:
+            wanted = set(columns)
+            # at least one column, so that a file without any wanted column still shows its
+            # rows and the caller can name every missing column
+            usecols = [c for c in header.column_names if c in wanted] or header.column_names[:1]
+        return _read_in_chunks(
+            reader, path, header, usecols, chunk_rows, encoding=text_encoding, **options
+        )
 
     try:
         data, meta = read(encoding)
@@ -181,6 +210,49 @@ def _read_labelled(path: Path, suffix: str, encoding: str | None) -> RawTable:
         numbers = [float(v) for v in values if isinstance(v, int | float)]
         declared_missing.setdefault(column, []).extend((v, v) for v in numbers)
     return RawTable(data, path, dict(meta.variable_value_labels), declared_missing)
+
+
+def _read_in_chunks(
+    reader: Callable,
+    path: Path,
+    header: object,
+    usecols: list[str] | None,
+    chunk_rows: int,
+    **options: object,
+) -> tuple[pd.DataFrame, object]:
+    """Read ``usecols`` of a labelled file ``chunk_rows`` rows at a time; data and metadata."""
+    total = int(getattr(header, "number_rows", None) or 0)  # 0: not stored in the file
+    chunks = []
+    meta = header
+    with _row_progress(path, total, chunk_rows) as advance:
+        while not chunks or len(chunks[-1]) == chunk_rows:
+            offset = sum(len(c) for c in chunks)
+            if total and offset >= total:
+                break
+            # pyreadstat.read_file_in_chunks would read the header again without the encoding
+            chunk, meta = reader(
+                str(path), row_offset=offset, row_limit=chunk_rows, usecols=usecols, **options
+            )
+            chunks.append(chunk)
+            advance(len(chunk))
+    data = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+    return data, meta
+
+
+@contextlib.contextmanager
+def _row_progress(path: Path, total: int, chunk_rows: int) -> Iterator[Callable[[int], None]]:
+    """Show a progress bar of rows read, for files of more than one chunk; yield ``advance``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn(f"reading {path.name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        disable=0 < total <= chunk_rows,
+    ) as progress:
+        bar = progress.add_task("read", total=total or None)
+        yield lambda rows: progress.update(bar, advance=rows)
 
 
 def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:

@@ -275,3 +275,66 @@ def test_command_line_writes_flow_and_rejects_without_writing(survey_file, tmp_p
     rejected = tmp_path / "rejected"
     assert data_main(["--input", str(survey_file), "--out", str(rejected)]) == 2
     assert not rejected.exists()
+
+
+@pytest.mark.parametrize("suffix", ["sav", "dta"])
+def test_wide_file_read_in_chunks_with_only_the_codebook_columns(
+    suffix, tmp_path, raw_and_coded, codebook, monkeypatch
+):
+    """40 extra columns, 9 chunks of 500 rows: the same table as one whole read, fewer columns."""
+    from data_prep.ingest import raw_columns
+
+    raw, _ = raw_and_coded
+    rng = np.random.default_rng(8)
+    extra = {f"zz{k:02d}": rng.integers(0, 9, len(raw)).astype(float) for k in range(38)}
+    extra["zz_text"] = rng.choice(["甲", "乙", "丙"], len(raw))
+    extra["zz_missing"] = np.where(rng.random(len(raw)) < 0.2, np.nan, 1.0)
+    wide = pd.concat(
+        [pd.DataFrame(extra).iloc[:, :20], raw, pd.DataFrame(extra).iloc[:, 20:]], axis=1
+    )
+    path = tmp_path / f"wide.{suffix}"
+    labels = {**_labels(), "zz00": {1.0: "一"}}
+    if suffix == "sav":
+        pyreadstat.write_sav(
+            wide,
+            path,
+            variable_value_labels=labels,
+            missing_ranges={"q405_exercise": [999], "zz01": [{"lo": 7, "hi": 8}]},
+        )
+    else:
+        pyreadstat.write_dta(wide, path, variable_value_labels=labels)
+
+    whole = read_table(path, chunk_rows=10**6)
+    calls = []
+    reader_name = "read_sav" if suffix == "sav" else "read_dta"
+    original = getattr(pyreadstat, reader_name)
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pyreadstat, reader_name, spy)
+    needed = raw_columns(codebook)
+    chunked = read_table(path, columns=[*needed, "not_in_file"], chunk_rows=500)
+    monkeypatch.undo()
+
+    data_calls = [c for c in calls if not c.get("metadataonly")]
+    assert len(data_calls) == 9  # 4,398 rows
+    assert all(
+        c["row_limit"] == 500 and c["usecols"] == chunked.data.columns.tolist() for c in data_calls
+    )
+    assert [c["row_offset"] for c in data_calls] == list(range(0, 4398, 500))
+    assert set(chunked.data.columns) == set(needed) and len(needed) < wide.shape[1] - 30
+    pd.testing.assert_frame_equal(chunked.data, whole.data[chunked.data.columns])
+    assert chunked.value_labels == {k: v for k, v in whole.value_labels.items() if k in needed}
+    assert chunked.declared_missing == {
+        k: v for k, v in whole.declared_missing.items() if k in needed
+    }
+    if suffix == "sav":
+        assert chunked.declared_missing["q405_exercise"] == [(999.0, 999.0)]
+        assert whole.declared_missing["zz01"] == [(7.0, 8.0)]
+    from_chunks = ingest_survey(chunked, codebook, MODEL2_COLUMNS)
+    from_whole = ingest_survey(whole, codebook, MODEL2_COLUMNS)
+    pd.testing.assert_frame_equal(from_chunks.table, from_whole.table)
+    pd.testing.assert_frame_equal(from_chunks.flow, from_whole.flow)
+    assert [f.message for f in from_chunks.findings] == [f.message for f in from_whole.findings]
