@@ -138,11 +138,14 @@ def load_input(
         book = replace(book, flow=flow) if flow is not None else book
         # only the codebook's columns, in chunks: a whole raw wave need not fit in memory
         raw = read_table(path, encoding=encoding, columns=raw_columns(book))
+        labelled = path.suffix.lower() in (".sav", ".dta")  # CSV files are read whole
+        compared = "(codebook columns)" if labelled else "(all columns)"
         result = ingest_survey(raw, book, required)
         table, flow, lines, findings = result.table, result.flow, result.lines, result.findings
         declarations, wave = book.declarations, book.wave
     else:
         raw = read_table(path, encoding=encoding)
+        compared = "(all columns)"
         declarations, guessed = coded_declarations(raw.data, declared, source)
         table = prepare_coded_table(raw, required, declarations)
         flow = flow_table([("rows in the coded table", len(table), None)])
@@ -151,7 +154,7 @@ def load_input(
             Finding(WARNING, "undeclared_column", source, "", "", len(table), "", text)
             for text in guessed
         ]
-    findings = duplicate_rows(raw.data, source) + findings
+    findings = duplicate_rows(raw.data, source, compared) + findings
     before = len(table)
     table, table_findings = check_table(table, lines, source, declarations)
     findings += table_findings

@@ -130,8 +130,14 @@ def _shown(values: list[object], limit: int = 8) -> str:
 # --- checks on the file as read ------------------------------------------------------------------
 
 
-def duplicate_rows(data: pd.DataFrame, source: str) -> list[Finding]:
-    """Rows of the file that are exact copies of an earlier row (warning)."""
+def duplicate_rows(
+    data: pd.DataFrame, source: str, compared: str = "(all columns)"
+) -> list[Finding]:
+    """Rows of the file that are exact copies of an earlier row (warning).
+
+    ``compared`` says which columns were compared (a raw file is read with its codebook's
+    columns only).
+    """
     later = data.duplicated(keep="first")
     if not later.any():
         return []
@@ -148,7 +154,7 @@ def duplicate_rows(data: pd.DataFrame, source: str) -> list[Finding]:
             WARNING,
             "duplicate_rows",
             source,
-            "(all columns)",
+            compared,
             "",
             n,
             line_numbers(later, lines),
