@@ -264,7 +264,12 @@ def run_calibration(
         if r not in done
     ]
     outcomes = run_tasks(
-        tasks, scheduler, workers, description="calibration fits", on_done=finished
+        tasks,
+        scheduler,
+        workers,
+        description="calibration fits",
+        on_done=finished,
+        log_dir=None if cache_dir is None else cache_dir.parent / "logs",
     )
     failures = [f"{name}: {o.error_line()}" for name, o in outcomes.items() if o.failed]
     if failures:

@@ -277,6 +277,7 @@ def run_grid(
         workers=workers,
         description="grid fits",
         on_done=save,
+        log_dir=fits_dir.parent / "logs",
     )
     failures = {name: o.error_line() for name, o in outcomes.items() if o.failed}
     rows = [

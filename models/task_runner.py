@@ -25,7 +25,10 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from cmds_common.atomic import write_text
 
 #: ``scheduler`` values that do not name a cluster address.
 LOCAL, SERIAL = "local", "serial"
@@ -148,6 +151,7 @@ def run_tasks(
     workers: int | None = None,
     description: str = "tasks",
     on_done: Callable[[TaskOutcome], None] | None = None,
+    log_dir: Path | None = None,
 ) -> dict[str, TaskOutcome]:
     """Run every task; return the outcomes by name, in the order of ``tasks``.
 
@@ -164,6 +168,9 @@ def run_tasks(
     on_done
         Called in this process with each outcome as it arrives (e.g. to write the fit at
         once, so that an interrupted batch keeps its finished fits).
+    log_dir
+        Where a failed task's output and full traceback go (``<name>.log``); the message
+        printed for the failure names the file.
 
     Returns
     -------
@@ -182,7 +189,12 @@ def run_tasks(
         def finish(outcome: TaskOutcome) -> None:
             outcomes[outcome.name] = outcome
             if outcome.failed:
-                print(f"failed: {outcome.name}: {outcome.error_line()}", file=sys.stderr)
+                where = ""
+                if log_dir is not None:
+                    log = log_dir / f"{outcome.name.replace(' ', '_').replace('/', '_')}.log"
+                    write_text(log, f"{outcome.output}\n{outcome.error}")
+                    where = f" (log: {log})"
+                print(f"failed: {outcome.name}: {outcome.error_line()}{where}", file=sys.stderr)
             if on_done is not None:
                 on_done(outcome)
             advance(outcome.failed)

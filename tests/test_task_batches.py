@@ -33,21 +33,25 @@ def _fail(message: str) -> None:
     raise ValueError(message)
 
 
-def test_failed_task_is_named_and_the_others_finish(capsys):
+def test_failed_task_is_named_and_the_others_finish(capsys, tmp_path):
     seen = []
     tasks = [
         Task("first", _square, (3,)),
         Task("broken cell", _fail, ("no column 'abc'",)),
         Task("last", _square, (4,)),
     ]
-    outcomes = run_tasks(tasks, SERIAL, on_done=lambda o: seen.append(o.name))
+    outcomes = run_tasks(tasks, SERIAL, on_done=lambda o: seen.append(o.name), log_dir=tmp_path)
     assert list(outcomes) == ["first", "broken cell", "last"]
     assert outcomes["first"].value == 9 and outcomes["last"].value == 16
     assert outcomes["first"].output == "squaring 3\n"  # captured, not printed over the bar
     assert outcomes["broken cell"].failed
     assert outcomes["broken cell"].error_line() == "ValueError: no column 'abc'"
     assert seen == ["first", "broken cell", "last"]
-    assert "failed: broken cell: ValueError: no column 'abc'" in capsys.readouterr().err
+    log = tmp_path / "broken_cell.log"
+    assert (
+        f"failed: broken cell: ValueError: no column 'abc' (log: {log})" in capsys.readouterr().err
+    )
+    assert "Traceback" in log.read_text() and [p.name for p in tmp_path.iterdir()] == [log.name]
 
 
 def test_task_names_must_be_unique():
