@@ -138,7 +138,7 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 
 
 @pytest.mark.slow
-def test_grid_on_a_separate_scheduler_and_two_workers_matches_serial(
+def test_grid_and_validate_on_a_separate_scheduler_and_two_workers_match_serial(
     small_table_file, tmp_path, capsys
 ):
     from analysis.cli import main
@@ -215,10 +215,21 @@ def test_grid_on_a_separate_scheduler_and_two_workers_matches_serial(
         assert main(args) == 1  # the failed cell is tried again; the two finished ones are not
         assert "2 already fitted" in capsys.readouterr().out
         assert {p.name: p.stat().st_mtime_ns for p in fits.glob("*.nc")} == stamps
+        validate = ["validate", "--data", str(small_table_file), "--spec", "model1"]
+        validate += ["--replicates", "2", "--draws", "100", "--tune", "100", "--seed", "3"]
+        validate += ["--max-failures", "99"]
+        assert main([*validate, "--out", str(cluster_out), "--scheduler", address]) == 0
     finally:
         _stop(processes[1:])
         _stop(processes[:1])
 
+    assert main([*validate, "--out", str(serial_out), "--scheduler", "serial"]) == 0
+    for name in ("calibration_replicates.csv", "calibration_coverage.csv"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(serial_out / "validation" / name),
+            pd.read_csv(cluster_out / "validation" / name),
+            check_exact=True,
+        )
     serial = pd.read_csv(serial_out / "grid" / "tiny" / "grid_results.csv")
     cluster = pd.read_csv(cluster_out / "grid" / "tiny" / "grid_results.csv")
     assert list(serial["status"]) == ["ok", "ok", "failed"]
