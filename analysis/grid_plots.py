@@ -6,10 +6,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import NullFormatter
 
 #: The grid's dimensions shown as rows of the panel under the curve.
 DIMENSIONS = ("spec", "outcome", "data", "seed")
+#: Odds ratios labelled on the log axis (those inside the plotted range).
+ODDS_TICKS = (0.1, 0.2, 0.3, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7, 10, 20)
 
 
 def specification_curve(results: pd.DataFrame, focal: str) -> Figure:
@@ -71,10 +73,10 @@ def specification_curve(results: pd.DataFrame, focal: str) -> Figure:
     top.axhline(scale(0.0), color="black", linewidth=0.8, linestyle="--")
     if odds:
         top.set_yscale("log")
-        plain = FuncFormatter(lambda value, _: f"{value:g}")
-        top.yaxis.set_major_formatter(plain)
-        top.yaxis.set_minor_formatter(plain)
-        top.tick_params(axis="y", which="both", labelsize=8)
+        low, high = top.get_ylim()
+        ticks = [t for t in ODDS_TICKS if low <= t <= high]
+        top.set_yticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
+        top.yaxis.set_minor_formatter(NullFormatter())
     top.set_ylabel("odds ratio" if odds else "coefficient")
     top.set_title(
         f"Specification curve of {focal}: {len(fitted)} of {len(results)} cells\n"

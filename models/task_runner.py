@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import sys
 import traceback
@@ -136,6 +137,8 @@ def dask_client(scheduler: str = LOCAL, workers: int | None = None) -> Iterator[
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # workers still holding sampler threads are stopped at close with a warning each
+                silence_logs=logging.ERROR,
             ) as cluster,
             Client(cluster) as client,
         ):

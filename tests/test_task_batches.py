@@ -263,3 +263,63 @@ def test_calibration_on_a_local_cluster_matches_serial_and_reuses_replicates(
         design, spec, settings, scheduler="tcp://127.0.0.1:9", cache_dir=cached, data_key="d"
     )
     pd.testing.assert_frame_equal(serial, again, check_exact=True)
+
+
+def test_cell_summary_reads_the_focal_coefficient_of_a_saved_fit(tmp_path):
+    """Known draws and a known frequentist row: mean, 2.5/97.5% quantiles, estimate +- z * se."""
+    import xarray as xr
+
+    from analysis.grid import GridCell, cell_summary
+    from cmds_common.spec import load_spec
+    from models.fit_file import write_fit_netcdf
+
+    draws = np.arange(400.0).reshape(2, 200) / 100  # 0.00 .. 3.99, chains of 200
+    beta = np.stack([draws, -draws], axis=-1)
+    posterior = xr.Dataset(
+        {"beta": (("chain", "draw", "term"), beta)},
+        coords={"chain": [0, 1], "draw": np.arange(200), "term": ["focal_yes", "other"]},
+        attrs={"n_obs": 123},
+    )
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.eye(2, 200, dtype=bool))})
+    tree = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+    write_fit_netcdf(tree, tmp_path / "cell.nc")
+    pd.DataFrame(
+        {"term": ["other", "focal_yes"], "log_odds": [0.0, 0.5], "se": [1.0, 0.25]}
+    ).to_csv(tmp_path / "cell_frequentist.csv", index=False)
+    cell = GridCell("cell", load_spec("model1"), "model1", Path("d.parquet"), "d", 1)
+    row = cell_summary(cell, "focal_yes", tmp_path)
+    assert row["estimate"] == pytest.approx(1.995, abs=1e-12)
+    assert row["lower"] == pytest.approx(np.quantile(draws, 0.025), abs=1e-12)
+    assert row["upper"] == pytest.approx(np.quantile(draws, 0.975), abs=1e-12)
+    assert row["frequentist_lower"] == pytest.approx(0.5 - 1.959963984540054 * 0.25)
+    assert row["frequentist_upper"] == pytest.approx(0.5 + 1.959963984540054 * 0.25)
+    assert row["divergences"] == 2 and row["n_obs"] == 123 and row["status"] == "ok"
+    assert row["r_hat"] > 1.5  # the two chains sit on disjoint ranges
+    missing = cell_summary(cell, "not_a_term", tmp_path)
+    assert missing["status"] == "focal term not in this spec" and "estimate" not in missing
+
+
+def test_specification_curve_sorts_cells_and_marks_their_choices():
+    from analysis.grid import RESULT_COLUMNS
+    from analysis.grid_plots import specification_curve
+
+    results = pd.DataFrame(
+        {
+            "spec": ["a", "a", "b", "b"],
+            "outcome": ["y"] * 4,
+            "data": ["d"] * 4,
+            "seed": [1, 2, 1, 2],
+            "family": ["bernoulli"] * 4,
+            "estimate": [0.4, np.nan, -0.2, 0.1],
+            "lower": [0.1, np.nan, -0.5, -0.1],
+            "upper": [0.7, np.nan, 0.1, 0.3],
+            "frequentist_estimate": [0.5, np.nan, -0.1, 0.0],
+        }
+    ).reindex(columns=RESULT_COLUMNS)
+    figure = specification_curve(results, "x")
+    top, bottom = figure.axes
+    assert top.get_yscale() == "log"
+    means = top.collections[1].get_offsets()[:, 1]
+    np.testing.assert_allclose(means, np.exp([-0.2, 0.1, 0.4]))  # the failed cell left out
+    labels = [t.get_text() for t in bottom.get_yticklabels()]
+    assert labels == ["spec: a", "spec: b", "seed: 1", "seed: 2"]  # one-valued dimensions hidden
