@@ -53,3 +53,14 @@ def add_models(
         default=default,
         help="model names" if default else "model names (default: every fit found)",
     )
+
+
+def add_lang(parser: argparse.ArgumentParser) -> None:
+    """Add ``--lang``: the language of variable and level labels (``en`` or ``zh``)."""
+    parser.add_argument(
+        "--lang",
+        choices=("en", "zh"),
+        default=None,
+        help="labels in English or Chinese (default: zh when the LANG environment variable "
+        "starts with zh, else en)",
+    )

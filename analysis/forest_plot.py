@@ -81,10 +81,19 @@ def _mark_untrusted(ax, table: pd.DataFrame, y: np.ndarray, est: str, colour: st
             )
 
 
+def _wrap(label: str, width: int = 44) -> str:
+    """Break a long term label after its variable: "Variable:" over "Level (ref: ...)"."""
+    if len(label) <= width or ": " not in label:
+        return label
+    return label.replace(": ", ":\n", 1)
+
+
 def forest_plot(
     table: pd.DataFrame,
     title: str,
     sources: tuple[tuple[str, str, str, str, str, str], ...] = _SOURCES,
+    bayes_label: str | None = None,
+    failed: bool = False,
 ) -> Figure:
     """Draw up to three estimates per term on a log odds-ratio axis.
 
@@ -98,6 +107,11 @@ def forest_plot(
     sources
         Per estimate: estimate, low and high columns, legend label, colour, marker.
 
+    ``bayes_label`` replaces the legend entry of the posterior (e.g. "Bayesian single-level" for a
+    pooled model); ``failed`` draws the title in red (a fit that failed the convergence gate).
+    Terms are labelled by the table's ``label`` column when it has one (see
+    :mod:`analysis.term_labels`), else by their code.
+
     Terms without an estimate (``freq_note``: separation) are labelled "not estimable" at the
     right edge; estimates beyond the axis (capped at 1/AXIS_CAP-AXIS_CAP) are drawn as arrows at
     its edge with their value, so one runaway term cannot crush the others.
@@ -106,8 +120,13 @@ def forest_plot(
     -------
     matplotlib.figure.Figure
     """
+    if bayes_label is not None:
+        sources = tuple(
+            (*s[:3], bayes_label, *s[4:]) if s[0] == "posterior_median_or" else s for s in sources
+        )
     n_terms = len(table)
-    fig, ax = plt.subplots(figsize=(9.5, 1.6 + 0.5 * n_terms), layout="constrained")
+    labels = [_wrap(text) for text in (table["label"] if "label" in table else table["term"])]
+    fig, ax = plt.subplots(figsize=(11.0, 1.8 + 0.55 * n_terms), layout="constrained")
     positions = np.arange(n_terms)[::-1]
     offsets = (0.22, 0.0, -0.22) if len(sources) == 3 else (0.15, -0.15)
     scale = str(table["scale"].iloc[0]) if "scale" in table and len(table) else "odds ratio"
@@ -147,14 +166,14 @@ def forest_plot(
         ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_yticks(positions)
-    ax.set_yticklabels(table["term"])
+    ax.set_yticklabels(labels)
     ax.set_ylim(-0.7, n_terms - 0.3)
     ax.set_xlabel(
         f"{scale.capitalize()} (log scale; 1 = no association)"
         if ratio
         else f"{scale.capitalize()} (0 = no association)"
     )
-    fig.suptitle(title)
+    fig.suptitle(title, color="firebrick" if failed else "black")
     ax.grid(axis="x", color="0.9")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=8.5)
+    fig.legend(loc="outside lower center", ncol=3, frameon=False, fontsize=8.5)
     return fig

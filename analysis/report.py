@@ -199,6 +199,15 @@ def _odds_ratio_section(inputs: ReportInputs) -> str:
         "standard errors (with strata and PSUs where the spec names them). Published: Jing et "
         "al., BMJ Open 2019, Table 3, for the models that reproduce it.</p>"
     ]
+    publication = inputs.results / "tables" / "publication_table.html"
+    if publication.exists():
+        parts.append(
+            "<h3>All models, as a paper's table</h3>"
+            '<p class="note">One row per level, the reference level as 1 (ref.), respondents per '
+            "level; also as <code>tables/publication_table.docx</code> (Word) and "
+            "<code>.tex</code> (LaTeX) for a manuscript.</p>"
+            f'<div style="overflow-x:auto">{publication.read_text(encoding="utf-8")}</div>'
+        )
     for name in inputs.shown:
         table = _csv(inputs.results / "tables" / f"odds_ratios_{name}.csv")
         if table is None:

@@ -17,13 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.cli_options import add_data, add_fits, add_models, add_out
+from analysis.cli_options import add_data, add_fits, add_lang, add_models, add_out
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.descriptive_tables import category_table, continuous_table, display_category_table
 from analysis.figures import save_figure
 from analysis.fit_inputs import load_fit, usable_fits
 from analysis.forest_plot import forest_plot
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
+from analysis.publication_table import ModelColumn, write_publication_table
+from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
 from models.frequentist import NOT_ESTIMABLE
@@ -97,7 +99,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     bayes_header = f"Bayes {short} (95% CrI{'; weighted' + weights if weighted_bayes else ''})"
     return pd.DataFrame(
         {
-            "term": table["term"],
+            "term": table["label"] if "label" in table else table["term"],
             bayes_header: [
                 _interval(*r)
                 for r in table[["posterior_median_or", "cri_low", "cri_high"]].to_numpy()
@@ -144,8 +146,20 @@ def table_notes(table: pd.DataFrame) -> list[str]:
     return notes
 
 
-def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str], dict | None]:
+def add_labels(table: pd.DataFrame, labeller: TermLabeller, predictors) -> pd.DataFrame:
+    """Insert ``label`` (readable term) after ``term``: "Local friends: 3 or more (ref: ...)"."""
+    labelled = table.copy()
+    labels = [labeller.term(term, predictors) for term in labelled["term"]]
+    labelled.insert(labelled.columns.get_loc("term") + 1, "label", labels)
+    return labelled
+
+
+def summarize_fit(
+    netcdf: Path, out_dir: Path, declarations: dict | None = None, lang: str = "en"
+) -> tuple[pd.DataFrame, list[str], dict | None]:
     """Write the tables and forest plot of one fit.
+
+    ``declarations`` (``{column: Declaration}``) give the labels of terms in ``lang``.
 
     Returns
     -------
@@ -161,6 +175,8 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
     attrs = idata.posterior.attrs
     frequentist = pd.read_csv(netcdf.with_name(f"{name}_frequentist.csv"))
     table = odds_ratio_table(idata, frequentist, fit.spec.published_model, family=fit.spec.family)
+    labeller = TermLabeller(declarations or {}, lang, fit.spec.reference_levels)
+    table = add_labels(table, labeller, fit.spec.predictors)
     table.insert(0, "model", name)
     table["bayes_weighted_likelihood"] = bool(fit.spec.weighted_likelihood)
     table["data_hash"] = attrs["data_hash"]
@@ -196,13 +212,25 @@ def summarize_fit(netcdf: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str],
             f"({group_sd['cri_low']:.2f}-{group_sd['cri_high']:.2f})\n\n"
         )
     status = "passed" if not failures else "FAILED: " + "; ".join(failures)
+    if failures:  # said first, on the model's own table, not only at its end
+        header = (
+            "**CONVERGENCE FAILED: do not interpret these estimates** (see the end of this "
+            "table; refit with more draws).\n\n" + header
+        )
     warnings = "".join(f"\n**Warning:** {note}\n" for note in table_notes(table))
     write_text(
         tables_dir / f"odds_ratios_{name}.md",
         header + to_markdown(display_table(table)) + warnings + f"\nConvergence: {status}\n",
     )
+    kind = "multilevel" if fit.spec.groups else "single-level"
+    title = f"{fit.label}: {_scale_words(table)}"
     save_figure(
-        forest_plot(table, f"{fit.label}: {_scale_words(table)}"),
+        forest_plot(
+            table,
+            title + (" (CONVERGENCE FAILED: do not interpret)" if failures else ""),
+            bayes_label=f"Bayesian {kind} (median, 95% CrI)",
+            failed=bool(failures),
+        ),
         figures_dir / f"forest_{name}.png",
         150,
     )
@@ -234,6 +262,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data(parser)
     add_out(parser)
     add_models(parser)
+    add_lang(parser)
     parser.add_argument(
         "--accept-convergence-failure",
         action="store_true",
@@ -264,11 +293,27 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    all_failures, group_sds = {}, []
+    all_failures, group_sds, columns = {}, [], []
+    data_path = args.data if args.data.exists() else None
+    declarations = declarations_beside(data_path)
+    lang = getattr(args, "lang", None) or default_language()
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for name in selection.usable:
-            table, failures, group_sd = summarize_fit(args.fits / f"{name}.nc", args.out)
-            print(f"\n=== {name}: {_scale_words(table)} of {table.attrs['outcome']} ===")
+            netcdf = args.fits / f"{name}.nc"
+            table, failures, group_sd = summarize_fit(netcdf, args.out, declarations, lang)
+            fit = load_fit(netcdf)
+            outcome = TermLabeller(declarations, lang).variable(fit.spec.outcome)
+            print(f"\n=== {name}: {_scale_words(table)}; outcome: {outcome} ===")
+            columns.append(
+                ModelColumn(
+                    name=name,
+                    label=fit.label,
+                    estimates=table,
+                    predictors=fit.spec.predictors,
+                    family=fit.spec.family,
+                    converged=not failures,
+                )
+            )
             print(display_table(table).to_string(index=False))
             for note in table_notes(table):
                 print(f"warning: {note}")
@@ -286,7 +331,15 @@ def run(args: argparse.Namespace) -> int:
         write_with(
             args.out / "tables" / "province_sd.csv", lambda p: sd_table.to_csv(p, index=False)
         )
-    print(f"\ntables in {args.out / 'tables'}, forest plots in {args.out / 'figures'}")
+    labeller = TermLabeller(declarations, lang)
+    data = pd.read_parquet(data_path) if data_path is not None else None
+    outcomes = {load_fit(args.fits / f"{c.name}.nc").spec.outcome for c in columns}
+    title = "Estimates by model" + (
+        f"; outcome: {labeller.variable(outcomes.pop())}" if len(outcomes) == 1 else ""
+    )
+    paths = write_publication_table(args.out / "tables", columns, labeller, data, title)
+    print(f"\npublication table (all models): {', '.join(str(p) for p in paths.values())}")
+    print(f"tables in {args.out / 'tables'}, forest plots in {args.out / 'figures'}")
     if all_failures:
         for name, failures in all_failures.items():
             for line in failures:

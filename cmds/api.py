@@ -33,19 +33,26 @@ from scipy import special
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.forest_plot import forest_plot
 from analysis.model_comparison import loo_comparison
-from analysis.odds_ratios import odds_ratio_table
+from analysis.odds_ratios import odds_ratio_table, reporting_scale
 from analysis.ppc import predictive_checks
+from analysis.summarize_cli import add_labels
+from analysis.term_labels import TermLabeller, default_language
 from cmds_common.atomic import write_with
 from cmds_common.constants import DEFAULT_SAMPLE_SIZE, DEFAULT_SEED
 from cmds_common.spec import ModelSpec, SpecError, load_spec, spec_from_dict
 from data_prep.analysis_dataset import to_analysis_table
 from data_prep.build_cli import load_input
 from data_prep.synthetic import generate_synthetic
+from data_prep.variables import synthetic_declarations
 from models.design import Design, build_design
 from models.fit_file import write_fit_netcdf
 from models.fitting import fit_model, spec_settings
 from models.parameter_names import free_parameter_names
 from models.sampling import SamplerSettings
+
+#: Key of ``DataFrame.attrs`` under which :func:`load_data` keeps the columns' declarations
+#: (labels for :meth:`Fit.summary` and :meth:`Fit.plot_forest`).
+DECLARATIONS_ATTR = "declarations"
 
 
 def load_data(
@@ -83,11 +90,15 @@ def load_data(
     """
     if path is None:
         raw, _ = generate_synthetic(n=n, seed=seed)
-        return to_analysis_table(raw)
-    table, _, findings = load_input(Path(path), Path(codebook) if codebook else None, encoding, [])
-    for finding in findings:
+        # typed as `make data` types it, so the data hash (and a saved fit) match the pipeline's
+        table = to_analysis_table(raw, synthetic_declarations())
+        table.attrs[DECLARATIONS_ATTR] = synthetic_declarations()
+        return table
+    loaded = load_input(Path(path), Path(codebook) if codebook else None, encoding, [])
+    for finding in loaded.findings:
         print(f"{finding.severity}: {finding}")
-    return table
+    loaded.table.attrs[DECLARATIONS_ATTR] = loaded.declarations
+    return loaded.table
 
 
 def _as_spec(model: str | Path | ModelSpec, name: str | None) -> ModelSpec:
@@ -152,9 +163,16 @@ class Fit:
             One row per term (as ``results/tables/odds_ratios_<model>.csv``), with the published
             OR where the spec names a published model.
         """
-        return odds_ratio_table(
+        table = odds_ratio_table(
             self.idata, self.frequentist, self.spec.published_model, family=self.spec.family
         )
+        # a table without declarations (not from load_data) gets the shipped CMDS labels
+        labeller = TermLabeller(
+            self.data.attrs.get(DECLARATIONS_ATTR) or synthetic_declarations(),
+            default_language(),
+            self.spec.reference_levels,
+        )
+        return add_labels(table, labeller, self.spec.predictors)
 
     def convergence(self) -> pd.DataFrame:
         """Run the convergence gate's checks (R-hat, bulk and tail ESS, divergences, E-BFMI)."""
@@ -169,7 +187,12 @@ class Fit:
 
     def plot_forest(self) -> Figure:
         """Forest plot of the Bayesian, weighted-logit and (where given) published ORs."""
-        return forest_plot(self.summary(), f"{self.spec.label}: odds ratios")
+        kind = "multilevel" if self.spec.groups else "single-level"
+        return forest_plot(
+            self.summary(),
+            f"{self.spec.label}: {reporting_scale(self.spec.family)[0]}s",
+            bayes_label=f"Bayesian {kind} (median, 95% CrI)",
+        )
 
     def ppc(self) -> pd.DataFrame:
         """Posterior predictive checks: observed against replicated, overall and by group.

@@ -37,3 +37,5 @@ FIGURES_DIR = RESULTS_DIR / "figures"
 
 ANALYSIS_DATA_FILE = "analysis_data.parquet"
 DATA_DICTIONARY_FILE = "data_dictionary.csv"
+#: The declarations of the analysis table's columns, beside it (labels for tables and figures).
+DECLARATIONS_FILE = "declarations.yaml"

@@ -10,6 +10,8 @@ A declarations file (a codebook's ``variables:`` section, or a dictionary for a 
         label_zh: 性别
         levels: [male, female]          # in order; reference = first level unless given
         reference: male
+        level_labels: {male: Male, female: Female}     # optional, for tables and figures
+        level_labels_zh: {male: 男, female: 女}
         source: {item: sex}             # codebooks only: where the values come from
       health_record:
         type: binary                    # two levels, stored as 0 (first) / 1 (second)
@@ -73,6 +75,8 @@ FIELDS = (
     "missing",
     "source",
     "in_table",
+    "level_labels",
+    "level_labels_zh",
 )
 
 
@@ -128,6 +132,9 @@ class Declaration:
         ``"provinces"`` for the province column.
     in_table
         ``False`` for a variable used only by the inclusion flow.
+    level_labels, level_labels_zh
+        Readable label of some or all levels (English, Chinese), for tables and figures;
+        a level without one is shown by its code.
     file, line
         Where it was declared.
     """
@@ -143,8 +150,22 @@ class Declaration:
     source: Source | None = None
     levels_from: str = ""
     in_table: bool = True
+    level_labels: dict[str, str] = field(default_factory=dict)
+    level_labels_zh: dict[str, str] = field(default_factory=dict)
     file: str = ""
     line: int = 0
+
+    def display_label(self, lang: str = "en") -> str:
+        """Return the label in ``lang`` (``"en"``/``"zh"``), else the English label or the name."""
+        if lang == "zh" and self.label_zh:
+            return self.label_zh
+        return self.label or self.name
+
+    def level_label(self, level: str, lang: str = "en") -> str:
+        """Return the label of ``level`` in ``lang``, else its English label, else the code."""
+        if lang == "zh" and level in self.level_labels_zh:
+            return self.level_labels_zh[level]
+        return self.level_labels.get(level, level)
 
     @property
     def is_province(self) -> bool:
@@ -195,6 +216,10 @@ class Declaration:
             out["source"] = self.source.to_dict()
         if not self.in_table:
             out["in_table"] = False
+        if self.level_labels:
+            out["level_labels"] = dict(self.level_labels)
+        if self.level_labels_zh:
+            out["level_labels_zh"] = dict(self.level_labels_zh)
         return out
 
 
@@ -297,6 +322,17 @@ def _parse_one(
         body.get("source"), f"{file} line {lines.get('source', line)}: {name}", problems
     )
     in_table = body.get("in_table", True)
+    level_labels = {}
+    for key in ("level_labels", "level_labels_zh"):
+        raw = body.get(key) or {}
+        at = f"{file} line {lines.get(key, line)}: {name}"
+        if not isinstance(raw, dict):
+            problems.append(f"{at}: '{key}:' must map levels to labels")
+            raw = {}
+        unknown_levels = sorted(set(map(_word, raw)) - set(allowed)) if allowed else []
+        if unknown_levels:
+            problems.append(f"{at}: '{key}:' names levels {unknown_levels} that are not declared")
+        level_labels[key] = {_word(k): str(v) for k, v in raw.items()}
     return Declaration(
         name=name,
         type=kind,
@@ -309,6 +345,8 @@ def _parse_one(
         source=source,
         levels_from=levels_from,
         in_table=in_table is not False and _word(in_table) != "no",
+        level_labels=level_labels["level_labels"],
+        level_labels_zh=level_labels["level_labels_zh"],
         file=file,
         line=line,
     )

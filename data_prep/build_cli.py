@@ -15,10 +15,11 @@ one for benchmarks. ``--input FILE`` uses your data instead:
 Both input paths end in the same checks (:mod:`data_prep.validation`) and in a design check of
 every requested spec (:mod:`data_prep.design_check`); only then is anything written.
 
-Writes ``analysis_data.parquet``, ``data_dictionary.csv``/``.md``, ``inclusion_flow.csv``/``.md``,
-``data_warnings.csv`` (legal but risky features: see :mod:`data_prep.validation`),
-``weight_summary.csv`` (Kish effective sample size, max/median weight), ``source.txt`` (with the
-survey wave) and, for synthetic data, ``synthetic_truth.csv`` (the true province effects),
+Writes ``analysis_data.parquet``, ``data_dictionary.csv``/``.md``, ``declarations.yaml``,
+``inclusion_flow.csv``/``.md``, ``data_warnings.csv`` (legal but risky features: see
+:mod:`data_prep.validation`), ``weight_summary.csv`` (Kish effective sample size, max/median
+weight), ``source.txt`` (with the survey wave) and, for synthetic data, ``synthetic_truth.csv``
+(the true province effects),
 ``synthetic_city_truth.csv`` (the true city effects) and ``synthetic_coefficients.csv`` (the
 2017-style columns' generating parameters). Nothing is written when the input or a spec's design
 is rejected.
@@ -39,6 +40,7 @@ from cmds_common.constants import (
     ANALYSIS_DATA_FILE,
     DATA_DICTIONARY_FILE,
     DATA_DIR,
+    DECLARATIONS_FILE,
     DEFAULT_SAMPLE_SIZE,
     DEFAULT_SEED,
 )
@@ -189,9 +191,12 @@ def write_outputs(
         print(f"survey weights: {describe(weights.iloc[0].to_dict())}")
     for finding in findings:
         print(f"{finding.severity}: {finding}")
-    dictionary = data_dictionary(
-        {n: d for n, d in declarations.items() if n in table.columns}
-    ).assign(wave=wave if wave else "")
+    in_table = {n: d for n, d in declarations.items() if n in table.columns}
+    dictionary = data_dictionary(in_table).assign(wave=wave if wave else "")
+    # what each column is, without the codebook's derivations (their raw items are not here)
+    described = {n: replace(d, source=None) for n, d in in_table.items()}
+    header = f"# Declarations of the columns of {ANALYSIS_DATA_FILE} (labels for every output)\n"
+    write_text(out_dir / DECLARATIONS_FILE, dump_declarations(described, wave, header))
     write_with(out_dir / DATA_DICTIONARY_FILE, lambda p: dictionary.to_csv(p, index=False))
     write_text((out_dir / DATA_DICTIONARY_FILE).with_suffix(".md"), to_markdown(dictionary))
     write_with(out_dir / FLOW_FILE, lambda p: flow.to_csv(p, index=False))

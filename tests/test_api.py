@@ -17,14 +17,35 @@ FORMULA = "health_record ~ local_medical_insurance + hukou + age_years + (1 | pr
 
 
 @pytest.fixture(scope="module")
-def small_fit(default_table):
-    return cmds.fit(FORMULA, default_table, name="api_test", draws=200, tune=200, seed=3)
+def small_fit():
+    data = cmds.load_data()  # carries the synthetic sample's declarations (labels)
+    return cmds.fit(FORMULA, data, name="api_test", draws=200, tune=200, seed=3)
+
+
+def test_load_data_is_the_pipeline_table(default_table):
+    from cmds_common.analysis_table import data_hash
+
+    assert data_hash(cmds.load_data()) == data_hash(default_table)
+
+
+def test_load_data_reads_a_coded_table_with_its_declarations(default_table, tmp_path):
+    path = tmp_path / "coded.csv"
+    default_table.to_csv(path, index=False)
+    table = cmds.load_data(path)
+    assert len(table) == len(default_table)
+    assert table["province"].nunique() == default_table["province"].nunique()
+    assert "province" in table.attrs[cmds.api.DECLARATIONS_ATTR]
 
 
 def test_fit_is_labelled_and_summarised(small_fit):
     assert small_fit.idata.posterior.attrs["model_name"] == "api_test"
     summary = small_fit.summary()
     assert list(summary["term"]) == ["local_medical_insurance_yes", "hukou_urban", "age_years"]
+    assert list(summary["label"]) == [
+        "Has medical insurance in the inflow area: Yes (ref: No)",
+        "Hukou (household registration) type: Urban (ref: Rural)",
+        "Age at the survey (May 2015) (per year)",
+    ]
     assert {"posterior_median_or", "cri_low", "cri_high", "r_hat", "ess_bulk"} <= set(summary)
     assert (summary["cri_low"] < summary["posterior_median_or"]).all()
     checks = small_fit.convergence()

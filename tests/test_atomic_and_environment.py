@@ -49,11 +49,9 @@ def test_environment_yml_matches_pyproject():
         for r in pyproject["dependencies"] + pyproject["optional-dependencies"]["dev"]
     )
     conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
-    conda_side = dict(
-        _name_and_spec(d)
-        for d in conda
-        if isinstance(d, str) and not d.startswith(("python", "pip"))
-    )
+    conda_side = dict(_name_and_spec(d) for d in conda if isinstance(d, str))
+    for name in ("python", "pip"):  # conda's own entries, not packages of pyproject
+        conda_side.pop(name, None)
     # conda writes an exact pin as "=5.28.*" where pip writes "==5.28.*"
     conda_side = {
         k: v.replace("=", "==", 1) if re.match(r"^=[^=]", v) else v for k, v in conda_side.items()

@@ -1,0 +1,164 @@
+"""Readable labels for model terms, from the variable declarations.
+
+A design names its columns by code: ``local_friends_ge3`` (an indicator of a level),
+``age_years`` (a continuous predictor), ``local_medical_insurance_yes:sex_female`` (an
+interaction). Tables and figures show them as the declarations describe them::
+
+    local_friends_ge3        -> Number of local friends: 3 or more (ref: Fewer than 3)
+    age_years                -> Age at the survey (May 2015) (per year)
+    a_yes:b_female           -> <label of a>: Yes (ref: No) x <label of b>: Female (ref: Male)
+
+The declarations come from the ``declarations.yaml`` that ``python -m data_prep`` writes beside
+the analysis table; a column without a declaration keeps its code with underscores turned into
+spaces. ``lang="zh"`` uses the Chinese labels (``label_zh``, ``level_labels_zh``) where the
+declarations give them (``LANG=zh`` in the environment selects it by default).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cmds_common.constants import DECLARATIONS_FILE
+from cmds_common.declarations import Declaration, DeclarationError, load_declarations
+
+LANGUAGES = ("en", "zh")
+#: Chinese for the units the shipped declarations use ("per year" -> "每年").
+_UNITS_ZH = {"years": "年", "year": "年", "index points": "分", "yuan": "元", "minutes": "分钟"}
+
+
+def default_language() -> str:
+    """Return ``"zh"`` when the ``LANG`` environment variable starts with ``zh``, else ``"en"``."""
+    return "zh" if os.environ.get("LANG", "").lower().startswith("zh") else "en"
+
+
+def declarations_beside(data_path: Path | None) -> dict[str, Declaration]:
+    """Return the declarations beside an analysis table (empty when none or unreadable)."""
+    if data_path is None:
+        return {}
+    path = Path(data_path).with_name(DECLARATIONS_FILE)
+    if not path.exists():
+        return {}
+    try:
+        return load_declarations(path)
+    except DeclarationError:
+        return {}
+
+
+def _plain(code: str) -> str:
+    text = code.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def _singular(unit: str) -> str:
+    return unit[:-1] if unit.endswith("s") else unit
+
+
+@dataclass(frozen=True)
+class TermPart:
+    """One variable of a term: its name and, for an indicator, the level it marks."""
+
+    variable: str
+    level: str | None = None
+
+
+@dataclass(frozen=True)
+class TermLabeller:
+    """Labels of variables, levels and terms in one language.
+
+    Parameters
+    ----------
+    declarations
+        ``{column: Declaration}`` (may be empty).
+    lang
+        ``"en"`` or ``"zh"``.
+    reference_levels
+        Reference level per variable as the model used it (a spec's ``reference:`` overrides
+        the declared one).
+    """
+
+    declarations: Mapping[str, Declaration] = field(default_factory=dict)
+    lang: str = "en"
+    reference_levels: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.lang not in LANGUAGES:
+            raise ValueError(f"lang must be one of {LANGUAGES}, not {self.lang!r}")
+
+    def variable(self, name: str) -> str:
+        """Return the label of a variable (its declared label, else the name in words)."""
+        decl = self.declarations.get(name)
+        return decl.display_label(self.lang) if decl else _plain(name)
+
+    def level(self, name: str, level: str) -> str:
+        """Return the label of one level of a variable."""
+        decl = self.declarations.get(name)
+        if decl is None:
+            return _plain(level)
+        label = decl.level_label(level, self.lang)
+        return _plain(label) if label == level else label
+
+    def reference(self, name: str) -> str | None:
+        """Return the reference level of a categorical variable, or ``None``."""
+        if name in self.reference_levels:
+            return self.reference_levels[name]
+        decl = self.declarations.get(name)
+        return decl.reference_level or None if decl else None
+
+    def unit(self, name: str) -> str:
+        """Return ``"per year"`` (``"每年"``) for a continuous variable declared in ``years``."""
+        decl = self.declarations.get(name)
+        unit = decl.unit if decl else ""
+        if self.lang == "zh":
+            return f"每{_UNITS_ZH.get(unit, unit or '单位')}"
+        return f"per {_singular(unit)}" if unit else "per unit"
+
+    def split(self, term: str, variables: Iterable[str]) -> list[TermPart]:
+        """Split a term name into its variables and levels.
+
+        Parameters
+        ----------
+        term
+            ``variable`` (continuous), ``variable_level`` (indicator) or such names joined by
+            ``:`` (an interaction).
+        variables
+            The model's predictor names (the longest matching name wins).
+
+        Raises
+        ------
+        ValueError
+            When a part of the term matches none of ``variables``.
+        """
+        names = sorted(set(variables), key=len, reverse=True)
+        parts = []
+        for piece in term.split(":"):
+            if piece in names:
+                parts.append(TermPart(piece))
+                continue
+            match = next((v for v in names if piece.startswith(f"{v}_")), None)
+            if match is None:
+                raise ValueError(f"term {term!r}: {piece!r} is none of the variables {names}")
+            parts.append(TermPart(match, piece[len(match) + 1 :]))
+        return parts
+
+    def part(self, part: TermPart, with_reference: bool = True) -> str:
+        """Return the label of one part: ``Label: Level (ref: ...)`` or ``Label (per unit)``."""
+        name = self.variable(part.variable)
+        if part.level is None:
+            return f"{name} ({self.unit(part.variable)})"
+        text = f"{name}: {self.level(part.variable, part.level)}"
+        reference = self.reference(part.variable)
+        if with_reference and reference:
+            ref = "参照" if self.lang == "zh" else "ref"
+            text += f" ({ref}: {self.level(part.variable, reference)})"
+        return text
+
+    def term(self, term: str, variables: Iterable[str]) -> str:
+        """Return the label of a whole term (parts of an interaction joined by " x ")."""
+        try:
+            parts = self.split(term, variables)
+        except ValueError:
+            return term
+        return " × ".join(self.part(p) for p in parts)
