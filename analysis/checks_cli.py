@@ -29,10 +29,12 @@ from analysis.ppc_plots import (
     overall_uptake_plot,
     p_value_histogram,
 )
-from analysis.province_plots import caterpillar_plot, shrinkage_plot, tile_map
+from analysis.province_plots import caterpillar_plot, shrinkage_plot, slopes_plot, tile_map
 from analysis.province_variation import group_effects, standardised_rates, variance_summaries
+from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
+from data_prep.variables import synthetic_declarations
 
 #: Factors with more levels get a histogram of p values instead of one row per level.
 MAX_GROUPS_SHOWN = 40
@@ -116,6 +118,13 @@ def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
     return checks
 
 
+def slope_labels(fit: LoadedFit) -> dict[str, str]:
+    """Readable labels of a fit's terms (declarations beside its data, else shipped ones)."""
+    declarations = declarations_beside(fit.data_path) if fit.data_path else {}
+    labeller = TermLabeller(declarations or synthetic_declarations(), default_language())
+    return {term: labeller.term(term, fit.spec.predictors) for term in fit.design.terms}
+
+
 def group_variation(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
     """Write the variation tables and figures of every grouping factor of a fit."""
     tables, figures, name = out_dir / "tables", out_dir / "figures", fit.name
@@ -136,6 +145,14 @@ def group_variation(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
         )
         suffix = "" if group.name == "province" else f"_{group.name}"
         save_figure(figure, figures / f"caterpillar_{name}{suffix}.png")
+        if group.slopes and family in ("bernoulli", "binomial"):
+            labels = slope_labels(fit)
+            save_figure(
+                slopes_plot(
+                    fit.idata, group.name, labels, f"{fit.label}: {label}-specific odds ratios"
+                ),
+                figures / f"slopes_{name}{suffix}.png",
+            )
         if group.name == "province":
             province_views(fit, effects, summary, out_dir)
     print(f"[{name}] variation by grouping factor:")
@@ -167,11 +184,15 @@ def province_views(
         shrinkage_plot(rates, overall, f"{fit.label}: partial pooling"),
         figures / f"shrinkage_{name}.png",
     )
+    by_province = rates.set_index("province")
     save_figure(
         tile_map(
-            rates.set_index("province")["standardised_rate"] * 100,
+            by_province["standardised_rate"] * 100,
             f"{fit.label}\nstandardised share with {fit.spec.outcome} = 1 by inflow province",
             f"Standardised share with {fit.spec.outcome} = 1 (%, posterior median)",
+            low=by_province["standardised_low"] * 100,
+            high=by_province["standardised_high"] * 100,
+            n=by_province["n"],
         ),
         figures / f"tilemap_{name}.png",
     )

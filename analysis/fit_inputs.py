@@ -34,6 +34,7 @@ class LoadedFit:
     data: pd.DataFrame | None = None
     design: Design | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    data_path: Path | None = None
 
     @property
     def label(self) -> str:
@@ -62,6 +63,7 @@ def load_fit(netcdf: Path, data_path: Path | None = None) -> LoadedFit:
             )
         fit.data, fit.design = data, build_design(data, spec)
         fit.labels = declared_labels(data_path)
+        fit.data_path = Path(data_path)
     return fit
 
 

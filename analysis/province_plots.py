@@ -5,12 +5,13 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps, colors
+from matplotlib import colormaps, colors, ticker
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from cmds_common.provinces import province_table
 
+_OR_TICKS = (0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 10, 20)
 #: Above this many groups the caterpillar drops its level labels but the five at each end.
 MAX_LABELLED_GROUPS = 60
 
@@ -127,7 +128,13 @@ def shrinkage_plot(
 
 
 def tile_map(
-    values: pd.Series, title: str, colour_label: str, number_format: str = "{:.0f}%"
+    values: pd.Series,
+    title: str,
+    colour_label: str,
+    number_format: str = "{:.0f}%",
+    low: pd.Series | None = None,
+    high: pd.Series | None = None,
+    n: pd.Series | None = None,
 ) -> Figure:
     """Tile-grid map of the 32 provincial units coloured by one value per province.
 
@@ -139,24 +146,36 @@ def tile_map(
     title, colour_label
         Figure title and colour-bar label.
     number_format
-        How each tile prints its value.
+        How each tile prints its value (and its interval).
+    low, high
+        The 95% interval of each value (same index). Each tile then prints it under the value,
+        and tiles fade with the interval's width (the widest is palest), so that a province
+        with 12 respondents does not look as certain as one with 280.
+    n
+        Respondents per province, printed on each tile.
     """
     layout = province_table().set_index("name_en")
     norm = colors.Normalize(values.min(), values.max())
     cmap = colormaps["viridis"]
-    fig, ax = plt.subplots(figsize=(9, 7.6), layout="constrained")
+    width = (high - low).reindex(values.index) if low is not None and high is not None else None
+    widest = float(width.max()) if width is not None and width.max() > 0 else 1.0
+    fig, ax = plt.subplots(figsize=(9.5, 8.2), layout="constrained")
     for name, value in values.items():
         col, row = layout.loc[name, ["tile_col", "tile_row"]]
-        colour = cmap(norm(value))
+        colour = colors.to_rgba(cmap(norm(value)))
+        if width is not None:  # blend towards white with the interval's relative width
+            fade = 0.65 * float(width[name]) / widest
+            colour = (*(c + (1 - c) * fade for c in colour[:3]), 1.0)
         ax.add_patch(Rectangle((col, -row), 0.95, 0.95, facecolor=colour, edgecolor="white"))
-        text_colour = "white" if norm(value) < 0.6 else "black"
+        luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+        text_colour = "white" if luminance < 0.5 else "black"
         label = name.replace(" ", "\n", 1) if len(name) > 10 else name
         ax.text(
-            col + 0.475, -row + 0.6, label, ha="center", va="center", fontsize=7, color=text_colour
+            col + 0.475, -row + 0.75, label, ha="center", va="center", fontsize=7, color=text_colour
         )
         ax.text(
             col + 0.475,
-            -row + 0.22,
+            -row + 0.43,
             number_format.format(value),
             ha="center",
             va="center",
@@ -164,6 +183,22 @@ def tile_map(
             fontweight="bold",
             color=text_colour,
         )
+        details = []
+        if width is not None:
+            interval = f"{number_format.format(low[name])}–{number_format.format(high[name])}"
+            details.append(interval.replace("%–", "–"))
+        if n is not None:
+            details.append(f"n={int(n[name])}")
+        if details:
+            ax.text(
+                col + 0.475,
+                -row + 0.15,
+                "\n".join(details) if len(" ".join(details)) > 14 else " ".join(details),
+                ha="center",
+                va="center",
+                fontsize=5.5,
+                color=text_colour,
+            )
     ax.set_xlim(-0.1, layout["tile_col"].max() + 1.05)
     ax.set_ylim(-layout["tile_row"].max() - 0.1, 1.05)
     ax.set_aspect("equal")
@@ -171,4 +206,94 @@ def tile_map(
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6)
     bar.set_label(colour_label)
     ax.set_title(title, fontsize=11)
+    if width is not None:
+        fig.text(
+            0.01,
+            0.01,
+            "Under each value: its 95% credible interval and the respondents. Paler tiles have "
+            "wider intervals (less certain).",
+            fontsize=8,
+        )
     return fig
+
+
+def slopes_plot(idata, group: str, labels: dict[str, str] | None = None, title: str = "") -> Figure:
+    """Each group's own odds ratio of every varying slope, beside the national one.
+
+    The group's slope on the log-odds scale is the fixed coefficient plus its deviation,
+    ``beta[term] + <group>_slope[group, term]``; the panels show its exp() per group (posterior
+    median and 95% CrI, sorted), the national odds ratio ``exp(beta[term])`` as a line with its
+    interval shaded, and 1 (no association) dashed.
+
+    Parameters
+    ----------
+    idata
+        A fit with ``beta`` (dim ``term``) and ``<group>_slope`` (dims ``group``,
+        ``slope_term``).
+    group
+        The grouping factor whose slopes vary.
+    labels
+        Readable label per slope term (default: the term).
+    title
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    posterior = idata.posterior
+    slope = posterior[f"{group}_slope"]
+    terms = [str(t) for t in slope["slope_term"].values]
+    levels = [str(level) for level in slope[group].values]
+    labels = labels or {}
+    fig, axes = plt.subplots(
+        1,
+        len(terms),
+        figsize=(4.2 * len(terms), 1.2 + 0.19 * len(levels)),
+        sharey=False,
+        layout="constrained",
+        squeeze=False,
+    )
+    for ax, term in zip(axes[0], terms, strict=True):
+        national = posterior["beta"].sel(term=term)
+        total = np.exp(national + slope.sel(slope_term=term))
+        stacked = total.stack(sample=("chain", "draw")).transpose(group, "sample").to_numpy()
+        median = np.median(stacked, axis=1)
+        low, high = np.quantile(stacked, [0.025, 0.975], axis=1)
+        order = np.argsort(median)
+        y = np.arange(len(levels))
+        national_or = np.exp(national.to_numpy().ravel())
+        lo_nat, mid_nat, hi_nat = np.quantile(national_or, [0.025, 0.5, 0.975])
+        ax.axvspan(lo_nat, hi_nat, color="C1", alpha=0.15, label="national OR, 95% CrI")
+        ax.axvline(mid_nat, color="C1", linewidth=1.2)
+        ax.axvline(1.0, color="black", linestyle="--", linewidth=0.8, label="OR = 1")
+        ax.errorbar(
+            median[order],
+            y,
+            xerr=[median[order] - low[order], high[order] - median[order]],
+            fmt="o",
+            color="C0",
+            markersize=3,
+            linewidth=0.9,
+            label="province OR, 95% CrI",
+        )
+        ax.set_xscale("log")
+        lo, hi = ax.get_xlim()
+        ax.set_xticks([t for t in _OR_TICKS if lo <= t <= hi])
+        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.set_yticks(y)
+        ax.set_yticklabels([levels[i] for i in order], fontsize=6.5)
+        ax.set_title(_wrap_title(labels.get(term, term)), fontsize=9)
+        ax.set_xlabel("Odds ratio (log scale)")
+        ax.grid(axis="x", color="0.9")
+    axes[0][0].legend(loc="lower right", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def _wrap_title(text: str, width: int = 40) -> str:
+    if len(text) <= width or ": " not in text:
+        return text
+    return text.replace(": ", ":\n", 1)
