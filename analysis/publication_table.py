@@ -91,7 +91,10 @@ def publication_table(
     estimates: dict[tuple[str, str, str | None], tuple[float, float, float]] = {}
     for model in models:
         for row in model.estimates.itertuples(index=False):
-            parts = labeller.split(row.term, model.predictors) if row.term else []
+            try:
+                parts = labeller.split(row.term, model.predictors)
+            except ValueError:  # a term the spec's variables do not explain: shown by its code
+                parts = []
             values = (row.posterior_median_or, row.cri_low, row.cri_high)
             if len(parts) != 1:
                 key = ("", row.term, None)
@@ -149,14 +152,16 @@ def publication_table(
         rows.append(row)
     for term in interactions:
         first = next(m for m in models if (m.name, "", term) in estimates)
-        parts = labeller.split(term, first.predictors)
+        try:
+            parts = labeller.split(term, first.predictors)
+            text = " × ".join(labeller.part(TermPart(p.variable, p.level), False) for p in parts)
+        except ValueError:
+            text = term
         row = {
             "variable": "interactions",
-            "variable_label": "Interactions",
+            "variable_label": "Interactions and other terms",
             "level": term,
-            "level_label": " × ".join(
-                labeller.part(TermPart(p.variable, p.level), False) for p in parts
-            ),
+            "level_label": text,
             "n": None,
             "reference": False,
         }
