@@ -41,6 +41,9 @@ figcaption { font-size: .9em; color: #444; margin-top: .3em; }
 .note { background: #f7f7f2; border-left: 4px solid #c9b458; padding: .5em 1em; font-size: .92em; }
 .fail { color: #b00020; font-weight: bold; } .pass { color: #1b7f3b; font-weight: bold; }
 nav a { margin-right: 1em; }
+td { overflow-wrap: break-word; } td.num, th.num { white-space: nowrap; }
+details { margin: .6em 0 1.2em; } summary { cursor: pointer; color: #333; }
+.lead { font-style: italic; color: #333; }
 """
 
 SCRIPT = """
@@ -147,8 +150,35 @@ def _left_out_section(inputs: ReportInputs) -> str:
     )
 
 
+def _details(summary: str, body: str) -> str:
+    """Collapse a long table under a one-line summary (HTML ``<details>``)."""
+    return f"<details><summary>{summary}</summary>{body}</details>"
+
+
+#: The sentence each section opens with: what it shows and how to read it.
+SECTION_LEADS = {
+    "data": "Who is analysed: the data source, the inclusion flow and Tables 1-2 beside the "
+    "published figures.",
+    "odds-ratios": "How each predictor goes with the outcome: odds ratios above 1 mean higher "
+    "odds, below 1 lower; the Bayesian, weighted-logit and published columns should agree.",
+    "checks": "Whether data simulated from each fitted model look like the observed data: a "
+    "Bayesian p near 0.5 is good, below 0.025 or above 0.975 flags a misfit.",
+    "variation": "How much the outcome differs between provinces (and other groups) once the "
+    "predictors are accounted for: SD, ICC and median odds ratio.",
+    "comparison": "Which model would predict new respondents best (PSIS-LOO); differences "
+    "smaller than about two standard errors are not clear differences.",
+    "weights": "How using the survey weights in the likelihood moves each estimate.",
+    "convergence": "Whether the sampler explored each posterior well enough for its numbers "
+    "to be trusted.",
+    "metadata": "What produced this report: data hash, seeds, sampler settings and package "
+    "versions.",
+}
+
+
 def _section(anchor: str, title: str, body: str) -> str:
-    return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>{body}</section>'
+    lead = SECTION_LEADS.get(anchor)
+    opening = f'<p class="lead">{html.escape(lead)}</p>' if lead else ""
+    return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>{opening}{body}</section>'
 
 
 def _data_section(inputs: ReportInputs) -> str:
@@ -181,7 +211,11 @@ def _data_section(inputs: ReportInputs) -> str:
         parts.append(
             "<h3>Tables 1-2 against the published figures</h3><p>Row % = share with a health "
             "record. p: Pearson chi-square; weighted p treats weights as frequencies (descriptive)."
-            "</p>" + _table(display_category_table(tables))
+            "</p>"
+            + _details(
+                f"{len(tables)} categories of {tables['variable'].nunique()} variables (table)",
+                _table(display_category_table(tables)),
+            )
         )
     continuous = _csv(inputs.results / "tables" / "table1_continuous.csv")
     if continuous is not None:
@@ -268,9 +302,8 @@ def _checks_table(checks: pd.DataFrame) -> str:
     percent = statistic.map(is_percent).map({True: 100.0, False: 1.0})
     columns = ["observed", "predicted_median", "pi_low", "pi_high"]
     shown = shown.assign(statistic=statistic, **{c: percent * shown[c] for c in columns})
-    return note + _table(
-        shown[["check", "variable", "level", "statistic", "n", *columns, "bayes_p"]]
-    )
+    table = _table(shown[["check", "variable", "level", "statistic", "n", *columns, "bayes_p"]])
+    return _details(note.removeprefix("<p>").removesuffix("</p>") + " (table)", table)
 
 
 def _model_checks(inputs: ReportInputs, name: str) -> str:
@@ -492,15 +525,25 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
         "<p>Every fit must have R-hat &le; 1.01 and bulk and tail ESS &ge; 400 for the "
         "intercept, coefficients, province SD(s) and effects, no divergent transitions, and "
         "E-BFMI &ge; 0.3 in every chain.</p>"
-        + (_table(table, "{:.3f}") if not table.empty else "<p>No fits found.</p>")
+        + (
+            _details(
+                f"{len(table)} fits: {int((table['status'] == 'passed').sum())} passed, "
+                f"{int((table['status'] != 'passed').sum())} failed (table)",
+                _table(table, "{:.3f}"),
+            )
+            if not table.empty
+            else "<p>No fits found.</p>"
+        )
         + "".join(batch_notes),
     )
     metadata = _section(
         "metadata",
         "Run metadata",
-        _table(pd.DataFrame(meta_rows))
-        + "<h3>Package versions</h3>"
-        + _table(pd.DataFrame(sorted(versions.items()), columns=["package", "version"])),
+        _details(f"Settings of {len(meta_rows)} fits (table)", _table(pd.DataFrame(meta_rows)))
+        + _details(
+            "Package versions (table)",
+            _table(pd.DataFrame(sorted(versions.items()), columns=["package", "version"])),
+        ),
     )
     any_failed = bool(len(table)) and bool((table["status"] != "passed").any())
     return convergence, metadata, any_failed
