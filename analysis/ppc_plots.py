@@ -115,7 +115,11 @@ def p_value_histogram(checks: pd.DataFrame, title: str) -> Figure:
 
 
 def calibration_plot(calibration: pd.DataFrame, title: str) -> Figure:
-    """Observed share against mean predicted probability by decile, with the diagonal."""
+    """Observed share against mean predicted probability by decile, with the diagonal.
+
+    Deciles whose observed share lies outside their 95% predictive interval are drawn as red
+    diamonds and counted in the legend.
+    """
     fig, ax = plt.subplots(figsize=(6, 6), layout="constrained")
     x = 100 * calibration["mean_predicted"]
     ax.errorbar(
@@ -131,7 +135,25 @@ def calibration_plot(calibration: pd.DataFrame, title: str) -> Figure:
         capsize=3,
         label="95% predictive interval of the decile's share",
     )
-    ax.scatter(x, 100 * calibration["observed"], color="black", zorder=3, label="observed share")
+    outside = (calibration["observed"] < calibration["pi_low"]) | (
+        calibration["observed"] > calibration["pi_high"]
+    )
+    ax.scatter(
+        x[~outside],
+        100 * calibration["observed"][~outside],
+        color="black",
+        zorder=3,
+        label="observed share",
+    )
+    if outside.any():
+        ax.scatter(
+            x[outside],
+            100 * calibration["observed"][outside],
+            color="firebrick",
+            marker="D",
+            zorder=4,
+            label=f"observed share outside its interval ({int(outside.sum())} of {len(outside)})",
+        )
     low = min(x.min(), 100 * calibration["observed"].min()) - 5
     high = max(x.max(), 100 * calibration["observed"].max()) + 5
     ax.plot([low, high], [low, high], ls="--", color="0.4", lw=0.8, label="perfect calibration")
@@ -187,4 +209,5 @@ def overall_uptake_plot(idata: xr.DataTree, title: str, outcome: str) -> Figure:
         f"Share with the outcome (%): replicated data sets (curve), observed {share:.1f}% (dot)",
         fontsize=9,
     )
+    fig.set_layout_engine("constrained")  # keeps the three-line title inside the figure
     return fig

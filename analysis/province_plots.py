@@ -92,16 +92,14 @@ def shrinkage_plot(
     raw, pooled = 100 * rates["raw_rate"], 100 * rates["fitted_rate"]
     sizes = 15 + 400 * rates["n"] / rates["n"].max()
     ax.scatter(raw, pooled, s=sizes, alpha=0.6, color="C0", edgecolor="black", lw=0.5)
-    for row in rates.loc[
-        (rates["n"] < rates["n"].quantile(0.2)) | (rates["n"] >= rates["n"].quantile(0.85))
-    ].itertuples():
-        ax.annotate(
-            getattr(row, factor),
-            (100 * row.raw_rate, 100 * row.fitted_rate),
-            fontsize=7,
-            xytext=(4, 3),
-            textcoords="offset points",
-        )
+    shrinkage = (raw - pooled).abs()
+    labelled = rates.loc[
+        (rates["n"] <= rates["n"].nsmallest(4).max())
+        | (rates["n"] >= rates["n"].nlargest(3).min())
+        | (shrinkage >= shrinkage.nlargest(4).min())
+    ]
+    span = float(max(raw.max(), pooled.max()) - min(raw.min(), pooled.min()) + 10)
+    _place_labels(ax, labelled, factor, span, right_edge=float(max(raw.max(), pooled.max()) + 5))
     low = min(raw.min(), pooled.min()) - 5
     high = max(raw.max(), pooled.max()) + 5
     ax.plot([low, high], [low, high], ls="--", color="0.4", lw=0.8, label="no pooling (y = x)")
@@ -125,6 +123,40 @@ def shrinkage_plot(
     ax.set_title(title, fontsize=11)
     ax.grid(color="0.92")
     return fig
+
+
+def _place_labels(
+    ax, rows: pd.DataFrame, factor: str, span: float, right_edge: float = np.inf
+) -> None:
+    """Label points without overlap: try six spots around each point, keep the first free one.
+
+    Sizes are estimated in data units from the axis span (7-point text on a 6.5-inch axis):
+    enough to keep labels apart, without a layout library.
+    """
+    unit = span / 65.0  # about one 7-point character width in data units
+    placed: list[tuple[float, float, float, float]] = []
+    for row in rows.sort_values("fitted_rate").itertuples():
+        name = str(getattr(row, factor))
+        x, y = 100 * row.raw_rate, 100 * row.fitted_rate
+        width, height = unit * 0.62 * len(name), unit * 1.3
+        for dx, dy, ha in (
+            (0.6, 0.4, "left"),
+            (0.6, -1.6, "left"),
+            (-0.6, 0.4, "right"),
+            (-0.6, -1.6, "right"),
+            (0.6, 2.2, "left"),
+            (-0.6, -3.4, "right"),
+        ):
+            left = x + dx * unit - (width if ha == "right" else 0.0)
+            bottom = y + dy * unit
+            box = (left, bottom, left + width, bottom + height)
+            free = all(
+                box[2] < b[0] or box[0] > b[2] or box[3] < b[1] or box[1] > b[3] for b in placed
+            )
+            if free and box[2] <= right_edge:
+                break
+        placed.append(box)
+        ax.annotate(name, (x, y), xytext=(x + dx * unit, bottom), fontsize=7, ha=ha, va="bottom")
 
 
 def tile_map(
