@@ -42,8 +42,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import special, stats
+from statsmodels.genmod.families import Binomial
+from statsmodels.genmod.generalized_linear_model import GLM
 
 from cmds_common.constants import INTERVAL_PROB
 from cmds_common.survey_weights import weight_summary
@@ -192,9 +193,7 @@ def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> 
     """
     X = np.column_stack([np.ones(len(design.y)), design.X])
     trials = design.trials if design.trials is not None else np.ones(len(design.y))
-    model = sm.GLM(
-        design.y / trials, X, family=sm.families.Binomial(), var_weights=design.weights * trials
-    )
+    model = GLM(design.y / trials, X, family=Binomial(), var_weights=design.weights * trials)
     with warnings.catch_warnings():
         # separation is reported per term below, in the table itself
         warnings.filterwarnings("ignore", message=".*[Pp]erfect separation.*")

@@ -427,3 +427,23 @@ def value_and_grad(theta, buffer):
 @numba.njit(cache=True, nogil=True)
 def _expand(theta, out, buffer):
     expand(theta, out, _address(buffer))
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST_MATH)
+def bernoulli_pointwise(eta, y, uniforms, loglik, predictive):
+    r"""Fill per-element Bernoulli log-likelihoods and predictive draws in one pass.
+
+    ``eta``, ``uniforms``: ``(draws, obs)`` linear predictors and U(0, 1) draws; ``y``:
+    ``(obs,)`` 0/1 outcomes. ``loglik`` gets :math:`y\eta - \log(1 + e^\eta)` and
+    ``predictive`` 1 where the uniform is below :math:`\mathrm{logit}^{-1}(\eta)`, else 0
+    (what NumPy's ``logaddexp`` route computes, without its temporaries).
+    """
+    n_draws, n_obs = eta.shape
+    for d in range(n_draws):
+        for i in range(n_obs):
+            value = eta[d, i]
+            e = math.exp(-abs(value))
+            softplus = max(value, 0.0) + math.log(1.0 + e)
+            loglik[d, i] = y[i] * value - softplus
+            prob = (1.0 if value >= 0.0 else e) / (1.0 + e)
+            predictive[d, i] = 1 if uniforms[d, i] < prob else 0
