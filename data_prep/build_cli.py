@@ -103,6 +103,19 @@ def _with_weight_exclusion(flow: pd.DataFrame, dropped: int, n: int) -> pd.DataF
     return flow_table(steps)
 
 
+#: What a user's input (file, codebook, dictionary, spec) can raise: each is reported in one
+#: message and nothing is written.
+INPUT_ERRORS = (
+    InputFileError,
+    DeclarationError,
+    CodebookError,
+    IngestError,
+    CodedDataError,
+    DataValidationError,
+    SpecError,
+)
+
+
 @dataclass
 class LoadedInput:
     """The analysis table from the user's file, with what describes it."""
@@ -321,15 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         specs = [load_spec(name) for name in args.spec or ["model1", "model2"]]
         loaded = load_input(args.input, args.codebook, args.encoding, specs, args.dictionary)
-    except (
-        InputFileError,
-        DeclarationError,
-        CodebookError,
-        IngestError,
-        CodedDataError,
-        DataValidationError,
-        SpecError,
-    ) as err:
+    except INPUT_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         print(f"nothing was written to {args.out}", file=sys.stderr)
         return 2

@@ -17,18 +17,13 @@ import sys
 from pathlib import Path
 
 from cmds_common.atomic import write_with
-from cmds_common.declarations import DeclarationError, type_table
+from cmds_common.declarations import type_table
 from cmds_common.reference import figure_value, published_figures
-from cmds_common.spec import SpecError
 from cmds_common.study import Study, StudyError, load_study
-from data_prep.build_cli import load_input, write_outputs
+from data_prep.build_cli import INPUT_ERRORS, load_input, write_outputs
 from data_prep.codebook import CodebookError, load_codebook
-from data_prep.coded_schema import CodedDataError
 from data_prep.flow import FlowStep, flow_table, parse_flow
-from data_prep.ingest import IngestError
-from data_prep.readers import InputFileError
 from data_prep.synthetic_factor_sample import generate_factor_sample, load_factor_params
-from data_prep.validation import DataValidationError
 
 
 def study_flow(study: Study, codebook_path: Path) -> list[FlowStep] | None:
@@ -86,16 +81,7 @@ def study_main(args: argparse.Namespace) -> int:
             flow=study_flow(study, codebook),
             columns=study.required_columns(),
         )
-    except (
-        StudyError,
-        InputFileError,
-        DeclarationError,
-        CodebookError,
-        IngestError,
-        CodedDataError,
-        DataValidationError,
-        SpecError,
-    ) as err:
+    except (StudyError, *INPUT_ERRORS) as err:
         print(f"error: {err}", file=sys.stderr)
         print(f"nothing was written to {args.out}", file=sys.stderr)
         return 2
