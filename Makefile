@@ -157,7 +157,7 @@ report:
 	@echo "$(RESULTS)/report.html is written by: make fit STUDY=$(STUDY)"
 endif
 
-validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets fitted (~10 min, not in CI)
+validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets fitted (~4 min on 2 cores, not in CI)
 	$(PYTHON) -m analysis validate --data $(DATA_FILE) --out $(RESULTS) --seed $(SEED) \
 		$(if $(REPLICATES),--replicates $(REPLICATES)) $(BATCH_ARGS)
 

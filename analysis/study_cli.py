@@ -68,11 +68,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", required=True, help="study name (studies/<name>) or folder")
     parser.add_argument("--data", type=Path, required=True, help="the study's analysis data")
     parser.add_argument("--out", type=Path, required=True, help="results folder of the study")
-    parser.add_argument("--sampler", choices=SAMPLERS, default="auto")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--chains", type=int)
-    parser.add_argument("--draws", type=int)
-    parser.add_argument("--tune", type=int)
+    parser.add_argument(
+        "--sampler", choices=SAMPLERS, default="auto", help="engine of the Bayesian fits"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the sampler and the matching"
+    )
+    parser.add_argument("--chains", type=int, help="chains per fit (default: the spec's, or 4)")
+    parser.add_argument("--draws", type=int, help="draws per chain (default: the spec's, or 1000)")
+    parser.add_argument("--tune", type=int, help="warm-up draws (default: the spec's, or 500)")
     parser.add_argument("--refit", action="store_true", help="refit even when a fit matches")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument(

@@ -259,7 +259,7 @@ def describe_main(argv: list[str]) -> int:
         prog="python -m data_prep describe",
         description="Write a starter dictionary (declarations) for a coded table, to edit.",
     )
-    parser.add_argument("file", type=Path)
+    parser.add_argument("file", type=Path, help="the coded table (.csv or .parquet) to describe")
     parser.add_argument("--out", type=Path, help="default: <file stem>_dictionary.yaml beside it")
     parser.add_argument("--encoding", help="text encoding of the input (e.g. gb18030)")
     args = parser.parse_args(argv)
@@ -286,15 +286,16 @@ def describe_main(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["describe"]:
-        return describe_main(argv[1:])
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser of ``python -m data_prep`` (``describe`` has its own)."""
     parser = argparse.ArgumentParser(
-        prog="python -m data_prep", description=__doc__.splitlines()[0]
+        prog="python -m data_prep",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument(
+        "--out", type=Path, default=DATA_DIR, help="folder the analysis data set is written to"
+    )
     parser.add_argument("--input", type=Path, help="your .sav, .dta, .csv or .parquet file")
     parser.add_argument("--codebook", type=Path, help="codebook YAML for a raw survey file")
     parser.add_argument(
@@ -315,13 +316,24 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help=f"synthetic sample size (default {DEFAULT_SAMPLE_SIZE}, or the study's)",
     )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the synthetic sample"
+    )
     parser.add_argument(
         "--population",
         choices=sorted(POPULATIONS),
         default="aged_60_plus",
         help="synthetic data: the paper's 60+ sample, or all ages 15+ (whole-wave sizes)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["describe"]:
+        return describe_main(argv[1:])
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.study:
         from data_prep.study_data import study_main

@@ -121,14 +121,25 @@ def _as_numbers(table: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
 
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of ``python -m models``."""
-    parser = argparse.ArgumentParser(prog="python -m models", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA_DIR / ANALYSIS_DATA_FILE)
+    parser = argparse.ArgumentParser(
+        prog="python -m models",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA_DIR / ANALYSIS_DATA_FILE,
+        help="analysis data set written by python -m data_prep",
+    )
     parser.add_argument(
         "--spec",
         action="append",
         help="shipped spec name (model1, model2) or path to a spec .yaml; repeatable",
     )
-    parser.add_argument("--out", type=Path, default=FITS_DIR)
+    parser.add_argument(
+        "--out", type=Path, default=FITS_DIR, help="folder the fits (<model>.nc) are written to"
+    )
     parser.add_argument(
         "--sampler",
         choices=SAMPLERS,
@@ -149,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chains", type=int, help=f"default {DEFAULT_CHAINS}, or the spec's")
     parser.add_argument("--draws", type=int, help=f"default {DEFAULT_DRAWS}, or the spec's")
     parser.add_argument("--tune", type=int, help=f"default {DEFAULT_TUNE}, or the spec's")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the sampler (same seed, same draws)"
+    )
     parser.add_argument(
         "--max-extra-batches",
         type=int,
