@@ -30,6 +30,8 @@ MODELS ?= model1 model2 model2_pooled model2_slopes model2_weighted
 # `make fit` runs the comparison when two or more of COMPARE are among MODELS.
 COMPARE ?= model2_pooled model2 model2_slopes
 MAIN_MODEL ?= model2
+# Proportional change in variance along these fits (the first is the reference)
+PCV ?= model0 model1 model2
 SPECS_DIR ?= models/specs
 ACCEPT_CONVERGENCE_FAILURE ?=
 # Your own data: DATA=file.sav|.dta (raw survey, read through CODEBOOK) or file.csv|.parquet (coded,
@@ -69,11 +71,12 @@ endif
 DATA_ARGS := $(if $(DATA),--input $(DATA)) $(if $(CODEBOOK),--codebook $(CODEBOOK)) \
 	$(if $(DICTIONARY),--dictionary $(DICTIONARY)) \
 	$(if $(ENCODING),--encoding $(ENCODING)) $(STUDY_ARGS)
-FIT_FILES := $(foreach m,$(MODELS),$(RESULTS)/fits/$(m).nc)
+# the PCV reference (model0) is fitted too, though not summarised
+FIT_FILES := $(foreach m,$(MODELS) $(filter-out $(MODELS),$(PCV)),$(RESULTS)/fits/$(m).nc)
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
 	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE)) $(if $(REFIT),--refit)
 
-.PHONY: help env data fit summarize ppc compare weights report validate grid bench wave examples test test-fast lint format clean clean-fits FORCE
+.PHONY: heterogeneity effects help env data fit summarize ppc compare weights report validate grid bench wave examples test test-fast lint format clean clean-fits FORCE
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -128,7 +131,7 @@ $(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml FORCE
 ifeq ($(STUDY),jing2019)
 fit: $(FIT_FILES) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison
 	$(MAKE) --no-print-directory summarize ppc $(if $(word 2,$(filter $(COMPARE),$(MODELS))),compare) \
-		$(if $(filter model2_weighted,$(MODELS)),weights)
+		effects $(if $(filter model2_weighted,$(MODELS)),weights)
 else
 # Another study: its data, then its whole analysis (fits are skipped when their key is unchanged).
 fit: $(DATA_FILE)
@@ -146,6 +149,10 @@ ppc: $(ENV_READY) ## Posterior predictive checks and provincial variation of the
 compare: $(ENV_READY) ## PSIS-LOO comparison of pooled, random-intercept and random-slope models
 	$(PYTHON) -m analysis compare --fits $(RESULTS)/fits --data $(DATA_FILE) --out $(RESULTS) --models $(COMPARE)
 
+effects: $(ENV_READY) ## Average marginal effects; contextual measures (ICC, MOR, IOR-80, PCV from model0 when fitted)
+	$(PYTHON) -m analysis effects --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) \
+		--models $(MODELS) --pcv $(PCV) --profiles studies/jing2019/profiles.yaml
+
 weights: $(ENV_READY) ## Survey-weighted (model2_weighted) against unweighted (model2) posteriors
 	$(PYTHON) -m analysis weights --fits $(RESULTS)/fits --data $(DATA_FILE) --out $(RESULTS)
 
@@ -156,6 +163,9 @@ else
 report:
 	@echo "$(RESULTS)/report.html is written by: make fit STUDY=$(STUDY)"
 endif
+
+heterogeneity: ## The third study (integration and health by sex x age x education): make fit STUDY=heterogeneity
+	$(MAKE) --no-print-directory fit STUDY=heterogeneity
 
 validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets fitted (~4 min on 2 cores, not in CI)
 	$(PYTHON) -m analysis validate --data $(DATA_FILE) --out $(RESULTS) --seed $(SEED) \

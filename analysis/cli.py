@@ -14,7 +14,9 @@ from types import ModuleType
 from analysis import (
     checks_cli,
     compare_cli,
+    effects_cli,
     grid_cli,
+    heterogeneity_cli,
     report_cli,
     study_cli,
     summarize_cli,
@@ -28,6 +30,11 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "ppc": (checks_cli, "posterior predictive checks and provincial variation (ICC, MOR, maps)"),
     "compare": (compare_cli, "PSIS-LOO comparison of fits of the same data"),
     "weights": (weights_cli, "survey-weighted against unweighted posteriors"),
+    "effects": (effects_cli, "average marginal effects; contextual measures (ICC, MOR, IOR, PCV)"),
+    "heterogeneity": (
+        heterogeneity_cli,
+        "subgroup effects (pooled Bayes, separate and interaction regressions), differences",
+    ),
     "report": (report_cli, "self-contained HTML report of a results folder"),
     "study": (study_cli, "a study's analysis (index, ANOVA, OLS, matching, Bayesian ATT, report)"),
     "validate": (validate_cli, "simulation-based calibration of the random-intercept model"),

@@ -549,6 +549,71 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
     return convergence, metadata, any_failed
 
 
+def _effects_section(results: Path, main_model: str) -> str:
+    """AMEs of the main model and the contextual measures of every multilevel logit fit."""
+    tables, figures = results / "tables", results / "figures"
+    parts = [
+        "<p>Average marginal effect (AME): the change in the predicted probability, averaged "
+        "over the respondents as they are, when everyone has the level instead of the "
+        "reference (or per unit of a continuous predictor). Contextual measures (Merlo): ICC, "
+        "each grouping factor's share of the between-group variance, MOR (median odds ratio "
+        "between like people in two random groups; 1 = place does not matter), IOR-80 for "
+        "province-level predictors, PCV (proportional change in the between-province variance "
+        "from the empty model).</p>"
+    ]
+    ame = _csv(tables / f"ame_{main_model}.csv")
+    if ame is not None:
+        parts.append(f"<h3>AMEs, {html.escape(main_model)}</h3>" + _table(ame, "{:.3f}"))
+    sensitivity = _csv(tables / f"prior_sensitivity_{main_model}.csv")
+    if sensitivity is not None:
+        flagged = sensitivity[sensitivity["flagged"]]
+        words = (
+            "none: every prior sensitivity is below 0.05."
+            if flagged.empty
+            else "; ".join(flagged["parameter"] + ": " + flagged["diagnosis"])
+        )
+        parts.append(
+            "<h3>Prior sensitivity (power scaling)</h3><p>Parameters flagged: "
+            f"{html.escape(words)}</p>" + _table(sensitivity, "{:.3f}")
+        )
+    prior = figures / f"prior_uptake_{main_model}.png"
+    if prior.exists():
+        parts.append(_image(prior, "Uptake implied by the priors alone"))
+    contextual = _csv(tables / "contextual_measures.csv")
+    if contextual is not None:
+        parts.append("<h3>Contextual measures</h3>" + _table(contextual, "{:.3f}"))
+        parts.append(_image(figures / "contextual_measures.png", "MOR and ICC per model"))
+    if len(parts) == 1:
+        parts.append('<p class="note">Not available: run make effects.</p>')
+    return _section(
+        "effects", "Effects on the probability scale; contextual measures", "".join(parts)
+    )
+
+
+def _heterogeneity_section(folder: Path) -> str:
+    """Show the third study's subgroup differences and forest plots (its results folder)."""
+    differences = _csv(folder / "tables" / "subgroup_differences.csv")
+    if differences is None:
+        body = '<p class="note">Not available: run make fit STUDY=heterogeneity.</p>'
+        return _section("heterogeneity", "Heterogeneity by sex, age and education", body)
+    parts = [
+        "<p>Does the effect of each integration dimension on self-rated health differ between "
+        "women and men, 45-59 and 15-29, senior high school or more and less? Differences of "
+        "the effect per point (log cumulative odds ratio), like compared with like; "
+        "prob_greater is the posterior probability that the effect is larger in the first "
+        "group. Beside them the separate regressions per subgroup and the interaction model, "
+        "and the truth on synthetic data.</p>",
+        _table(differences, "{:.3f}"),
+    ]
+    for path in sorted((folder / "figures").glob("subgroup_forest_*.png")):
+        term = path.stem.removeprefix("subgroup_forest_").replace("_", " ")
+        parts.append(_image(path, f"Effect of {term} by subgroup, three methods"))
+    ame = _csv(folder / "tables" / "ame_heterogeneity.csv")
+    if ame is not None:
+        parts.append("<h3>AMEs on the health categories</h3>" + _table(ame, "{:.3f}"))
+    return _section("heterogeneity", "Heterogeneity by sex, age and education", "".join(parts))
+
+
 def build_report(inputs: ReportInputs) -> str:
     """Assemble the report's HTML from the files of a finished run."""
     convergence, metadata, any_failed = _convergence_and_metadata(inputs)
@@ -565,6 +630,8 @@ def build_report(inputs: ReportInputs) -> str:
         _variation_section(inputs),
         _comparison_section(inputs),
         _weights_section(inputs),
+        _effects_section(inputs.results, inputs.main_model),
+        _heterogeneity_section(inputs.results / "heterogeneity"),
         convergence,
         metadata,
     ]
@@ -577,6 +644,8 @@ def build_report(inputs: ReportInputs) -> str:
             ("variation", "Groups"),
             ("comparison", "Comparison"),
             ("weights", "Weights"),
+            ("effects", "Effects"),
+            ("heterogeneity", "Heterogeneity"),
             ("convergence", "Convergence"),
             ("metadata", "Metadata"),
         )
@@ -591,5 +660,25 @@ def build_report(inputs: ReportInputs) -> str:
         f"<p>Reproduction and multilevel extension of Jing et al., BMJ Open 2019;9:e034255. "
         f"Report written {created}.</p>{banner}{_left_out_section(inputs)}<nav>{nav}</nav>"
         + "".join(sections)
+        + "</body></html>"
+    )
+
+
+def heterogeneity_report(results: Path, title: str, model: str, failures: list[str]) -> str:
+    """Build the heterogeneity study's own page: subgroup differences, forest plots, effects."""
+    created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    banner = (
+        '<p class="fail">The fit failed its convergence checks: '
+        + html.escape("; ".join(failures))
+        + "</p>"
+        if failures
+        else '<p class="pass">The fit passed the convergence checks.</p>'
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style><script>{SCRIPT}</script>"
+        f"</head><body><h1>{html.escape(title)}</h1><p>Report written {created}.</p>{banner}"
+        + _heterogeneity_section(results)
+        + _effects_section(results, model)
         + "</body></html>"
     )

@@ -30,6 +30,7 @@ from analysis.factor_index import FactorIndex
 from analysis.figures import save_figure
 from analysis.fit_inputs import load_fit
 from analysis.g_computation import att_draws, province_effects, summarise_draws
+from analysis.heterogeneity_cli import run_heterogeneity_study
 from analysis.study_plots import (
     balance_plot,
     caterpillar_plot,
@@ -219,4 +220,4 @@ def run_treatment_index(study: Study, args: argparse.Namespace) -> int:
 
 
 #: ``analysis:`` of a study -> the function that runs it.
-RUNNERS = {"treatment_index": run_treatment_index}
+RUNNERS = {"treatment_index": run_treatment_index, "heterogeneity": run_heterogeneity_study}

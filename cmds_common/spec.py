@@ -28,7 +28,9 @@ and ``a*b`` for ``a + b + a:b``; ``(1 | province) + (1 | city)`` for several gro
 (any column); ``(1 | province/city)`` for cities nested in provinces (``(1 | province) +
 (1 | province:city)``, the second factor named ``province_city`` with levels ``"P:C"``);
 ``(1 + a + b | group)`` for correlated random intercept and slopes of ``a`` and ``b`` (which must
-also be fixed terms; slopes by one grouping factor at most); no group term for a pooled model.
+also be fixed terms; slopes by one grouping factor at most); ``(0 + a + b | group)`` for slopes
+without a group intercept, each term's deviations independent with their own SD (as Bambi reads
+the term; lme4 would correlate them); no group term for a pooled model.
 Binomial outcomes name their trials in the ``trials:`` key (formulae cannot read brms'
 ``y | trials(n)``). Group-level predictors are columns of ``cmds_common/province_covariates.csv``.
 ``strata:`` and ``psu:`` name the survey's design columns (declared with the roles ``stratum``
@@ -179,10 +181,14 @@ class GroupTerm:
         ``("province", "city")`` for the city-within-province term of ``(1 | province/city)``.
     slopes
         Fixed terms with a random slope by this factor (``"a"`` or ``"a:b"``).
+    intercept
+        Whether the factor has a random intercept: ``False`` for ``(0 + a | group)``, whose
+        slopes are then independent of one another (no correlation matrix).
     """
 
     factor: tuple[str, ...]
     slopes: tuple[str, ...] = ()
+    intercept: bool = True
 
     @property
     def name(self) -> str:
@@ -192,7 +198,8 @@ class GroupTerm:
     @property
     def formula(self) -> str:
         """The term written back, e.g. ``(1 + a | province:city)``."""
-        return f"({' + '.join(['1', *self.slopes])} | {':'.join(self.factor)})"
+        first = "1" if self.intercept else "0"
+        return f"({' + '.join([first, *self.slopes])} | {':'.join(self.factor)})"
 
 
 @dataclass(frozen=True)
@@ -264,6 +271,7 @@ def parse_formula(formula: str) -> ParsedFormula:
         raise SpecError(f"cannot read formula {formula!r}: {err}") from err
     terms: list[str] = []
     groups: dict[tuple[str, ...], list[str]] = {}
+    with_intercept: set[tuple[str, ...]] = set()
     for term in description.terms:
         kind = type(term).__name__
         if kind == "Intercept":
@@ -273,6 +281,8 @@ def parse_formula(formula: str) -> ParsedFormula:
             slopes = groups.setdefault(factor, [])
             if type(term.expr).__name__ != "Intercept":
                 slopes.append(_term_name(term.expr, formula))
+            else:
+                with_intercept.add(factor)
         else:
             terms.append(_term_name(term, formula))
     for slopes in groups.values():
@@ -284,7 +294,10 @@ def parse_formula(formula: str) -> ParsedFormula:
         lhs,
         predictors,
         tuple(terms),
-        tuple(GroupTerm(factor, tuple(slopes)) for factor, slopes in groups.items()),
+        tuple(
+            GroupTerm(factor, tuple(slopes), factor in with_intercept)
+            for factor, slopes in groups.items()
+        ),
     )
 
 

@@ -11,7 +11,8 @@ Keys (paths are relative to the study's folder unless they start with a package 
     then ``python -m analysis study``.
 ``analysis``
     (``pipeline: study`` only) which runner of ``python -m analysis study`` does the analysis:
-    ``treatment_index`` (:mod:`analysis.treatment_study`). A study of a new kind adds a runner
+    ``treatment_index`` (:mod:`analysis.treatment_study`), ``heterogeneity``
+    (:mod:`analysis.heterogeneity_cli`). A study of a new kind adds a runner
     there (one entry of ``analysis.study_cli.RUNNERS``).
 ``published``
     The published figures (CSV with source, in ``cmds_common/published/``).
@@ -19,7 +20,8 @@ Keys (paths are relative to the study's folder unless they start with a package 
     The codebook a raw file is read through, and the inclusion flow that replaces the
     codebook's own (same step format as a codebook's ``flow:``, :mod:`data_prep.flow`).
 ``synthetic``
-    Parameter file of the synthetic default sample (:mod:`data_prep.synthetic_factor_sample`).
+    Parameter file of the synthetic default sample (:mod:`data_prep.synthetic_factor_sample`;
+    for ``analysis: heterogeneity``, :mod:`data_prep.synthetic_subgroups`).
 ``treatment``, ``covariates``, ``index``, ``matching``
     The analysis: treatment variable with its control and treated levels, adjustment
     covariates, the factor-analysis index (dimensions -> items, reversed items), matching
@@ -27,6 +29,10 @@ Keys (paths are relative to the study's folder unless they start with a package 
 ``specs``, ``province_effects_spec``, ``effect_term``
     Bayesian model specs (format of ``models/specs``), the one with a province-varying effect
     and the effect's term name.
+``heterogeneity``
+    (``analysis: heterogeneity``) the partially pooled model and the interaction model (spec
+    names in the study's ``specs/``), the subgroup column, the factors whose combinations are
+    the subgroups, and the named comparisons (``name``, ``variable``, ``level``, ``versus``).
 
 Nothing here imports a pipeline package, so every stage may read a study.
 """
@@ -61,6 +67,7 @@ KEYS = {
     "specs",
     "province_effects_spec",
     "effect_term",
+    "heterogeneity",
     "models",
     "compare",
     "main_model",

@@ -24,6 +24,11 @@ from data_prep.build_cli import INPUT_ERRORS, load_input, write_outputs
 from data_prep.codebook import CodebookError, load_codebook
 from data_prep.flow import FlowStep, flow_table, parse_flow
 from data_prep.synthetic_factor_sample import generate_factor_sample, load_factor_params
+from data_prep.synthetic_subgroups import (
+    generate_subgroup_sample,
+    load_params,
+    write_subgroup_sample,
+)
 
 
 def study_flow(study: Study, codebook_path: Path) -> list[FlowStep] | None:
@@ -64,12 +69,25 @@ def build_study_synthetic(study: Study, out_dir: Path, seed: int, n: int | None 
     return path
 
 
+def build_subgroup_synthetic(study: Study, out_dir: Path, seed: int, n: int | None = None) -> Path:
+    """Write the heterogeneity study's synthetic sample and its truth; return the table's path."""
+    sample = generate_subgroup_sample(load_params(study.path("synthetic")), n=n, seed=seed)
+    path = write_subgroup_sample(sample, out_dir)
+    print(f"wrote {path} ({len(sample.table)} respondents, seed {seed}) and the generating truth")
+    return path
+
+
+#: A study's ``analysis:`` -> the builder of its synthetic default sample.
+SYNTHETIC_BUILDERS = {"heterogeneity": build_subgroup_synthetic}
+
+
 def study_main(args: argparse.Namespace) -> int:
     """``python -m data_prep --study NAME [--input FILE]``; return the exit status."""
     try:
         study = load_study(args.study)
         if args.input is None:
-            build_study_synthetic(study, args.out, args.seed, args.n)
+            builder = SYNTHETIC_BUILDERS.get(study.raw.get("analysis"), build_study_synthetic)
+            builder(study, args.out, args.seed, args.n)
             return 0
         codebook = args.codebook or study.path("codebook")
         loaded = load_input(

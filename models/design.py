@@ -17,13 +17,15 @@ class GroupDesign:
     """One grouping factor on the data: name, each row's group index and the group labels.
 
     ``levels`` of a nested factor such as ``province:city`` are ``"Guangdong:Shenzhen"``;
-    ``slope_columns`` are the columns of ``X`` whose slopes vary by this factor.
+    ``slope_columns`` are the columns of ``X`` whose slopes vary by this factor; ``intercept``
+    is ``False`` for a ``(0 + a | group)`` term (slopes only).
     """
 
     name: str
     idx: np.ndarray
     levels: list[str]
     slope_columns: list[int] = field(default_factory=list)
+    intercept: bool = True
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,7 @@ def _group_design(
         factor.cat.codes.to_numpy().astype(np.int64),
         [str(c) for c in factor.cat.categories],
         slopes,
+        group.intercept,
     )
 
 

@@ -46,6 +46,17 @@ Variants, chosen by the spec:
      1.96} \approx 6.8` of the average one for 95% of provinces at the prior's 95th
      percentile of :math:`\tau_k`, still wide for slopes; the scale 1 let the sampler wander
      into large :math:`\tau_k` with tiny :math:`z_{jk}`, the ridge where it mixed slowly.
+* **independent slopes without a group intercept** ``(0 + a + b | g)`` (as Bambi reads such a
+  term): each slope column :math:`k` of ``a``, ``b`` gets deviations
+  :math:`v_{gk} = \tau_k z_{gk}`, :math:`z_{gk} \sim \mathcal N(0, 1)`,
+  :math:`\tau_k \sim \operatorname{HalfNormal}(s_\tau)` (``priors.slope_sd_scale``, else
+  :math:`s_\sigma`), no correlation matrix; :math:`\operatorname{logit}(p_i)` gains
+  :math:`\sum_k v_{g[i]k} x_{ik}`, so group :math:`g`'s slope of column :math:`k` is
+  :math:`\beta_k + v_{gk}`, partially pooled towards :math:`\beta_k`. Named ``g_slope_sigma``
+  (dim ``slope_term``), ``g_slope_offset`` and the Deterministic ``g_slope`` (dims ``g``,
+  ``slope_term``). This expresses effects that vary by a subgroup (e.g. sex x age group x
+  education cells) while the group's main effects stay fixed terms.
+
 Indicator predictors have :math:`\operatorname{sd}(x_k)` taken as 1, so a priori an odds ratio
 lies in (0.14, 7.1) with 95% probability; continuous predictors (centred at their mean) get the
 same prior per standard deviation. :math:`\alpha` is the log-odds of a record for a respondent at
@@ -99,8 +110,9 @@ def model_coords(design: Design, spec: ModelSpec) -> dict[str, list]:
     if slope_group is not None:
         slope_terms = [design.terms[k] for k in slope_group.slope_columns]
         coords["slope_term"] = slope_terms
-        coords["effect"] = ["intercept", *slope_terms]
-        coords["effect_bis"] = coords["effect"]
+        if slope_group.intercept:
+            coords["effect"] = ["intercept", *slope_terms]
+            coords["effect_bis"] = coords["effect"]
     if design.group_predictor_names:
         coords["group_predictor"] = list(design.group_predictor_names)
     if design.family == "cumulative_logit":
@@ -170,6 +182,8 @@ def _group_terms(
         group_X = pm.Data(f"{name}_X", design.group_X, dims=(name, "group_predictor"))
         gamma = pm.Normal(f"{name}_gamma", mu=0.0, sigma=1.0, dims="group_predictor")
         mean = pm.math.dot(group_X, gamma)
+    if group.slope_columns and not group.intercept:
+        return _independent_slopes(design, spec, group, X, group_idx)
     if not group.slope_columns:
         sigma = pm.HalfNormal(f"{name}_sigma", sigma=sd_scale)
         offset = pm.Normal(f"{name}_offset", mu=0.0, sigma=1.0, dims=name)
@@ -197,6 +211,21 @@ def _group_terms(
     slope = pm.Deterministic(f"{name}_slope", deviations[:, 1:], dims=(name, "slope_term"))
     slope_X = X[:, group.slope_columns]
     return effect[group_idx] + (slope_X * slope[group_idx]).sum(axis=1)
+
+
+def _independent_slopes(
+    design: Design, spec: ModelSpec, group: GroupDesign, X: pt.TensorVariable, group_idx
+) -> pt.TensorVariable:
+    """Uncorrelated, non-centred slope deviations of a ``(0 + a | group)`` term, per row."""
+    name = group.name
+    tau = pm.HalfNormal(
+        f"{name}_slope_sigma",
+        sigma=spec.priors.slope_scale * outcome_scale(design)[1],
+        dims="slope_term",
+    )
+    offset = pm.Normal(f"{name}_slope_offset", mu=0.0, sigma=1.0, dims=(name, "slope_term"))
+    slope = pm.Deterministic(f"{name}_slope", offset * tau, dims=(name, "slope_term"))
+    return (X[:, group.slope_columns] * slope[group_idx]).sum(axis=1)
 
 
 def _intercept_at_means(

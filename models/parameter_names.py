@@ -29,7 +29,8 @@ def free_parameter_names(spec: ModelSpec) -> list[str]:
     names = ["intercept", "beta"] if spec.family in FAMILIES_WITH_INTERCEPT else ["beta"]
     names += {"gaussian": ["sigma"], "cumulative_logit": ["cutpoints"]}.get(spec.family, [])
     for group in spec.groups:
-        names += [f"{group.name}_sigma", f"{group.name}_effect"]
+        if group.intercept:  # a (0 + a | g) term has slopes only
+            names += [f"{group.name}_sigma", f"{group.name}_effect"]
         if group.slopes:
             names += [f"{group.name}_slope_sigma", f"{group.name}_slope"]
     if spec.group_predictors:

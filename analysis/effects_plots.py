@@ -1,0 +1,62 @@
+"""Figure of Merlo's contextual measures: MOR and ICC per model and grouping factor."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+def contextual_plot(table: pd.DataFrame) -> Figure:
+    """Two panels, MOR and ICC, one row per model x grouping factor, with 95% intervals.
+
+    Parameters
+    ----------
+    table
+        :func:`analysis.contextual.contextual_measures` rows of several models (``model``,
+        ``measure``, ``factor``, ``median``, ``low``, ``high``).
+    """
+    rows_shown = int((table["measure"] == "mor").sum())
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.4 * rows_shown + 1.8))
+    for ax, measure, label in (
+        (axes[0], "mor", "median odds ratio (MOR)"),
+        (axes[1], "icc", "intraclass correlation (latent scale)"),
+    ):
+        rows = table[table["measure"] == measure].reset_index(drop=True)
+        y = np.arange(len(rows))[::-1]
+        ax.hlines(y, rows["low"], rows["high"], color="C0")
+        ax.plot(rows["median"], y, "o", color="C0")
+        ax.set_yticks(y, rows["model"] + ": " + rows["factor"], fontsize=8)
+        ax.set_xlabel(label)
+        if measure == "mor":
+            ax.axvline(1.0, color="0.6", lw=0.8, ls="--")
+    fig.suptitle("Between-group variation: Merlo's contextual measures (95% intervals)")
+    fig.tight_layout()
+    return fig
+
+
+def prior_uptake_plot(summary: pd.DataFrame, overall: np.ndarray, title: str) -> Figure:
+    """Histogram of the prior's overall uptake and each group's 95% prior interval.
+
+    Parameters
+    ----------
+    summary, overall
+        Output of :func:`analysis.prior_checks.prior_uptake`.
+    title
+        Figure title.
+    """
+    groups = summary[summary["group"] != "overall"].sort_values("median")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, max(4.0, 0.16 * len(groups) + 1.5)))
+    left.hist(overall, bins=40, range=(0, 1), color="C0", alpha=0.8)
+    left.set_xlabel("overall uptake implied by the prior")
+    left.set_ylabel("prior draws")
+    y = np.arange(len(groups))
+    right.hlines(y, groups["low"], groups["high"], color="0.5")
+    right.plot(groups["median"], y, "o", color="C0", ms=3)
+    right.set_yticks(y, groups["group"], fontsize=6)
+    right.set_xlim(0, 1)
+    right.set_xlabel("uptake among the group's respondents (prior median, 95% interval)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,188 @@
+"""Command line: subgroup effects of a study's heterogeneity model beside the frequentist ones.
+
+``python -m analysis heterogeneity --study studies/heterogeneity/study.yaml --fits F --out O``
+reads the study's ``heterogeneity:`` settings (model, interaction model, subgroup column,
+named comparisons), the fit ``F/<model>.nc`` and its data, fits the separate regressions per
+subgroup and the single-level interaction model, and writes ``O/tables/subgroup_effects.csv``
+(three methods, with the truth when the data folder holds ``subgroup_slope_truth.csv``),
+``O/tables/subgroup_differences.csv``/``.md`` (posterior probabilities that effects differ) and
+``O/figures/subgroup_forest_<term>.png`` (one per varying term), and the fit's convergence
+checks, ``O/tables/convergence_<model>.csv`` (failures printed as warnings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.cli_options import add_data, add_fits, add_out
+from analysis.convergence import convergence_checks, failure_messages
+from analysis.figures import save_figure
+from analysis.fit_inputs import default_data_path, load_fit
+from analysis.heterogeneity import (
+    difference_table,
+    effects_long,
+    slope_group,
+    subgroup_effect_draws,
+    summarise_draws,
+)
+from analysis.heterogeneity_plots import subgroup_forest_plot
+from analysis.report import heterogeneity_report
+from cmds_common.atomic import write_text, write_with
+from cmds_common.markdown import to_markdown
+from cmds_common.spec import load_spec
+from cmds_common.study import Study
+from cmds_common.yaml_text import load_yaml
+from models.fit_cli import fit_spec
+from models.fitting import spec_settings
+from models.parameter_names import free_parameter_names
+from models.subgroup_frequentist import interaction_effects, interaction_fit, stratified_effects
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``python -m analysis heterogeneity``."""
+    parser.add_argument(
+        "--study",
+        type=Path,
+        default=Path("studies/heterogeneity/study.yaml"),
+        help="study file with a 'heterogeneity:' section; its specs/ folder holds the models",
+    )
+    add_fits(parser)
+    add_data(parser, beside_fits=True)
+    add_out(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the subgroup tables and forest plots of a saved fit; return 0 or 1 (convergence)."""
+    study = load_yaml(args.study.read_text(encoding="utf-8"))
+    data_path = args.data or default_data_path(args.fits)
+    failures = subgroup_analysis(
+        study["heterogeneity"], args.study.parent / "specs", args.fits, data_path, args.out
+    )
+    return 0 if not failures else 1
+
+
+def subgroup_analysis(
+    settings: dict, specs: Path, fits: Path, data_path: Path, out: Path
+) -> list[str]:
+    """Subgroup effects, differences, forest plots and convergence of the heterogeneity fit.
+
+    Parameters
+    ----------
+    settings
+        The study's ``heterogeneity:`` mapping (model, interaction_model, subgroup, factors,
+        contrasts).
+    specs
+        Folder of the study's specs (the interaction model's spec is read from it).
+    fits, data_path, out
+        Folder of the fit ``<model>.nc``, the data it was fitted to, the results folder.
+
+    Returns
+    -------
+    list of str
+        Convergence failures of the fit (empty when it passed).
+    """
+    fit = load_fit(fits / f"{settings['model']}.nc", data_path)
+    table, by = fit.data, settings["subgroup"]
+    group = slope_group(fit.spec)
+    draws = subgroup_effect_draws(fit.idata.posterior, group)
+    terms = [str(t) for t in draws["slope_term"].values]
+    pooled = summarise_draws(draws, group)
+    stratified = stratified_effects(table, fit.spec, by, terms)
+    interaction_spec = load_spec(specs / f"{settings['interaction_model']}.yaml")
+    interaction = interaction_fit(table, interaction_spec, by, terms)
+    truth_path = Path(data_path).parent / "subgroup_slope_truth.csv"
+    truth = None
+    if truth_path.exists():
+        truth = pd.read_csv(truth_path).rename(columns={"dimension": "term"})
+    effects = effects_long(pooled, stratified, interaction_effects(interaction, terms), truth)
+    differences = difference_table(
+        draws, table, by, settings["factors"], settings["contrasts"], stratified, interaction, truth
+    )
+    tables, figures = out / "tables", out / "figures"
+    write_with(tables / "subgroup_effects.csv", lambda p: effects.to_csv(p, index=False))
+    write_with(tables / "subgroup_differences.csv", lambda p: differences.to_csv(p, index=False))
+    write_text(tables / "subgroup_differences.md", _differences_markdown(differences, fit.label))
+    for term in terms:
+        title = f"{fit.label}\neffect of {term.replace('_', ' ')} by subgroup"
+        save_figure(
+            subgroup_forest_plot(effects, term, title), figures / f"subgroup_forest_{term}.png"
+        )
+    print(_differences_markdown(differences, fit.label))
+    checks = convergence_checks(fit.idata, free_parameter_names(fit.spec))
+    write_with(tables / f"convergence_{fit.name}.csv", lambda p: checks.to_csv(p, index=False))
+    failures = failure_messages(checks)
+    for line in failures:
+        print(f"warning: [{fit.name}] {line}", file=sys.stderr)
+    print(f"[{fit.name}] convergence: {'failed' if failures else 'passed'}")
+    return failures
+
+
+_BOUNDS = ("estimate", "ci_low", "ci_high")
+
+
+def _differences_markdown(differences: pd.DataFrame, label: str) -> str:
+    """Write the comparisons as a Markdown table (log cumulative odds ratios, 2 decimals)."""
+
+    def interval(frame: pd.DataFrame, prefix: str) -> pd.Series:
+        est, low, high = (frame[f"{prefix}{k}"].map("{:+.2f}".format) for k in _BOUNDS)
+        return est + " (" + low + ", " + high + ")"
+
+    shown = pd.DataFrame(
+        {
+            "comparison": differences["comparison"],
+            "term": differences["term"],
+            "pooled Bayes difference (95% CrI)": interval(differences, ""),
+            "P(difference > 0)": differences["prob_greater"].map("{:.3f}".format),
+        }
+    )
+    for prefix, name in (("stratified_", "separate regressions"), ("interaction_", "interaction")):
+        if f"{prefix}estimate" in differences:
+            shown[f"{name} (95% CI)"] = interval(differences, prefix)
+    if "truth" in differences:
+        shown["truth"] = differences["truth"].map("{:+.2f}".format)
+    return (
+        f"# Do the effects differ between subgroups? {label}\n\n"
+        "Differences of the effect per point (log cumulative odds ratio of better self-rated "
+        "health), between like subgroups (same levels of the other factors), weighted by the "
+        "sample's mix of those levels.\n\n" + to_markdown(shown)
+    )
+
+
+def run_heterogeneity_study(study: Study, args: argparse.Namespace) -> int:
+    """``make fit STUDY=heterogeneity``: fit, subgroup analysis, effects, report.
+
+    The study's specs are fitted through :func:`models.fit_cli.fit_spec` (skipped when the fit
+    key is unchanged); then :func:`subgroup_analysis`, ``python -m analysis effects`` on the
+    model (AMEs, contextual measures, prior sensitivity) and ``<out>/report.html``. Exit status
+    1 when the fit fails its convergence checks (unless ``--accept-convergence-failure``).
+    """
+    from analysis import effects_cli
+
+    settings = study.raw["heterogeneity"]
+    fits = args.out / "fits"
+    explicit = {k: getattr(args, k) for k in ("chains", "draws", "tune") if getattr(args, k)}
+    for path in study.spec_paths:
+        spec = load_spec(path)
+        sampler = spec_settings(
+            spec, args.sampler, explicit, seed=args.seed, progress=not args.no_progress
+        )
+        fit_spec(spec, args.data, fits, sampler, refit=args.refit)
+    failures = subgroup_analysis(settings, study.folder / "specs", fits, args.data, args.out)
+    effects_cli.run(
+        argparse.Namespace(
+            fits=fits,
+            data=args.data,
+            out=args.out,
+            models=[settings["model"]],
+            pcv=[],
+            profiles=None,
+        )
+    )
+    page = heterogeneity_report(args.out, str(study.raw["title"]), settings["model"], failures)
+    write_text(args.out / "report.html", page)
+    print(f"wrote {args.out / 'tables'}, {args.out / 'figures'} and {args.out / 'report.html'}")
+    return 1 if failures and not args.accept_convergence_failure else 0
