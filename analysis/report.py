@@ -172,6 +172,10 @@ SECTION_LEADS = {
     "to be trusted.",
     "metadata": "What produced this report: data hash, seeds, sampler settings and package "
     "versions.",
+    "effects": "How much each predictor changes the probability itself, how much the place "
+    "matters (Merlo's measures), and what the priors alone imply.",
+    "heterogeneity": "Whether the effect of integration on self-rated health differs by sex, "
+    "age and education (the third study, make fit STUDY=heterogeneity).",
 }
 
 
