@@ -132,7 +132,11 @@ def write_prior_uptake(fit: LoadedFit, out: Path) -> None:
 
 def write_sensitivity(fit: LoadedFit, out: Path) -> None:
     """Write the power-scaling sensitivity of a fit; print the parameters it flags."""
-    table = prior_sensitivity(fit.idata, fit.design, fit.spec).assign(model=fit.name)
+    try:
+        table = prior_sensitivity(fit.idata, fit.design, fit.spec).assign(model=fit.name)
+    except (ValueError, NotImplementedError, KeyError) as err:  # a diagnostic, not a result
+        print(f"warning: [{fit.name}] prior sensitivity not computed: {err}", file=sys.stderr)
+        return
     write_with(
         out / "tables" / f"prior_sensitivity_{fit.name}.csv", lambda p: table.to_csv(p, index=False)
     )

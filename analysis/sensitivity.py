@@ -10,11 +10,13 @@ with a low one a **strong prior or weak likelihood**.
 Only the top-level priors are power-scaled: coefficients, intercept, cut-points, residual and
 group SDs. The standard-normal offsets of the non-centred group effects are the population
 model of the groups, not a prior one would tune, and are left out (scaling them moves the group
-SDs for reasons unrelated to the SD's own prior). The log prior density of each of them (their
-parameters are constants) is evaluated at every draw with ``pymc.logp`` on the spec's PyMC
-model, without the sampling transforms, as ``pymc.stats.compute_log_prior`` does (which cannot
-take the ordinal model's cut-points with their initial values); the stored pointwise
-log-likelihood is the likelihood.
+SDs for reasons unrelated to the SD's own prior). Multivariate priors (the LKJ prior of
+correlated random slopes, whose Cholesky factor is stored by its packed elements) are left out
+too. The log prior density of each of the others (their parameters are constants) is
+evaluated at every draw with ``pymc.logp`` on the spec's PyMC model, without the sampling
+transforms, as ``pymc.stats.compute_log_prior`` does (which cannot take the ordinal model's
+cut-points with their initial values); the stored pointwise log-likelihood is the likelihood
+(unweighted, also for a survey-weighted fit, whose sensitivity is therefore approximate).
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ def prior_sensitivity(idata: xr.DataTree, design: Design, spec: ModelSpec) -> pd
     top = [
         rv.name
         for rv in model.free_RVs
-        if not rv.name.endswith("_offset") and rv.name in idata.posterior
+        if not rv.name.endswith("_offset")
+        and rv.name in idata.posterior
+        and getattr(rv.owner.op, "ndim_supp", 0) == 0  # the LKJ prior of slopes is left out
     ]
     tree = idata.copy()
     tree["log_prior"] = xr.DataTree(_log_prior(idata.posterior, model, top))
