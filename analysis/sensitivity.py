@@ -43,6 +43,17 @@ def _log_prior(posterior, model, names: list[str]) -> xr.Dataset:
     return xr.Dataset(out, coords={d: posterior[d] for n in names for d in posterior[n].dims})
 
 
+def top_level_priors(model, stored: set[str]) -> list[str]:
+    """Free variables whose priors are power-scaled (module docstring), among ``stored``."""
+    return [
+        rv.name
+        for rv in model.free_RVs
+        if not rv.name.endswith("_offset")
+        and rv.name in stored
+        and getattr(rv.owner.op, "ndim_supp", 0) == 0  # the LKJ prior of slopes is left out
+    ]
+
+
 def prior_sensitivity(idata: xr.DataTree, design: Design, spec: ModelSpec) -> pd.DataFrame:
     """Prior and likelihood sensitivity of every top-level parameter of a fit.
 
@@ -64,13 +75,7 @@ def prior_sensitivity(idata: xr.DataTree, design: Design, spec: ModelSpec) -> pd
     from models.hierarchical import build_model
 
     model = build_model(design, spec)
-    top = [
-        rv.name
-        for rv in model.free_RVs
-        if not rv.name.endswith("_offset")
-        and rv.name in idata.posterior
-        and getattr(rv.owner.op, "ndim_supp", 0) == 0  # the LKJ prior of slopes is left out
-    ]
+    top = top_level_priors(model, set(idata.posterior.data_vars))
     tree = idata.copy()
     tree["log_prior"] = xr.DataTree(_log_prior(idata.posterior, model, top))
     summary = psense_summary(tree, var_names=top, prior_var_names=top)

@@ -104,3 +104,16 @@ def test_icc_matches_r_performance_at_the_glmer_estimate(default_table, tmp_path
     spec = spec_from_dict({"name": "m", "formula": "health_record ~ hukou + (1 | province)"})
     ours = contextual_measures(_posterior(province_sigma=((), np.array([r["sigma"]]))), spec)
     assert ours.set_index("measure").loc["icc", "median"] == pytest.approx(r["icc"], rel=1e-6)
+
+
+def test_prior_sensitivity_scales_only_top_level_univariate_priors(default_table):
+    from analysis.sensitivity import top_level_priors
+    from models.design import build_design
+    from models.hierarchical import build_model
+
+    spec = load_spec("model2_slopes")
+    model = build_model(build_design(default_table, spec), spec)
+    stored = {v.name for v in model.free_RVs} | {"province_chol"}
+    names = top_level_priors(model, stored)
+    assert "beta" in names and "intercept_at_means" in names
+    assert not {"province_chol", "province_offset"} & set(names)
