@@ -129,7 +129,7 @@ $(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml FORCE
 	$(PYTHON) -m models --data $(DATA_FILE) --spec $(SPECS_DIR)/$*.yaml --out $(RESULTS)/fits $(SAMPLER_ARGS)
 
 ifeq ($(STUDY),jing2019)
-fit: $(FIT_FILES) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison
+fit: $(FIT_FILES) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison, effects
 	$(MAKE) --no-print-directory summarize ppc $(if $(word 2,$(filter $(COMPARE),$(MODELS))),compare) \
 		effects $(if $(filter model2_weighted,$(MODELS)),weights)
 else
