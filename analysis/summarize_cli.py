@@ -294,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     all_failures, group_sds, columns = {}, [], []
+    weight_caused: set[str] = set()
     data_path = args.data if args.data.exists() else None
     declarations = declarations_beside(data_path)
     lang = getattr(args, "lang", None) or default_language()
@@ -326,6 +327,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"convergence: {'passed' if not failures else 'FAILED'}")
             if failures:
                 all_failures[name] = failures
+                unreliable = table.get("freq_weights_unreliable", pd.Series([False]))
+                if fit.spec.weighted_likelihood and bool(unreliable.any()):
+                    weight_caused.add(name)
     if group_sds:
         sd_table = pd.DataFrame(group_sds)
         write_with(
@@ -344,6 +348,13 @@ def run(args: argparse.Namespace) -> int:
         for name, failures in all_failures.items():
             for line in failures:
                 print(f"convergence check failed [{name}]: {line}", file=sys.stderr)
+        for name in sorted(weight_caused):
+            print(
+                f"note [{name}]: this fit puts very unequal survey weights into its likelihood "
+                "(see the warning above); a handful of respondents carry it, and more draws "
+                "will not fix that. Check the weights, or leave this model out (MODELS=...).",
+                file=sys.stderr,
+            )
         if not args.accept_convergence_failure:
             print(
                 "error: convergence checks failed (see above). Refit with more draws, or pass "

@@ -132,3 +132,19 @@ def test_energy_random_walk_fails_e_bfmi_and_tail_ess_is_checked(tmp_path):
     assert bfmi.drop("chain 2")["value"].between(1.5, 2.5).all()  # white noise: about 2
     assert (checks["check"] == "ess_tail").sum() == (checks["check"] == "ess_bulk").sum()
     assert any(m.startswith("E-BFMI of chain 2 is") for m in failure_messages(checks))
+
+
+def test_failure_of_a_fit_on_degenerate_weights_blames_the_weights(tmp_path, capsys):
+    """Field case 4: more draws cannot mend a likelihood carried by one respondent; say so."""
+    idata, fits = _fake_fit(tmp_path, stuck=True)
+    spec_yaml = spec_to_yaml(load_spec("model2_weighted"))
+    idata.posterior.attrs["spec_yaml"] = spec_yaml
+    (fits / "fake.nc").unlink()
+    idata.to_netcdf(str(fits / "fake.nc"))
+    frequentist = pd.read_csv(fits / "fake_frequentist.csv").assign(
+        n_obs=632, kish_n_eff=1.0, max_median_ratio=1e5, weights_unreliable=True
+    )
+    frequentist.to_csv(fits / "fake_frequentist.csv", index=False)
+    assert summarize_main(["--fits", str(fits), "--out", str(tmp_path)]) == CONVERGENCE_FAILED
+    err = capsys.readouterr().err
+    assert "note [fake]: this fit puts very unequal survey weights into its likelihood" in err
