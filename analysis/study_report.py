@@ -32,7 +32,7 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
     comparison = _csv(tables / "comparison.csv")
     sections = [
         _section(
-            "comparison",
+            "study-comparison",
             "Host-city SMI and the integration index: published, frequentist, Bayesian",
             _p(
                 "All estimates are in index points (host-city minus hometown SMI). The abstract "
@@ -45,7 +45,7 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
             + _image(figures / "comparison.png", "Published, frequentist and Bayesian estimates"),
         ),
         _section(
-            "data",
+            "study-data",
             "Data",
             _table(_csv(out / "data" / "inclusion_flow.csv"), "{:.0f}")
             + "<h3>The published figures and the same figures on this data</h3>"
