@@ -22,6 +22,11 @@ from analysis.grid import grid_cells, load_grid
 from models.task_runner import SERIAL, Task, run_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Same seeds on a cluster and serially give the same fits up to floating point: a last-bit
+#: difference in one process (seen on a fresh clone, not on a warm one) is amplified by the
+#: sampler's trajectories to about 1e-6 in posterior means. Another seed moves them by 1e-2 to
+#: 1e0, so this tolerance still tells the same computation from a different one.
+SAME_FIT = {"check_exact": False, "rtol": 1e-4, "atol": 1e-5}
 
 
 def _square(x: int) -> int:
@@ -228,13 +233,13 @@ def test_grid_and_validate_on_a_separate_scheduler_and_two_workers_match_serial(
         pd.testing.assert_frame_equal(
             pd.read_csv(serial_out / "validation" / name),
             pd.read_csv(cluster_out / "validation" / name),
-            check_exact=True,
+            **SAME_FIT,
         )
     serial = pd.read_csv(serial_out / "grid" / "tiny" / "grid_results.csv")
     cluster = pd.read_csv(cluster_out / "grid" / "tiny" / "grid_results.csv")
     assert list(serial["status"]) == ["ok", "ok", "failed"]
     assert serial["estimate"].iloc[:2].notna().all()
-    pd.testing.assert_frame_equal(serial, cluster, check_exact=True)
+    pd.testing.assert_frame_equal(serial, cluster, **SAME_FIT)
     assert (cluster_out / "grid" / "tiny" / "specification_curve.png").stat().st_size > 0
 
 
@@ -257,7 +262,7 @@ def test_calibration_on_a_local_cluster_matches_serial_and_reuses_replicates(
     on_cluster = run_calibration(
         design, spec, settings, scheduler="local", workers=2, cache_dir=cached, data_key="d"
     )
-    pd.testing.assert_frame_equal(serial, on_cluster, check_exact=True)
+    pd.testing.assert_frame_equal(serial, on_cluster, **SAME_FIT)
     # every replicate is saved with its key: no scheduler is contacted on the rerun
     again = run_calibration(
         design, spec, settings, scheduler="tcp://127.0.0.1:9", cache_dir=cached, data_key="d"
