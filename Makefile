@@ -188,7 +188,7 @@ wave: $(ENV_READY) ## Fit Model 2 on a 206,000-row all-ages synthetic sample (wh
 examples: $(ENV_READY) ## Write example raw .sav/.dta files, their codebook and a coded .csv to examples/
 	$(PYTHON) -m data_prep.raw_example --out examples
 
-test: $(ENV_READY) ## Run the whole test suite (about 5 minutes on 2 cores)
+test: $(ENV_READY) ## Run the whole test suite (about 20 minutes on 2 cores)
 	$(PYTHON) -m pytest
 
 test-fast: $(ENV_READY) ## Run the tests that do not sample (under a minute)
