@@ -7,6 +7,7 @@ before studies existed (data with the five specs, one ``python -m models`` per s
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -54,10 +55,27 @@ def test_unknown_study_is_refused_with_the_known_ones():
         load_study("no_such_study")
 
 
+def _clean_make_env() -> dict[str, str]:
+    """The environment without make's own flags or any variable the Makefile reads.
+
+    Under ``make test-fast RESULTS=... VENV=...`` (as CI's second-Python run calls it) those
+    variables reach this process and would change what ``make -n fit`` prints.
+    """
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    names = set(re.findall(r"^([A-Z][A-Z0-9_]*)\s*\??=", makefile, flags=re.M))
+    names |= {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "GNUMAKEFLAGS"}
+    return {key: value for key, value in os.environ.items() if key not in names}
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_fit_without_study_runs_the_original_chain():
     dry = subprocess.run(
-        ["make", "-n", "fit", "PYTHON=python"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "-n", "fit", "PYTHON=python"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_clean_make_env(),
     ).stdout
     specs = " ".join(f"--spec models/specs/{m}.yaml" for m in _make_default("MODELS").split())
     assert re.search(
@@ -75,6 +93,7 @@ def test_make_fit_study_runs_the_study_into_its_own_results():
         capture_output=True,
         text=True,
         check=True,
+        env=_clean_make_env(),
     ).stdout
     assert "python -m data_prep --out results/ma2023/data --seed 20150501" in dry
     assert "--study studies/ma2023" in dry and "--spec" not in dry
