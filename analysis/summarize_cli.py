@@ -21,7 +21,7 @@ from analysis.cli_options import add_data, add_fits, add_lang, add_models, add_o
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.descriptive_tables import category_table, continuous_table, display_category_table
 from analysis.figures import save_figure
-from analysis.fit_inputs import load_fit, usable_fits
+from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
 from analysis.forest_plot import forest_plot
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from analysis.publication_table import ModelColumn, write_publication_table
@@ -155,11 +155,16 @@ def add_labels(table: pd.DataFrame, labeller: TermLabeller, predictors) -> pd.Da
 
 
 def summarize_fit(
-    netcdf: Path, out_dir: Path, declarations: dict | None = None, lang: str = "en"
+    netcdf: Path,
+    out_dir: Path,
+    declarations: dict | None = None,
+    lang: str = "en",
+    fit: LoadedFit | None = None,
 ) -> tuple[pd.DataFrame, list[str], dict | None]:
     """Write the tables and forest plot of one fit.
 
-    ``declarations`` (``{column: Declaration}``) give the labels of terms in ``lang``.
+    ``declarations`` (``{column: Declaration}``) give the labels of terms in ``lang``; ``fit``
+    is ``netcdf`` already read (it is read here otherwise).
 
     Returns
     -------
@@ -170,7 +175,7 @@ def summarize_fit(
     group_sd : dict or None
         Posterior summary of the province SD (``None`` for a pooled model).
     """
-    fit = load_fit(netcdf)
+    fit = fit or load_fit(netcdf)
     idata, name, group = fit.idata, fit.name, fit.spec.group
     attrs = idata.posterior.attrs
     frequentist = pd.read_csv(netcdf.with_name(f"{name}_frequentist.csv"))
@@ -295,14 +300,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     all_failures, group_sds, columns = {}, [], []
     weight_caused: set[str] = set()
+    outcomes: set[str] = set()
     data_path = args.data if args.data.exists() else None
     declarations = declarations_beside(data_path)
     lang = getattr(args, "lang", None) or default_language()
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for name in selection.usable:
             netcdf = args.fits / f"{name}.nc"
-            table, failures, group_sd = summarize_fit(netcdf, args.out, declarations, lang)
             fit = load_fit(netcdf)
+            outcomes.add(fit.spec.outcome)
+            table, failures, group_sd = summarize_fit(netcdf, args.out, declarations, lang, fit)
             outcome = TermLabeller(declarations, lang).variable(fit.spec.outcome)
             print(f"\n=== {name}: {_scale_words(table)}; outcome: {outcome} ===")
             columns.append(
@@ -337,7 +344,6 @@ def run(args: argparse.Namespace) -> int:
         )
     labeller = TermLabeller(declarations, lang)
     data = pd.read_parquet(data_path) if data_path is not None else None
-    outcomes = {load_fit(args.fits / f"{c.name}.nc").spec.outcome for c in columns}
     title = "Estimates by model" + (
         f"; outcome: {labeller.variable(outcomes.pop())}" if len(outcomes) == 1 else ""
     )

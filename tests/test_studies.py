@@ -67,16 +67,21 @@ def _clean_make_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in names}
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-def test_make_fit_without_study_runs_the_original_chain():
-    dry = subprocess.run(
-        ["make", "-n", "fit", "PYTHON=python"],
+def _dry_run_fit(*variables: str) -> str:
+    """What ``make -n fit VARIABLES PYTHON=python`` would run, in a clean environment."""
+    return subprocess.run(
+        ["make", "-n", "fit", *variables, "PYTHON=python"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
         env=_clean_make_env(),
     ).stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_fit_without_study_runs_the_original_chain():
+    dry = _dry_run_fit()
     specs = " ".join(f"--spec models/specs/{m}.yaml" for m in _make_default("MODELS").split())
     assert re.search(
         r"python -m data_prep --out results/data --seed 20150501 --n 3158\s+" + re.escape(specs),
@@ -87,14 +92,7 @@ def test_make_fit_without_study_runs_the_original_chain():
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_fit_study_runs_the_study_into_its_own_results():
-    dry = subprocess.run(
-        ["make", "-n", "fit", "STUDY=ma2023", "PYTHON=python"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env=_clean_make_env(),
-    ).stdout
+    dry = _dry_run_fit("STUDY=ma2023")
     assert "python -m data_prep --out results/ma2023/data --seed 20150501" in dry
     assert "--study studies/ma2023" in dry and "--spec" not in dry
     assert "python -m analysis study --study studies/ma2023" in dry
