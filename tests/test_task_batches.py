@@ -27,6 +27,31 @@ ROOT = Path(__file__).resolve().parents[1]
 #: sampler's trajectories to about 1e-6 in posterior means. Another seed moves them by 1e-2 to
 #: 1e0, so this tolerance still tells the same computation from a different one.
 SAME_FIT = {"check_exact": False, "rtol": 1e-4, "atol": 1e-5}
+#: R-hat and ESS are computed from rank-normalised draws (Vehtari et al. 2021), so they are
+#: step functions of the draws: a 1e-7 difference that swaps two nearly tied draws moves R-hat
+#: by about 1e-4 (seen: 1.003467 against 1.003609, 1.044768 against 1.044317) and bulk ESS by
+#: well under 1%. They get their own tolerances; another seed moves them by 1e-2 and 10-30%.
+RANK_DIAGNOSTICS = {
+    "r_hat": {"rtol": 0.0, "atol": 2e-3},
+    "max_r_hat": {"rtol": 0.0, "atol": 2e-3},
+    "ess_bulk": {"rtol": 2e-2, "atol": 0.0},
+    "min_ess_bulk": {"rtol": 2e-2, "atol": 0.0},
+}
+
+
+def assert_same_fit(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    """Assert two result tables come from the same seeded fits (see SAME_FIT, RANK_DIAGNOSTICS)."""
+    assert list(left.columns) == list(right.columns)
+    ranked = [c for c in left.columns if c in RANK_DIAGNOSTICS]
+    pd.testing.assert_frame_equal(left.drop(columns=ranked), right.drop(columns=ranked), **SAME_FIT)
+    for column in ranked:
+        np.testing.assert_allclose(
+            left[column].to_numpy(float),
+            right[column].to_numpy(float),
+            equal_nan=True,
+            err_msg=column,
+            **RANK_DIAGNOSTICS[column],
+        )
 
 
 def _square(x: int) -> int:
@@ -230,16 +255,15 @@ def test_grid_and_validate_on_a_separate_scheduler_and_two_workers_match_serial(
 
     assert main([*validate, "--out", str(serial_out), "--scheduler", "serial"]) == 0
     for name in ("calibration_replicates.csv", "calibration_coverage.csv"):
-        pd.testing.assert_frame_equal(
+        assert_same_fit(
             pd.read_csv(serial_out / "validation" / name),
             pd.read_csv(cluster_out / "validation" / name),
-            **SAME_FIT,
         )
     serial = pd.read_csv(serial_out / "grid" / "tiny" / "grid_results.csv")
     cluster = pd.read_csv(cluster_out / "grid" / "tiny" / "grid_results.csv")
     assert list(serial["status"]) == ["ok", "ok", "failed"]
     assert serial["estimate"].iloc[:2].notna().all()
-    pd.testing.assert_frame_equal(serial, cluster, **SAME_FIT)
+    assert_same_fit(serial, cluster)
     assert (cluster_out / "grid" / "tiny" / "specification_curve.png").stat().st_size > 0
 
 
@@ -262,7 +286,7 @@ def test_calibration_on_a_local_cluster_matches_serial_and_reuses_replicates(
     on_cluster = run_calibration(
         design, spec, settings, scheduler="local", workers=2, cache_dir=cached, data_key="d"
     )
-    pd.testing.assert_frame_equal(serial, on_cluster, **SAME_FIT)
+    assert_same_fit(serial, on_cluster)
     # every replicate is saved with its key: no scheduler is contacted on the rerun
     again = run_calibration(
         design, spec, settings, scheduler="tcp://127.0.0.1:9", cache_dir=cached, data_key="d"
