@@ -21,6 +21,8 @@ BFMI_MIN: float = 0.3
 DEFAULT_CHAINS: int = 4
 DEFAULT_DRAWS: int = 1000
 DEFAULT_TUNE: int = 500
+#: Prior and prior-predictive draws stored with every fit (``models.prior_draws``; 0: none).
+DEFAULT_PRIOR_DRAWS: int = 500
 #: When only bulk or tail ESS fall short (R-hat, divergences and E-BFMI fine), a fit draws up to
 #: this many further batches of ``chains`` x ``draws`` (each a fresh set of chains; see
 #: ``models.batches``) until every ESS reaches its bound.

@@ -23,6 +23,7 @@ from cmds_common.constants import (
     DATA_DIR,
     DEFAULT_CHAINS,
     DEFAULT_DRAWS,
+    DEFAULT_PRIOR_DRAWS,
     DEFAULT_SEED,
     DEFAULT_TUNE,
     FITS_DIR,
@@ -170,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="further batches of chains drawn when only ESS falls short "
         f"(default {MAX_EXTRA_BATCHES}; 0: none)",
     )
+    parser.add_argument(
+        "--prior-draws",
+        type=int,
+        default=DEFAULT_PRIOR_DRAWS,
+        help="prior and prior-predictive draws stored with each fit "
+        f"(default {DEFAULT_PRIOR_DRAWS}; 0: none)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--refit", action="store_true", help="refit even when a saved fit matches")
     return parser
@@ -196,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                 aggregate=not args.no_aggregate,
                 seed=args.seed,
                 max_extra_batches=args.max_extra_batches,
+                prior_draws=args.prior_draws,
                 progress=not args.no_progress,
             )
             fit_spec(spec, args.data, args.out, settings, refit=args.refit)

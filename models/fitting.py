@@ -17,6 +17,7 @@ from cmds_common.spec import ModelSpec, spec_to_yaml
 from cmds_common.survey_weights import weight_summary
 from models.design import Design, build_design
 from models.frequentist import fit_frequentist
+from models.prior_draws import attach_prior
 from models.sampling import SamplerSettings, resolve_sampler, sample_spec
 
 
@@ -103,4 +104,5 @@ def fit_model(
         **(attrs or {}),
     }
     idata = sample_spec(design, spec, settings, attrs=provenance)
+    attach_prior(idata, design, spec, settings.prior_draws, settings.seed)
     return design, frequentist, idata

@@ -124,7 +124,7 @@ def _slope_group(design: Design) -> GroupDesign | None:
     return next((g for g in design.groups if g.slope_columns), None)
 
 
-def build_model(design: Design, spec: ModelSpec) -> pm.Model:
+def build_model(design: Design, spec: ModelSpec, direct_intercept: bool = False) -> pm.Model:
     """Build the PyMC model of ``spec`` on a design.
 
     Parameters
@@ -133,6 +133,11 @@ def build_model(design: Design, spec: ModelSpec) -> pm.Model:
         Output of :func:`models.design.build_design`.
     spec
         The model spec (terms, grouping factors, family and prior scales).
+    direct_intercept
+        Give the intercept its normal prior directly even in random-slopes models, which
+        otherwise sample it at the predictors' means (:func:`_intercept_at_means`: a flat
+        variable plus a prior term, the same joint prior, which prior sampling cannot draw).
+        For prior draws only; the posterior is the same either way.
 
     Returns
     -------
@@ -146,12 +151,13 @@ def build_model(design: Design, spec: ModelSpec) -> pm.Model:
         linear = 0.0
         with_intercept = design.family in FAMILIES_WITH_INTERCEPT
         intercept_sd = priors.intercept_sd * scale
-        if with_intercept and not design.slope_columns:
+        at_means = with_intercept and bool(design.slope_columns) and not direct_intercept
+        if with_intercept and not at_means:
             linear = pm.Normal("intercept", mu=centre, sigma=intercept_sd)
         beta = pm.Normal(
             "beta", mu=0.0, sigma=priors.coefficient_sd * scale / design.term_scales, dims="term"
         )
-        if with_intercept and design.slope_columns:
+        if at_means:
             linear = _intercept_at_means(design, centre, intercept_sd, beta)
         linear = linear + pm.math.dot(X, beta)
         for k, group in enumerate(design.groups):

@@ -27,6 +27,7 @@ import xarray as xr
 from cmds_common.constants import (
     DEFAULT_CHAINS,
     DEFAULT_DRAWS,
+    DEFAULT_PRIOR_DRAWS,
     DEFAULT_SEED,
     DEFAULT_TUNE,
     MAX_EXTRA_BATCHES,
@@ -65,6 +66,7 @@ class SamplerSettings:
     parameterisation: str = "auto"
     aggregate: bool = True
     max_extra_batches: int = MAX_EXTRA_BATCHES
+    prior_draws: int = DEFAULT_PRIOR_DRAWS
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -75,6 +77,8 @@ class SamplerSettings:
             raise ValueError("chains and draws must be >= 1 and tune >= 0")
         if self.max_extra_batches < 0:
             raise ValueError("max_extra_batches must be >= 0")
+        if self.prior_draws < 0:
+            raise ValueError("prior_draws must be >= 0")
 
     def nutpie_arguments(self, label: str = "") -> dict[str, Any]:
         """Keyword arguments of ``nutpie.sample`` for these settings (warm-up not stored).
@@ -240,11 +244,11 @@ def sample_posterior(
         idata["observed_data"] = xr.DataTree(xr.Dataset(observed))
     # float32 halves the largest group (draws x respondents) at no cost to LOO's precision
     idata["log_likelihood"] = idata["log_likelihood"].to_dataset().astype("float32")
-    idata["posterior_predictive"] = _compact_predictive(idata["posterior_predictive"].to_dataset())
+    idata["posterior_predictive"] = compact_predictive(idata["posterior_predictive"].to_dataset())
     return tag_provenance(idata, settings, used, sampling_seconds, attrs or {})
 
 
-def _compact_predictive(predictive: xr.Dataset) -> xr.Dataset:
+def compact_predictive(predictive: xr.Dataset) -> xr.Dataset:
     """Store replicated outcomes small: int8 for 0/1 and category codes, float32 for numbers.
 
     Counts that do not fit in int8 (binomial outcomes with many trials) keep their integer type.

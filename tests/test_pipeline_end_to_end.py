@@ -83,8 +83,11 @@ def test_netcdf_groups_labels_and_provenance(pipeline_dir):
         "posterior_predictive",
         "observed_data",
         "sample_stats",
+        "prior",
+        "prior_predictive",
     ):
         assert group in idata.children
+    assert idata.prior_predictive["health_record"].shape == (1, 500, 3158)
     posterior = idata.posterior
     assert posterior.sizes["chain"] == 4 and posterior.sizes["draw"] == 1000
     assert "local_medical_insurance_yes" in posterior["beta"].coords["term"].values

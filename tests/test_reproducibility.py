@@ -37,7 +37,13 @@ def test_two_runs_with_one_seed_are_identical(tmp_path):
     _run(tmp_path / "b")
     first = az.from_netcdf(tmp_path / "a" / "fits" / "model1.nc")
     second = az.from_netcdf(tmp_path / "b" / "fits" / "model1.nc")
-    for group in ("posterior", "posterior_predictive", "log_likelihood"):
+    for group in (
+        "posterior",
+        "posterior_predictive",
+        "log_likelihood",
+        "prior",
+        "prior_predictive",
+    ):
         for name, values in first[group].data_vars.items():
             np.testing.assert_array_equal(values.to_numpy(), second[group][name].to_numpy())
     for table in ("odds_ratios_model1.csv", "convergence_model1.csv", "table1_table2.csv"):
