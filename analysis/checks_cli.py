@@ -22,6 +22,7 @@ import pandas as pd
 from analysis.cli_options import add_data, add_fits, add_models, add_out
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
+from analysis.labelled_tables import check_group_labels
 from analysis.ppc import calibration_table, is_percent, predictive_checks
 from analysis.ppc_plots import (
     calibration_plot,
@@ -48,8 +49,16 @@ CHECK_WORDS = {
 }
 
 
+def fit_labeller(fit: LoadedFit) -> TermLabeller:
+    """Return the labeller of a fit: declarations beside its data (else the shipped ones)."""
+    declarations = declarations_beside(fit.data_path) if fit.data_path else {}
+    return TermLabeller(
+        declarations or synthetic_declarations(), default_language(), fit.spec.reference_levels
+    )
+
+
 def _markdown_checks(checks: pd.DataFrame, fit: LoadedFit) -> str:
-    shown = checks.assign(label=checks["variable"] + ": " + checks["level"])
+    shown = checks.assign(label=check_group_labels(checks, fit_labeller(fit)))
     percent = shown["statistic"].map(is_percent).map({True: 100.0, False: 1.0})
     values = {c: percent * shown[c] for c in ("observed", "predicted_median", "pi_low", "pi_high")}
     words = CHECK_WORDS[fit.spec.family].format(outcome=fit.spec.outcome)
@@ -98,9 +107,8 @@ def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
             else p_value_histogram(by_group, f"{title} ({levels} groups)")
         )
         save_figure(figure, figures / f"ppc_{group.name}_{name}.png")
-    categories = checks.query("check == 'category'").assign(
-        label=lambda t: t["variable"] + ": " + t["level"]
-    )
+    categories = checks.query("check == 'category'")
+    categories = categories.assign(label=check_group_labels(categories, fit_labeller(fit)))
     if not categories.empty:
         save_figure(
             interval_check_plot(
@@ -120,8 +128,7 @@ def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
 
 def slope_labels(fit: LoadedFit) -> dict[str, str]:
     """Readable labels of a fit's terms (declarations beside its data, else shipped ones)."""
-    declarations = declarations_beside(fit.data_path) if fit.data_path else {}
-    labeller = TermLabeller(declarations or synthetic_declarations(), default_language())
+    labeller = fit_labeller(fit)
     return {term: labeller.term(term, fit.spec.predictors) for term in fit.design.terms}
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.term_labels import TermLabeller
 from cmds_common import reference
 from data_prep import variables
 
@@ -110,17 +111,44 @@ def continuous_table(data: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def display_category_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Compact version for Markdown and the screen: 'n (%)' cells and p values."""
+def _first_of_group(labels: pd.Series) -> pd.Series:
+    """Keep a label on the first row of each run of equal labels (a paper's grouped rows)."""
+    return labels.where(labels != labels.shift(), "")
+
+
+def display_category_table(
+    table: pd.DataFrame, labeller: TermLabeller | None = None
+) -> pd.DataFrame:
+    """Compact version for Markdown and the screen: 'n (%)' cells and p values.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`category_table`'s result.
+    labeller : TermLabeller, optional
+        Variable and level labels from the declarations; without one the codes are shown.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per category; with a labeller the variable's label stands on its first level's
+        row only and each level reads as its declared label ("3 or more").
+    """
 
     def p(value: float) -> str:
         return "" if pd.isna(value) else ("<0.001" if value < 0.001 else f"{value:.3f}")
 
+    variable, level = table["variable"], table["level"].astype(str)
+    if labeller is not None:
+        level = pd.Series(
+            [labeller.level(v, lv) for v, lv in zip(variable, level, strict=True)], table.index
+        )
+        variable = _first_of_group(variable).map(lambda v: labeller.variable(v) if v else "")
     return pd.DataFrame(
         {
             "table": table["table"],
-            "variable": table["variable"],
-            "level": table["level"],
+            "variable": variable,
+            "level": level,
             "n (%)": [f"{n:.0f} ({pct:.1f})" for n, pct in table[["n", "pct"]].to_numpy()],
             "with record n (row %)": [
                 f"{n:.0f} ({pct:.1f})" for n, pct in table[["yes_n", "yes_pct"]].to_numpy()
@@ -141,5 +169,52 @@ def display_category_table(table: pd.DataFrame) -> pd.DataFrame:
                 ].to_numpy()
             ],
             "published p": table["published_p"],
+        }
+    )
+
+
+#: The groups of :func:`continuous_table` in words.
+GROUP_WORDS = {
+    "all": "All respondents",
+    "health_record_yes": "With a health record",
+    "health_record_no": "Without a health record",
+}
+
+
+def display_continuous_table(
+    table: pd.DataFrame, labeller: TermLabeller | None = None
+) -> pd.DataFrame:
+    """Mean (SD) cells beside the published ones, variables and groups in words.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`continuous_table`'s result.
+    labeller : TermLabeller, optional
+        Variable labels and units from the declarations; without one the codes are shown.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``variable`` (its label and unit, on the first row of its group), ``group``,
+        ``mean (SD)`` and ``published mean (SD)``.
+    """
+
+    def name(variable: str) -> str:
+        if not variable or labeller is None:
+            return variable
+        unit = labeller.declarations.get(variable)
+        unit_text = f" ({unit.unit})" if unit is not None and unit.unit else ""
+        return labeller.variable(variable) + unit_text
+
+    return pd.DataFrame(
+        {
+            "variable": _first_of_group(table["variable"]).map(name),
+            "group": table["group"].map(lambda g: GROUP_WORDS.get(g, g)),
+            "mean (SD)": [f"{m:.1f} ({sd:.1f})" for m, sd in table[["mean", "sd"]].to_numpy()],
+            "published mean (SD)": [
+                f"{m:.1f} ({sd:.1f})"
+                for m, sd in table[["published_mean", "published_sd"]].to_numpy()
+            ],
         }
     )

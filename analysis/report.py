@@ -7,52 +7,35 @@ on ``<body>``), which the tests read through headless Chromium.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+from analysis import report_html as page
 from analysis.checks_cli import CHECK_WORDS
-from analysis.descriptive_tables import display_category_table
+from analysis.descriptive_tables import display_category_table, display_continuous_table
 from analysis.fit_inputs import FitSelection, usable_fits
+from analysis.labelled_tables import (
+    ame_display,
+    check_group_labels,
+    reference_text,
+    weighting_display,
+    with_reference_rows,
+)
 from analysis.model_comparison import comparison_warnings
 from analysis.ppc import is_percent
 from analysis.summarize_cli import display_table, table_notes
+from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from cmds_common.constants import ANALYSIS_DATA_FILE
 from cmds_common.spec import ModelSpec, spec_from_dict
 from cmds_common.survey_weights import MAX_MEDIAN_RATIO, MIN_EFFECTIVE_SHARE
+from data_prep.variables import synthetic_declarations
 from models.fit_cache import fit_attributes
-
-STYLE = """
-body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 1150px;
-       margin: 2em auto; padding: 0 1.5em; color: #1d1d1d; line-height: 1.45; }
-h1 { font-size: 1.7em; }
-h2 { border-bottom: 2px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
-table { border-collapse: collapse; font-size: .85em; margin: .8em 0 1.4em; }
-th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: left; }
-th { background: #f2f2f2; } .num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: .9em; color: #444; margin-top: .3em; }
-.note { background: #f7f7f2; border-left: 4px solid #c9b458; padding: .5em 1em; font-size: .92em; }
-.fail { color: #b00020; font-weight: bold; } .pass { color: #1b7f3b; font-weight: bold; }
-nav a { margin-right: 1em; }
-td { overflow-wrap: break-word; } td.num, th.num { white-space: nowrap; }
-details { margin: .6em 0 1.2em; } summary { cursor: pointer; color: #333; }
-.lead { font-style: italic; color: #333; }
-"""
-
-SCRIPT = """
-window.addEventListener('load', function () {
-  var images = Array.prototype.slice.call(document.images);
-  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; });
-  document.body.setAttribute('data-images-loaded', loaded.length + '/' + images.length);
-});
-"""
 
 
 @dataclass
@@ -64,11 +47,30 @@ class ReportInputs:
     main_model: str = "model2"
     selection: FitSelection = field(init=False)
 
+    labeller: TermLabeller = field(init=False)
+
     def __post_init__(self) -> None:
-        """Decide once which fits belong to the run's analysis data."""
+        """Decide once which fits belong to the run's analysis data; read its declarations."""
         data = self.results / "data" / ANALYSIS_DATA_FILE
         names = list(dict.fromkeys([*self.models, self.main_model]))
         self.selection = usable_fits(self.results / "fits", names, data if data.exists() else None)
+        declarations = declarations_beside(data) or synthetic_declarations()
+        self.labeller = TermLabeller(declarations, default_language())
+
+    def model_labeller(self, spec: ModelSpec | None) -> TermLabeller:
+        """Return the labeller with a model's reference levels (its spec may override them)."""
+        if spec is None:
+            return self.labeller
+        return replace(self.labeller, reference_levels=dict(spec.reference_levels))
+
+    def label(self, name: str) -> str:
+        """Return a model's label (its spec's ``label:``; the code when the fit has none)."""
+        spec = _fit_spec(self, name)
+        return spec.label if spec is not None and spec.label else name
+
+    def heading(self, section: str, name: str) -> str:
+        """Return a model's ``<h3>`` in a section: its spec's label, the code in small type."""
+        return page.model_heading(f"{section}-{name}", name, self.label(name))
 
     @property
     def shown(self) -> list[str]:
@@ -89,50 +91,8 @@ class ReportInputs:
         )
 
 
-def _image(path: Path, caption: str) -> str:
-    if not path.exists():
-        return f'<p class="note">Figure not produced: <code>{html.escape(str(path))}</code></p>'
-    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (
-        f'<figure><img src="data:image/png;base64,{encoded}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
-
-
-def _table(frame: pd.DataFrame, float_format: str = "{:.2f}") -> str:
-    """HTML table; numeric columns right-aligned, text left-aligned."""
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-
-    def cell(value: object, is_number: bool) -> str:
-        if value is None or (not isinstance(value, str) and pd.isna(value)):
-            text = ""
-        elif isinstance(value, float):
-            text = float_format.format(value)
-        else:
-            text = html.escape(str(value))
-        return f'<td class="num">{text}</td>' if is_number else f"<td>{text}</td>"
-
-    head = "".join(
-        f'<th class="num">{html.escape(str(c))}</th>' if n else f"<th>{html.escape(str(c))}</th>"
-        for c, n in zip(frame.columns, numeric, strict=True)
-    )
-    body = "".join(
-        "<tr>" + "".join(cell(v, n) for v, n in zip(row, numeric, strict=True)) + "</tr>"
-        for row in frame.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _csv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.exists() else None
-
-
-def _warnings(messages: list[str]) -> str:
-    """Warnings for readers, in a highlighted box (empty string when there are none)."""
-    if not messages:
-        return ""
-    items = "".join(f"<li>{html.escape(m)}</li>" for m in messages)
-    return f'<div class="note"><b class="fail">Read with care</b><ul>{items}</ul></div>'
 
 
 def _left_out_section(inputs: ReportInputs) -> str:
@@ -148,11 +108,6 @@ def _left_out_section(inputs: ReportInputs) -> str:
         '<div class="note"><b>Not in this report</b> (every result shown comes from the data '
         f"named under Data): <ul>{items}</ul></div>"
     )
-
-
-def _details(summary: str, body: str) -> str:
-    """Collapse a long table under a one-line summary (HTML ``<details>``)."""
-    return f"<details><summary>{summary}</summary>{body}</details>"
 
 
 #: The sentence each section opens with: what it shows and how to read it.
@@ -180,9 +135,7 @@ SECTION_LEADS = {
 
 
 def _section(anchor: str, title: str, body: str) -> str:
-    lead = SECTION_LEADS.get(anchor)
-    opening = f'<p class="lead">{html.escape(lead)}</p>' if lead else ""
-    return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>{opening}{body}</section>'
+    return page.section(anchor, title, body, SECTION_LEADS.get(anchor))
 
 
 def _data_section(inputs: ReportInputs) -> str:
@@ -209,21 +162,24 @@ def _data_section(inputs: ReportInputs) -> str:
         )
     flow = _csv(data_dir / "inclusion_flow.csv")
     if flow is not None:
-        parts.append("<h3>Inclusion flow</h3>" + _table(flow, "{:.0f}"))
+        parts.append("<h3>Inclusion flow</h3>" + page.table(flow, "{:.0f}"))
     tables = _csv(inputs.results / "tables" / "table1_table2.csv")
     if tables is not None:
         parts.append(
             "<h3>Tables 1-2 against the published figures</h3><p>Row % = share with a health "
             "record. p: Pearson chi-square; weighted p treats weights as frequencies (descriptive)."
             "</p>"
-            + _details(
+            + page.details(
                 f"{len(tables)} categories of {tables['variable'].nunique()} variables (table)",
-                _table(display_category_table(tables)),
+                page.table(display_category_table(tables, inputs.labeller)),
             )
         )
     continuous = _csv(inputs.results / "tables" / "table1_continuous.csv")
     if continuous is not None:
-        parts.append("<h3>Age and years in the inflow area</h3>" + _table(continuous))
+        parts.append(
+            "<h3>Age and years in the inflow area</h3>"
+            + page.table(display_continuous_table(continuous, inputs.labeller))
+        )
     return _section("data", "Data and inclusion flow", "".join(parts))
 
 
@@ -250,22 +206,42 @@ def _odds_ratio_section(inputs: ReportInputs) -> str:
         table = _csv(inputs.results / "tables" / f"odds_ratios_{name}.csv")
         if table is None:
             continue
+        heading = inputs.heading("odds-ratios", name)
         stale = inputs.stale_note(table, f"The odds-ratio table of {name}")
         if stale:
-            parts.append(f"<h3>{html.escape(name)}</h3>" + stale)
+            parts.append(heading + stale)
             continue
-        parts.append(f"<h3>{html.escape(name)}</h3>" + _warnings(table_notes(table)))
-        parts.append(_table(display_table(table)))
-        caption = f"{name}: Bayesian and frequentist estimates (and published ones where given)"
-        parts.append(_image(inputs.results / "figures" / f"forest_{name}.png", caption))
+        parts.append(heading + page.warnings_box(table_notes(table)))
+        parts.append(page.table(_estimates_display(inputs, name, table)))
+        caption = (
+            f"{inputs.label(name)}: Bayesian and frequentist estimates (and published ones "
+            "where given)"
+        )
+        parts.append(page.image(inputs.results / "figures" / f"forest_{name}.png", caption))
     sd = _csv(inputs.results / "tables" / "province_sd.csv")
     if sd is not None:
         parts.append(
             "<h3>SD of each model's first grouping factor</h3><p>Log-odds scale (latent "
             "scale for ordinal outcomes, outcome units for continuous ones); every factor is "
-            'under <a href="#variation">Variation between groups</a>.</p>' + _table(sd)
+            'under <a href="#variation">Variation between groups</a>.</p>' + page.table(sd)
         )
     return _section("odds-ratios", "Estimates (Table 3: odds ratios)", "".join(parts))
+
+
+def _estimates_display(inputs: ReportInputs, name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Return a model's estimates for readers: declared labels, reference levels as rows."""
+    display = display_table(table)
+    spec = _fit_spec(inputs, name)
+    if spec is None:
+        return display
+    scale = str(table["scale"].iloc[0]) if "scale" in table and len(table) else "odds ratio"
+    return with_reference_rows(
+        display,
+        table["term"].tolist(),
+        inputs.model_labeller(spec),
+        spec.predictors,
+        reference_text(scale),
+    )
 
 
 def _unavailable(inputs: ReportInputs, anchor: str, title: str) -> str | None:
@@ -295,7 +271,7 @@ def _fit_spec(inputs: ReportInputs, name: str) -> ModelSpec | None:
 MAX_CHECK_ROWS = 120
 
 
-def _checks_table(checks: pd.DataFrame) -> str:
+def _checks_table(checks: pd.DataFrame, labeller: TermLabeller) -> str:
     extreme = checks.query("bayes_p < 0.025 or bayes_p > 0.975")
     shown = checks
     note = f"<p>{len(checks)} checks; <b>{len(extreme)}</b> outside the 95% range.</p>"
@@ -305,20 +281,28 @@ def _checks_table(checks: pd.DataFrame) -> str:
     statistic = shown["statistic"] if "statistic" in shown else pd.Series("share", shown.index)
     percent = statistic.map(is_percent).map({True: 100.0, False: 1.0})
     columns = ["observed", "predicted_median", "pi_low", "pi_high"]
-    shown = shown.assign(statistic=statistic, **{c: percent * shown[c] for c in columns})
-    table = _table(shown[["check", "variable", "level", "statistic", "n", *columns, "bayes_p"]])
-    return _details(note.removeprefix("<p>").removesuffix("</p>") + " (table)", table)
+    shown = shown.assign(
+        group=check_group_labels(shown, labeller),
+        statistic=statistic,
+        **{c: percent * shown[c] for c in columns},
+    )
+    table = page.table(shown[["group", "statistic", "n", *columns, "bayes_p"]])
+    return page.details(note.removeprefix("<p>").removesuffix("</p>") + " (table)", table)
 
 
 def _model_checks(inputs: ReportInputs, name: str) -> str:
     figures, spec = inputs.results / "figures", _fit_spec(inputs, name)
     checks = _csv(inputs.results / "tables" / f"ppc_{name}.csv")
-    heading = f"<h3>{html.escape(name)}</h3>"
+    heading, label = inputs.heading("checks", name), inputs.label(name)
     stale = inputs.stale_note(checks, f"The predictive-check table of {name}")
     if stale or checks is None or spec is None:
         return heading + (stale or "<p>Not run (make ppc).</p>")
     words = CHECK_WORDS[spec.family].format(outcome=spec.outcome)
-    parts = [heading, f"<p>Statistic: {html.escape(words)}.</p>", _checks_table(checks)]
+    parts = [
+        heading,
+        f"<p>Statistic: {html.escape(words)}.</p>",
+        _checks_table(checks, inputs.model_labeller(spec)),
+    ]
     images = [("ppc_overall", "Whole sample: observed against replicated")]
     images += [
         (f"ppc_{g.name}", f"By {g.name}: observed against predictive intervals")
@@ -328,7 +312,7 @@ def _model_checks(inputs: ReportInputs, name: str) -> str:
     if spec.family == "bernoulli":
         images.append(("calibration", "Calibration: observed share by decile of prediction"))
     for stem, caption in images:
-        parts.append(_image(figures / f"{stem}_{name}.png", f"{name}: {caption}"))
+        parts.append(page.image(figures / f"{stem}_{name}.png", f"{label}: {caption}"))
     return "".join(parts)
 
 
@@ -353,16 +337,18 @@ def _model_variation(inputs: ReportInputs, name: str) -> str:
     spec = _fit_spec(inputs, name)
     if spec is None or not spec.groups:
         return ""
-    heading = f"<h3>{html.escape(name)}</h3>"
+    heading, label = inputs.heading("variation", name), inputs.label(name)
     summary = _csv(tables / f"group_variation_{name}.csv")
     stale = inputs.stale_note(summary, f"The variation table of {name}")
     if stale or summary is None:
         return heading + (stale or "<p>Not run (make ppc).</p>")
-    parts = [heading, _table(summary.drop(columns=["data_hash"], errors="ignore"), "{:.3f}")]
+    parts = [heading, page.table(summary.drop(columns=["data_hash"], errors="ignore"), "{:.3f}")]
     for group in spec.groups:
         suffix = "" if group.name == "province" else f"_{group.name}"
         parts.append(
-            _image(figures / f"caterpillar_{name}{suffix}.png", f"{name}: {group.name} effects")
+            page.image(
+                figures / f"caterpillar_{name}{suffix}.png", f"{label}: {group.name} effects"
+            )
         )
     if any(g.name == "province" for g in spec.groups):
         for stem, caption in (
@@ -371,13 +357,13 @@ def _model_variation(inputs: ReportInputs, name: str) -> str:
         ):
             path = figures / f"{stem}_{name}.png"
             if path.exists():
-                parts.append(_image(path, f"{name}: {caption}"))
+                parts.append(page.image(path, f"{label}: {caption}"))
     rates = _csv(tables / f"province_rates_{name}.csv")
     if rates is not None and spec.family == "bernoulli" and spec.group == "province":
         shown = rates.sort_values("standardised_rate", ascending=False)
         for column in [c for c in shown.columns if c.endswith(("rate", "low", "high"))]:
             shown[column] = 100 * shown[column]
-        parts.append("<h4>Standardised shares (%) and rank probabilities</h4>" + _table(shown))
+        parts.append("<h4>Standardised shares (%) and rank probabilities</h4>" + page.table(shown))
     return "".join(parts)
 
 
@@ -402,6 +388,19 @@ def _variation_section(inputs: ReportInputs) -> str:
     )
 
 
+def _weights_sentence(table: pd.DataFrame) -> str:
+    """One paragraph on the weights and the design the weighted fit used (empty if unknown)."""
+    if not {"n", "kish_n_eff", "max_median_ratio"} <= set(table) or not len(table):
+        return ""
+    row = table.iloc[0]
+    design = f"; survey design: {row['survey_design']}" if "survey_design" in table else ""
+    return html.escape(
+        f"{row['n']:.0f} respondents; Kish effective sample size of the weights "
+        f"{row['kish_n_eff']:.0f}; largest weight {row['max_median_ratio']:.3g} x the "
+        f"median{design}."
+    ).join(("<p>", "</p>"))
+
+
 def _weights_section(inputs: ReportInputs) -> str:
     table = _csv(inputs.results / "tables" / "weighting_comparison.csv")
     if table is None:
@@ -409,6 +408,9 @@ def _weights_section(inputs: ReportInputs) -> str:
     stale = inputs.stale_note(table, "The weighting comparison")
     if stale:
         return _section("weights", "Survey weights", stale)
+    spec = _fit_spec(inputs, "model2_weighted") or _fit_spec(inputs, inputs.main_model)
+    predictors = spec.predictors if spec is not None else []
+    sample = _weights_sentence(table)
     notes = []
     if "weights_unreliable" in table and bool(table["weights_unreliable"].any()):
         row = table.iloc[0]
@@ -424,10 +426,12 @@ def _weights_section(inputs: ReportInputs) -> str:
         "(scaled to sum to n): a pseudo-likelihood whose estimates target the weighted "
         "population, as the paper's weighted regression does. Its intervals are not "
         "design-based (no strata or clustering), so treat it as a sensitivity analysis. "
-        "shift_in_sd: change of the posterior mean in unweighted posterior SDs.</p>"
-        + _warnings(notes)
-        + _table(table.drop(columns=["data_hash"], errors="ignore"), "{:.3f}")
-        + _image(
+        "Shift: change of the posterior mean (log-odds) in unweighted posterior SDs; width "
+        "ratio: weighted over unweighted interval width (log scale).</p>"
+        + sample
+        + page.warnings_box(notes)
+        + page.table(weighting_display(table, inputs.model_labeller(spec), predictors))
+        + page.image(
             inputs.results / "figures" / "weighting_comparison.png",
             "Odds ratios with and without survey weights",
         ),
@@ -453,8 +457,8 @@ def _comparison_section(inputs: ReportInputs) -> str:
         "respondents whose leave-one-out approximation is good (at or below the threshold "
         "min(1 - 1/log10(draws), 0.7)), bad, and very bad (&gt; 1). Fits with survey weights in "
         "the likelihood are not ranked.</p>"
-        + _warnings(messages)
-        + _table(table.drop(columns=["data_hash"], errors="ignore")),
+        + page.warnings_box(messages)
+        + page.table(table.drop(columns=["data_hash"], errors="ignore")),
     )
 
 
@@ -474,9 +478,16 @@ def extra_batch_sentence(name: str, attrs: dict) -> str:
     return sentence
 
 
+def _minute(stamp: object) -> object:
+    """Return an ISO time stamp to the minute ("2026-11-29 20:51"), other values unchanged."""
+    if not isinstance(stamp, str) or len(stamp) < 16 or stamp[10] != "T":
+        return stamp
+    return stamp[:16].replace("T", " ")
+
+
 def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
     """Convergence and metadata sections, and whether any fit failed its checks."""
-    rows, meta_rows, versions, batch_notes = [], [], {}, []
+    rows, meta_rows, formulas, versions, batch_notes = [], [], [], {}, []
     for name in inputs.shown:
         checks = _csv(inputs.results / "tables" / f"convergence_{name}.csv")
         netcdf = inputs.results / "fits" / f"{name}.nc"
@@ -508,7 +519,6 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
         meta_rows.append(
             {
                 "model": name,
-                "formula": attrs.get("formula"),
                 "data hash": attrs.get("data_hash"),
                 "n": attrs.get("n_obs"),
                 "sampler": attrs.get("sampler"),
@@ -519,9 +529,10 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
                 "target accept": attrs.get("target_accept"),
                 "seed": attrs.get("seed"),
                 "sampling time (s)": attrs.get("sampling_seconds"),
-                "fitted (UTC)": attrs.get("created_utc"),
+                "fitted (UTC)": _minute(attrs.get("created_utc")),
             }
         )
+        formulas.append({"model": name, "formula": attrs.get("formula")})
     table = pd.DataFrame(rows)
     convergence = _section(
         "convergence",
@@ -530,10 +541,10 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
         "intercept, coefficients, province SD(s) and effects, no divergent transitions, and "
         "E-BFMI &ge; 0.3 in every chain.</p>"
         + (
-            _details(
+            page.details(
                 f"{len(table)} fits: {int((table['status'] == 'passed').sum())} passed, "
                 f"{int((table['status'] != 'passed').sum())} failed (table)",
-                _table(table, "{:.3f}"),
+                page.table(table, "{:.3f}"),
             )
             if not table.empty
             else "<p>No fits found.</p>"
@@ -543,18 +554,32 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
     metadata = _section(
         "metadata",
         "Run metadata",
-        _details(f"Settings of {len(meta_rows)} fits (table)", _table(pd.DataFrame(meta_rows)))
-        + _details(
+        page.details(
+            f"Settings of {len(meta_rows)} fits (table)", page.table(pd.DataFrame(meta_rows))
+        )
+        + page.details(
+            f"Formulas of {len(formulas)} fits (table)", page.table(pd.DataFrame(formulas))
+        )
+        + page.details(
             "Package versions (table)",
-            _table(pd.DataFrame(sorted(versions.items()), columns=["package", "version"])),
+            page.table(pd.DataFrame(sorted(versions.items()), columns=["package", "version"])),
         ),
     )
     any_failed = bool(len(table)) and bool((table["status"] != "passed").any())
     return convergence, metadata, any_failed
 
 
-def _effects_section(results: Path, main_model: str) -> str:
-    """AMEs of the main model and the contextual measures of every multilevel logit fit."""
+def _effects_section(
+    results: Path,
+    main_model: str,
+    model_label: str | None = None,
+    labeller: TermLabeller | None = None,
+) -> str:
+    """AMEs of the main model and the contextual measures of every multilevel logit fit.
+
+    ``model_label`` (the main model's spec label) heads its AMEs, with the code in small type;
+    ``labeller`` gives its contrasts' labels (codes in words without one).
+    """
     tables, figures = results / "tables", results / "figures"
     parts = [
         "<p>Average marginal effect (AME): the change in the predicted probability, averaged "
@@ -567,7 +592,10 @@ def _effects_section(results: Path, main_model: str) -> str:
     ]
     ame = _csv(tables / f"ame_{main_model}.csv")
     if ame is not None:
-        parts.append(f"<h3>AMEs, {html.escape(main_model)}</h3>" + _table(ame, "{:.3f}"))
+        heading = page.model_heading(
+            f"effects-{main_model}", main_model, model_label or "", prefix="AMEs: "
+        )
+        parts.append(heading + page.table(ame_display(ame, labeller or TermLabeller())))
     sensitivity = _csv(tables / f"prior_sensitivity_{main_model}.csv")
     if sensitivity is not None:
         flagged = sensitivity[sensitivity["flagged"]]
@@ -578,15 +606,15 @@ def _effects_section(results: Path, main_model: str) -> str:
         )
         parts.append(
             "<h3>Prior sensitivity (power scaling)</h3><p>Parameters flagged: "
-            f"{html.escape(words)}</p>" + _table(sensitivity, "{:.3f}")
+            f"{html.escape(words)}</p>" + page.table(sensitivity, "{:.3f}")
         )
     prior = figures / f"prior_uptake_{main_model}.png"
     if prior.exists():
-        parts.append(_image(prior, "Uptake implied by the priors alone"))
+        parts.append(page.image(prior, "Uptake implied by the priors alone"))
     contextual = _csv(tables / "contextual_measures.csv")
     if contextual is not None:
-        parts.append("<h3>Contextual measures</h3>" + _table(contextual, "{:.3f}"))
-        parts.append(_image(figures / "contextual_measures.png", "MOR and ICC per model"))
+        parts.append("<h3>Contextual measures</h3>" + page.table(contextual, "{:.3f}"))
+        parts.append(page.image(figures / "contextual_measures.png", "MOR and ICC per model"))
     if len(parts) == 1:
         parts.append('<p class="note">Not available: run make effects.</p>')
     return _section(
@@ -607,14 +635,14 @@ def _heterogeneity_section(folder: Path) -> str:
         "prob_greater is the posterior probability that the effect is larger in the first "
         "group. Beside them the separate regressions per subgroup and the interaction model, "
         "and the truth on synthetic data.</p>",
-        _table(differences, "{:.3f}"),
+        page.table(differences, "{:.3f}"),
     ]
     for path in sorted((folder / "figures").glob("subgroup_forest_*.png")):
         term = path.stem.removeprefix("subgroup_forest_").replace("_", " ")
-        parts.append(_image(path, f"Effect of {term} by subgroup, three methods"))
+        parts.append(page.image(path, f"Effect of {term} by subgroup, three methods"))
     ame = _csv(folder / "tables" / "ame_heterogeneity.csv")
     if ame is not None:
-        parts.append("<h3>AMEs on the health categories</h3>" + _table(ame, "{:.3f}"))
+        parts.append("<h3>AMEs on the health categories</h3>" + page.table(ame, "{:.3f}"))
     return _section("heterogeneity", "Heterogeneity by sex, age and education", "".join(parts))
 
 
@@ -627,6 +655,7 @@ def build_report(inputs: ReportInputs) -> str:
         if any_failed
         else '<p class="pass">All fits passed the convergence checks.</p>'
     )
+    main_spec = _fit_spec(inputs, inputs.main_model)
     sections = [
         _data_section(inputs),
         _odds_ratio_section(inputs),
@@ -634,36 +663,33 @@ def build_report(inputs: ReportInputs) -> str:
         _variation_section(inputs),
         _comparison_section(inputs),
         _weights_section(inputs),
-        _effects_section(inputs.results, inputs.main_model),
-        _heterogeneity_section(inputs.results / "heterogeneity"),
+        _effects_section(
+            inputs.results,
+            inputs.main_model,
+            main_spec.label if main_spec else None,
+            inputs.model_labeller(main_spec),
+        ),
         convergence,
         metadata,
     ]
-    nav = "".join(
-        f'<a href="#{a}">{t}</a>'
-        for a, t in (
-            ("data", "Data"),
-            ("odds-ratios", "Odds ratios"),
-            ("checks", "Checks"),
-            ("variation", "Groups"),
-            ("comparison", "Comparison"),
-            ("weights", "Weights"),
-            ("effects", "Effects"),
-            ("heterogeneity", "Heterogeneity"),
-            ("convergence", "Convergence"),
-            ("metadata", "Metadata"),
-        )
+    heterogeneity = _heterogeneity_section(inputs.results / "heterogeneity")
+    nav = page.contents(
+        [
+            ("Health records (Jing et al. 2019)", sections),
+            ("Heterogeneity by sex, age and education (third study)", [heterogeneity]),
+        ]
     )
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<title>Health records among elderly internal migrants: multilevel analysis</title>"
-        f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>"
+        f"<style>{page.STYLE}</style><script>{page.SCRIPT}</script></head><body>"
         "<h1>Health records among China's elderly internal migrants: "
         "Bayesian multilevel analysis</h1>"
         f"<p>Reproduction and multilevel extension of Jing et al., BMJ Open 2019;9:e034255. "
-        f"Report written {created}.</p>{banner}{_left_out_section(inputs)}<nav>{nav}</nav>"
+        f"Report written {created}.</p>{banner}{_left_out_section(inputs)}{nav}"
         + "".join(sections)
+        + heterogeneity
         + "</body></html>"
     )
 
@@ -678,11 +704,13 @@ def heterogeneity_report(results: Path, title: str, model: str, failures: list[s
         if failures
         else '<p class="pass">The fit passed the convergence checks.</p>'
     )
+    sections = [_heterogeneity_section(results), _effects_section(results, model)]
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style><script>{SCRIPT}</script>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>Report written {created}.</p>{banner}"
-        + _heterogeneity_section(results)
-        + _effects_section(results, model)
+        f"<title>{html.escape(title)}</title><style>{page.STYLE}</style>"
+        f"<script>{page.SCRIPT}</script></head><body><h1>{html.escape(title)}</h1>"
+        f"<p>Report written {created}.</p>{banner}"
+        + page.contents([(title, sections)])
+        + "".join(sections)
         + "</body></html>"
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.report import SCRIPT, STYLE, _image, _section, _table, _warnings
+from analysis import report_html as page
 from cmds_common.atomic import write_text
 from cmds_common.study import Study
 
@@ -31,7 +31,7 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
     tables, figures = out / "tables", out / "figures"
     comparison = _csv(tables / "comparison.csv")
     sections = [
-        _section(
+        page.section(
             "study-comparison",
             "Host-city SMI and the integration index: published, frequentist, Bayesian",
             _p(
@@ -40,23 +40,25 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
                 "difference of 6.47 index points. Its printed T = 5.32 and SE = 1.48 disagree "
                 "(6.47 / 1.48 = 4.37); the published interval below uses the printed SE."
             )
-            + _warnings(failures)
-            + _table(comparison)
-            + _image(figures / "comparison.png", "Published, frequentist and Bayesian estimates"),
+            + page.warnings_box(failures)
+            + page.table(comparison)
+            + page.image(
+                figures / "comparison.png", "Published, frequentist and Bayesian estimates"
+            ),
         ),
-        _section(
+        page.section(
             "study-data",
             "Data",
-            _table(_csv(out / "data" / "inclusion_flow.csv"), "{:.0f}")
+            page.table(_csv(out / "data" / "inclusion_flow.csv"), "{:.0f}")
             + "<h3>The published figures and the same figures on this data</h3>"
-            + _table(_csv(tables / "published_vs_data.csv"), "{:.3f}")
+            + page.table(_csv(tables / "published_vs_data.csv"), "{:.3f}")
             + _p(
                 (out / "data" / "source.txt").read_text(encoding="utf-8").strip()
                 if (out / "data" / "source.txt").exists()
                 else ""
             ),
         ),
-        _section(
+        page.section(
             "index",
             "Integration index by factor analysis",
             _p(
@@ -66,40 +68,41 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
                 "reading of the paper's scale, which reproduces its means and SDs (mean near 0, "
                 "SD near 33)."
             )
-            + _table(_csv(tables / "index_scales.csv"), "{:.2f}")
-            + _table(_csv(tables / "factor_adequacy.csv"), "{:.3f}")
-            + _table(_csv(tables / "factor_variance.csv"))
-            + _table(_csv(tables / "factor_loadings.csv"))
-            + _image(figures / "scree.png", "Scree plot"),
+            + page.table(_csv(tables / "index_scales.csv"), "{:.2f}")
+            + page.table(_csv(tables / "factor_adequacy.csv"), "{:.3f}")
+            + page.table(_csv(tables / "factor_variance.csv"))
+            + page.table(_csv(tables / "factor_loadings.csv"))
+            + page.image(figures / "scree.png", "Scree plot"),
         ),
-        _section(
+        page.section(
             "frequentist",
             "Frequentist analysis (the paper's steps)",
-            _table(_csv(tables / "descriptive_by_treatment.csv"), "{:.3g}")
-            + _table(_csv(tables / "anova.csv"), "{:.3g}")
+            page.table(_csv(tables / "descriptive_by_treatment.csv"), "{:.3g}")
+            + page.table(_csv(tables / "anova.csv"), "{:.3g}")
             + "<h3>OLS, full model, HC3 robust SEs</h3>"
-            + _table(_csv(tables / "ols_full.csv"), "{:.3f}")
+            + page.table(_csv(tables / "ols_full.csv"), "{:.3f}")
             + "<h3>OLS, stepwise: the paper's procedure (selection ignored by its SEs)</h3>"
-            + _table(_csv(tables / "ols_stepwise.csv"), "{:.3f}")
+            + page.table(_csv(tables / "ols_stepwise.csv"), "{:.3f}")
             + "<h3>Propensity-score matching: balance</h3>"
-            + _table(_csv(tables / "matching_balance.csv"), "{:.3f}")
-            + _image(figures / "matching_balance.png", "Standardised mean differences")
-            + _image(figures / "common_support.png", "Common support"),
+            + page.table(_csv(tables / "matching_balance.csv"), "{:.3f}")
+            + page.image(figures / "matching_balance.png", "Standardised mean differences")
+            + page.image(figures / "common_support.png", "Common support"),
         ),
-        _section(
+        page.section(
             "provinces",
             "Where the host-city advantage is largest (province-varying effect)",
-            _image(figures / "province_effects.png", "Province-specific host-city effects")
-            + _table(_csv(tables / "province_effects.csv"), "{:.2f}"),
+            page.image(figures / "province_effects.png", "Province-specific host-city effects")
+            + page.table(_csv(tables / "province_effects.csv"), "{:.2f}"),
         ),
     ]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(study.raw.get('title', study.name))}</title>"
-        f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>"
+        f"<style>{page.STYLE}</style><script>{page.SCRIPT}</script></head><body>"
         f"<h1>{html.escape(study.raw.get('title', study.name))}</h1>"
         f"<p>{html.escape(str(study.raw.get('reference', '')))}. Report written {stamp}.</p>"
+        + page.contents([(study.raw.get("title", study.name), sections)])
         + "".join(sections)
         + "</body></html>"
     )

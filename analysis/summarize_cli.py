@@ -19,7 +19,12 @@ import pandas as pd
 
 from analysis.cli_options import add_data, add_fits, add_lang, add_models, add_out
 from analysis.convergence import convergence_checks, failure_messages
-from analysis.descriptive_tables import category_table, continuous_table, display_category_table
+from analysis.descriptive_tables import (
+    category_table,
+    continuous_table,
+    display_category_table,
+    display_continuous_table,
+)
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
 from analysis.forest_plot import forest_plot
@@ -242,10 +247,14 @@ def summarize_fit(
     return table, failures, group_sd
 
 
-def describe_data(data_path: Path, out_dir: Path) -> pd.DataFrame:
-    """Write Tables 1-2 (and the continuous summaries) of an analysis data set."""
+def describe_data(data_path: Path, out_dir: Path, lang: str = "en") -> pd.DataFrame:
+    """Write Tables 1-2 (and the continuous summaries) of an analysis data set.
+
+    The CSV files keep the codes; the Markdown shows the declared labels in ``lang``.
+    """
     data = pd.read_parquet(data_path)
     categories, continuous = category_table(data), continuous_table(data)
+    labeller = TermLabeller(declarations_beside(data_path), lang)
     tables_dir = out_dir / "tables"
     write_with(tables_dir / "table1_table2.csv", lambda p: categories.to_csv(p, index=False))
     write_with(tables_dir / "table1_continuous.csv", lambda p: continuous.to_csv(p, index=False))
@@ -254,9 +263,9 @@ def describe_data(data_path: Path, out_dir: Path) -> pd.DataFrame:
         f"# Tables 1-2: {len(data)} respondents of `{data_path}`\n\n"
         "Row % = share with a health record. p: Pearson chi-square (unweighted; weighted = "
         "weights as frequencies scaled to n, descriptive only). Published: Jing et al. 2019.\n\n"
-        + to_markdown(display_category_table(categories))
+        + to_markdown(display_category_table(categories, labeller))
         + "\n## Age and years in the inflow area\n\n"
-        + to_markdown(continuous),
+        + to_markdown(display_continuous_table(continuous, labeller)),
     )
     return categories
 
@@ -284,8 +293,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Tables 1-2, odds-ratio tables, convergence gate and forest plots; the exit status."""
+    lang = getattr(args, "lang", None) or default_language()
     if args.data.exists():
-        describe_data(args.data, args.out)
+        describe_data(args.data, args.out, lang)
         print(f"Tables 1-2 of {args.data} written to {args.out / 'tables' / 'table1_table2.md'}")
     names = args.models or sorted(p.stem for p in args.fits.glob("*.nc"))
     selection = usable_fits(
@@ -303,7 +313,6 @@ def run(args: argparse.Namespace) -> int:
     outcomes: set[str] = set()
     data_path = args.data if args.data.exists() else None
     declarations = declarations_beside(data_path)
-    lang = getattr(args, "lang", None) or default_language()
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for name in selection.usable:
             netcdf = args.fits / f"{name}.nc"

@@ -100,6 +100,10 @@ class TermLabeller:
         label = decl.level_label(level, self.lang)
         return _plain(label) if label == level else label
 
+    def category(self, name: str, level: str) -> str:
+        """Return ``Label: Level`` of one category ("Number of local friends: 3 or more")."""
+        return f"{self.variable(name)}: {self.level(name, level)}"
+
     def reference(self, name: str) -> str | None:
         """Return the reference level of a categorical variable, or ``None``."""
         if name in self.reference_levels:

@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
 import arviz as az
 import pandas as pd
+import yaml
 
 from analysis.cli_options import add_data, add_fits, add_out
 from analysis.figures import save_figure
 from analysis.fit_inputs import default_data_path, usable_fits
 from analysis.forest_plot import forest_plot
 from analysis.odds_ratios import weighted_estimate_note
+from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from analysis.weighting import WEIGHTING_SOURCES, weighting_comparison
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
+from cmds_common.spec import spec_from_dict
 from cmds_common.survey_weights import describe
+from data_prep.variables import synthetic_declarations
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     from analysis.cli import main as analysis_main
 
     return analysis_main(["weights", *(argv or [])])
+
+
+def _term_labels(table: pd.DataFrame, attrs: Mapping, data: Path) -> list[str]:
+    """Readable labels of the compared terms (declarations beside the data, else shipped)."""
+    if "spec_yaml" not in attrs:
+        return list(table["term"])
+    spec = spec_from_dict(yaml.safe_load(attrs["spec_yaml"]), "weighted")
+    declarations = declarations_beside(data) or synthetic_declarations()
+    labeller = TermLabeller(declarations, default_language(), spec.reference_levels)
+    return [labeller.term(term, spec.predictors) for term in table["term"]]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,13 +93,14 @@ def run(args: argparse.Namespace) -> int:
         "over unweighted interval width (log scale). The weighted intervals are not "
         "design-based.\n\n" + weights_note + to_markdown(table),
     )
-    title = f"Survey weights: {args.weighted} against {args.unweighted}"
+    attrs = weighted.posterior.attrs
+    title = f"Survey weights: {attrs.get('model_label', args.weighted)} against unweighted"
     if summary is not None and summary["weights_unreliable"]:
         title += (
             f"\nUNRELIABLE weights: Kish effective n {summary['kish_n_eff']:.0f} of {summary['n']}"
         )
     save_figure(
-        forest_plot(table, title, WEIGHTING_SOURCES),
+        forest_plot(table.assign(label=_term_labels(table, attrs, data)), title, WEIGHTING_SOURCES),
         args.out / "figures" / "weighting_comparison.png",
     )
     print("survey-weighted against unweighted posterior (odds ratios):")

@@ -1,5 +1,12 @@
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
 from cmds_common import runtime
 
 runtime.configure()  # before any test module imports PyTensor or ArviZ
@@ -22,3 +29,72 @@ def default_sample() -> tuple[pd.DataFrame, pd.DataFrame]:
 @pytest.fixture(scope="session")
 def default_table(default_sample) -> pd.DataFrame:
     return default_sample[0]
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+
+#: Opens every <details> (collapsed tables are wide too) and records by how many pixels the
+#: page is wider than the window.
+_OVERFLOW_SCRIPT = """<script>
+window.addEventListener('load', function () {
+  document.querySelectorAll('details').forEach(function (d) { d.open = true; });
+  var root = document.documentElement;
+  document.body.setAttribute('data-overflow-px', String(root.scrollWidth - root.clientWidth));
+});
+</script>"""
+
+
+@pytest.fixture(scope="session")
+def chromium() -> list[str]:
+    """Headless Chromium's command, when installed; tests never install software (CI does)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.skip(
+            "Chromium is not installed: the report rendering test is skipped "
+            "(Debian/Ubuntu: apt-get install chromium)"
+        )
+    return [found, *CHROMIUM_FLAGS]
+
+
+@pytest.fixture(scope="session")
+def page_overflow(chromium) -> Callable[[Path, int], int]:
+    """Return a function: pixels by which a page, every ``<details>`` open, overflows a window.
+
+    The page is copied with a measuring script added and loaded in headless Chromium at the
+    given window width (1280 px by default); 0 means no horizontal scrolling.
+    """
+
+    def measure(page: Path, width: int = 1280) -> int:
+        text = page.read_text(encoding="utf-8").replace("</body>", _OVERFLOW_SCRIPT + "</body>")
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / "page.html"
+            copy.write_text(text, encoding="utf-8")
+            dom = subprocess.run(
+                [
+                    *chromium,
+                    f"--user-data-dir={Path(folder) / 'profile'}",
+                    f"--window-size={width},2000",
+                    "--virtual-time-budget=10000",
+                    "--dump-dom",
+                    copy.as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            ).stdout
+        found = re.search(r'data-overflow-px="(-?\d+)"', dom)
+        assert found, "the measuring script did not run"
+        return int(found.group(1))
+
+    return measure

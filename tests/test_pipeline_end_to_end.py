@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -193,32 +192,7 @@ def test_checks_variation_and_comparison_outputs(pipeline_dir):
         assert (figures / f"{stem}_model2.png").read_bytes().startswith(PNG_SIGNATURE), stem
 
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Chromium, when installed; tests never install software (CI does: see .ci/run)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.skip(
-            "Chromium is not installed: the report rendering test is skipped "
-            "(Debian/Ubuntu: apt-get install chromium)"
-        )
-    return found
-
-
-def test_report_renders_with_every_figure(pipeline_dir, chromium):
+def test_report_renders_with_every_figure(pipeline_dir, chromium, page_overflow):
     report = pipeline_dir / "report.html"
     text = report.read_text(encoding="utf-8")
     n_images = text.count("<img ")
@@ -240,8 +214,7 @@ def test_report_renders_with_every_figure(pipeline_dir, chromium):
     with tempfile.TemporaryDirectory() as profile:
         dom = subprocess.run(
             [
-                chromium,
-                *CHROMIUM_FLAGS,
+                *chromium,
                 f"--user-data-dir={profile}",
                 "--virtual-time-budget=10000",
                 "--dump-dom",
@@ -258,8 +231,7 @@ def test_report_renders_with_every_figure(pipeline_dir, chromium):
         screenshot = pipeline_dir / "report.png"
         subprocess.run(
             [
-                chromium,
-                *CHROMIUM_FLAGS,
+                *chromium,
                 f"--user-data-dir={profile}",
                 "--window-size=1300,3000",
                 f"--screenshot={screenshot}",
@@ -270,3 +242,19 @@ def test_report_renders_with_every_figure(pipeline_dir, chromium):
             check=True,
         )
     assert screenshot.read_bytes().startswith(PNG_SIGNATURE)
+    # at a laptop's width the page never scrolls sideways, even with every table expanded
+    assert page_overflow(report, 1280) == 0
+
+
+def test_report_speaks_in_labels(pipeline_dir):
+    text = (pipeline_dir / "report.html").read_text(encoding="utf-8")
+    # Tables 1-2, the odds-ratio tables and the predictive checks: declared labels and levels
+    for label in ("Number of local friends", "3 or more", "Fewer than 3", "With a health record"):
+        assert label in text, label
+    codes = ("local_friends_ge3", "income_quartile_Q4", "health_record_yes", "primary_or_below")
+    for code in codes:
+        assert code not in text, code
+    assert "<td>Whole sample</td>" in text and "1 (ref.)" in text
+    # model headings by the spec's label, the code in small type; a contents list links them
+    assert '<h3 id="odds-ratios-model2">Model 2: social integration + covariates' in text
+    assert '<a href="#odds-ratios-model2">' in text and 'class="contents"' in text
