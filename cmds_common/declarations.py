@@ -21,11 +21,16 @@ A declarations file (a codebook's ``variables:`` section, or a dictionary for a 
       province: {type: group, levels: provinces}   # the 32 units; any code or name accepted
 
 Sources (codebooks): ``item`` (a codebook item: raw variable + code map), ``map`` (levels of
-another item/variable through ``codes:``), ``threshold`` (``at:`` cut: below -> first level, at
-or above -> second), ``quantile_groups`` (groups of the analysed sample, one per level), ``sum`` /
-``mean`` of items, ``age_at_survey`` (completed years from birth year and month at the survey
-month) and ``years_since`` (years from a year and month to the survey month). ``in_table: false``
-declares a variable used only by the inclusion flow. ``missing:`` lists codes meaning no answer.
+another item/variable through ``codes:``), ``threshold`` (``at:`` one cut point, below -> first
+level, at or above -> second; or a list of increasing cut points, ``at: [30, 45]``, with one
+level more than cuts: a value at or above the k-th cut and below the next gets level k + 1),
+``combine`` (the levels of two or more categorical variables joined with ``:`` into one cell
+label, ``combine: [sex, age_group]`` -> ``female:30_44``; missing when any is missing; levels
+may be left out, the typed column then has the cells present, sorted), ``quantile_groups``
+(groups of the analysed sample, one per level), ``sum`` / ``mean`` of items, ``age_at_survey``
+(completed years from birth year and month at the survey month) and ``years_since`` (years from
+a year and month to the survey month). ``in_table: false`` declares a variable used only by the
+inclusion flow. ``missing:`` lists codes meaning no answer.
 
 Loading checks every declaration and raises one :class:`DeclarationError` that names the file
 and line of each problem: unknown type, a reference that is not a level, a source naming an
@@ -34,6 +39,7 @@ item or variable that does not exist, a name declared twice.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,12 +63,17 @@ SOURCE_KINDS = (
     "item",
     "map",
     "threshold",
+    "combine",
     "quantile_groups",
     "sum",
     "mean",
     "age_at_survey",
     "years_since",
 )
+#: Separator of the levels a ``combine`` source joins into one cell label.
+COMBINE_SEPARATOR = ":"
+#: Sources whose input is a list (written as a YAML list even with one input).
+LIST_SOURCES = ("sum", "mean", "age_at_survey", "years_since", "combine")
 #: ``levels: provinces`` marks the province column: the 32 units of ``provinces.csv``.
 PROVINCE_LEVELS = "provinces"
 FIELDS = (
@@ -86,23 +97,35 @@ class DeclarationError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    """Where a declared variable's values come from (codebooks only)."""
+    """Where a declared variable's values come from (codebooks only).
+
+    Attributes
+    ----------
+    kind
+        One of :data:`SOURCE_KINDS`.
+    inputs
+        Names of the items or variables it reads.
+    codes
+        ``map``: input level -> level.
+    at
+        ``threshold``: the cut points, increasing (one cut: two levels).
+    """
 
     kind: str
     inputs: tuple[str, ...]
     codes: dict[str, str] = field(default_factory=dict)
-    at: float | None = None
+    at: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
         """Return the YAML form of the source."""
         value: object = list(self.inputs) if len(self.inputs) != 1 else self.inputs[0]
-        if self.kind in ("sum", "mean", "age_at_survey", "years_since"):
+        if self.kind in LIST_SOURCES:
             value = list(self.inputs)
         out: dict = {self.kind: value}
         if self.codes:
             out["codes"] = dict(self.codes)
-        if self.at is not None:
-            out["at"] = self.at
+        if self.at:
+            out["at"] = self.at[0] if len(self.at) == 1 else list(self.at)
         return out
 
 
@@ -265,12 +288,55 @@ def _parse_source(raw: object, where: str, problems: list[str]) -> Source | None
     codes = {_word(k): _word(v) for k, v in (raw.get("codes") or {}).items()}
     if kind == "map" and not codes:
         problems.append(f"{where}: a 'map' source needs 'codes:' (from level -> to level)")
-    at = raw.get("at")
-    if kind == "threshold":
-        if not isinstance(at, int | float) or isinstance(at, bool):
-            problems.append(f"{where}: a 'threshold' source needs a number 'at:'")
-            at = None
-    return Source(kind=kind, inputs=inputs, codes=codes, at=None if at is None else float(at))
+    if kind == "combine" and len(inputs) < 2:
+        problems.append(
+            f"{where}: a 'combine' source needs a list of two or more categorical variables, "
+            f"got {list(inputs)}"
+        )
+    at = _cut_points(raw.get("at"), where, problems) if kind == "threshold" else ()
+    return Source(kind=kind, inputs=inputs, codes=codes, at=at)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _cut_points(raw: object, where: str, problems: list[str]) -> tuple[float, ...]:
+    """Read the ``at:`` of a threshold source: one number or a list of increasing numbers."""
+    cuts = raw if isinstance(raw, list) else [raw]
+    if not cuts or not all(_is_number(c) for c in cuts):
+        problems.append(
+            f"{where}: a 'threshold' source needs 'at:' a number or a list of increasing "
+            f"numbers (cut points), got {raw!r}"
+        )
+        return ()
+    values = tuple(float(c) for c in cuts)
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        problems.append(
+            f"{where}: the cut points 'at: {cuts}' of a 'threshold' source must increase"
+        )
+        return ()
+    return values
+
+
+def _source_levels_problem(source: Source, levels: tuple[str, ...]) -> str:
+    """Say what is wrong with the declared levels of a derived variable ('' when nothing)."""
+    if source.kind == "threshold" and source.at and len(levels) != len(source.at) + 1:
+        return (
+            f"a threshold with {len(source.at)} cut point(s) at "
+            f"{[_word(c) for c in source.at]} makes {len(source.at) + 1} levels "
+            f"(below the first cut, then one from each cut on), but {len(levels)} are "
+            f"declared: {list(levels)}"
+        )
+    if source.kind == "combine" and levels:
+        parts = len(source.inputs)
+        bad = [lv for lv in levels if len(lv.split(COMBINE_SEPARATOR)) != parts]
+        if bad:
+            return (
+                f"a 'combine' of {parts} variables makes levels of {parts} parts joined "
+                f"with {COMBINE_SEPARATOR!r}, but {bad} are declared"
+            )
+    return ""
 
 
 def _parse_one(
@@ -321,6 +387,9 @@ def _parse_one(
     source = _parse_source(
         body.get("source"), f"{file} line {lines.get('source', line)}: {name}", problems
     )
+    wrong_levels = "" if source is None else _source_levels_problem(source, levels)
+    if wrong_levels:
+        problems.append(f"{file} line {lines.get('levels', line)}: {name}: {wrong_levels}")
     in_table = body.get("in_table", True)
     level_labels = {}
     for key in ("level_labels", "level_labels_zh"):
@@ -422,12 +491,39 @@ def parse_declarations(text: str, file: str, items: set[str] | None = None) -> d
                     f"{decl.where()}: {decl.name} is derived from {ref!r}, which is neither an "
                     f"item nor a declared variable of {file}"
                 )
+        problems += combine_problems(decl, declared)
     if problems:
         raise DeclarationError(
             f"{file}: {len(problems)} problem(s) with the declarations:\n  - "
             + "\n  - ".join(problems)
         )
     return declared
+
+
+def combine_problems(decl: Declaration, declared: dict) -> list[str]:
+    """List the inputs of a ``combine`` source that are declared but have no levels.
+
+    Parameters
+    ----------
+    decl : Declaration
+        The declaration to check (nothing is reported unless its source is a ``combine``).
+    declared : dict
+        ``{name: Declaration}`` the inputs are looked up in; inputs not there are not checked.
+
+    Returns
+    -------
+    list of str
+        One message per input that has no levels to combine.
+    """
+    if decl.source is None or decl.source.kind != "combine":
+        return []
+    return [
+        f"{decl.where()}: {decl.name} combines {ref!r}, which is {declared[ref].type}; only "
+        f"categorical, ordinal and grouping variables have levels to combine"
+        for ref in decl.source.inputs
+        if ref in declared
+        and declared[ref].type not in ("categorical", "ordinal", "binary", *GROUPING_ROLES)
+    ]
 
 
 def load_declarations(path: str | Path, items: set[str] | None = None) -> dict:

@@ -19,6 +19,11 @@ Keys (paths are relative to the study's folder unless they start with a package 
 ``codebook``, ``flow``
     The codebook a raw file is read through, and the inclusion flow that replaces the
     codebook's own (same step format as a codebook's ``flow:``, :mod:`data_prep.flow`).
+``variables``
+    The study's own variables, declared as a codebook's are (:mod:`cmds_common.declarations`)
+    and added to the codebook's when the study reads a raw file
+    (:func:`data_prep.codebook.with_variables`): recodes that mean something for this study
+    only (age groups of working-age migrants, the subgroup cells).
 ``synthetic``
     Parameter file of the synthetic default sample (:mod:`data_prep.synthetic_factor_sample`;
     for ``analysis: heterogeneity``, :mod:`data_prep.synthetic_subgroups`).
@@ -42,6 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cmds_common.spec import load_spec
 from cmds_common.yaml_text import load_yaml
 
 #: The repository root: ``studies/`` and shipped files are found from here.
@@ -59,6 +65,7 @@ KEYS = {
     "published",
     "codebook",
     "flow",
+    "variables",
     "synthetic",
     "treatment",
     "covariates",
@@ -111,10 +118,25 @@ class Study:
         return [item for items in dims.values() for item in items]
 
     def required_columns(self) -> list[str]:
-        """Columns the study's analysis reads from the data."""
+        """Columns the study's analysis reads from the data.
+
+        Returns
+        -------
+        list of str
+            Province, city, the treatment, covariates and index items; for a
+            ``heterogeneity:`` study also the subgroup column, its factors and every column
+            of its model and interaction model (specs in the study's ``specs/``).
+        """
         treatment = self.raw.get("treatment") or {}
         columns = ["province", "city", treatment.get("variable")]
         columns += list(self.raw.get("covariates") or []) + self.index_items
+        settings = self.raw.get("heterogeneity") or {}
+        if settings:
+            columns += [settings.get("subgroup"), *(settings.get("factors") or [])]
+            for key in ("model", "interaction_model"):
+                if settings.get(key):
+                    spec = load_spec(self.folder / "specs" / f"{settings[key]}.yaml")
+                    columns += spec.used_columns()
         return [c for c in dict.fromkeys(columns) if c]
 
 

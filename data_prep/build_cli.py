@@ -55,7 +55,7 @@ from cmds_common.markdown import to_markdown
 from cmds_common.spec import ModelSpec, SpecError, load_spec
 from cmds_common.survey_weights import describe, weight_summary
 from data_prep.analysis_dataset import to_analysis_table
-from data_prep.codebook import CodebookError, load_codebook
+from data_prep.codebook import CodebookError, load_codebook, with_variables
 from data_prep.coded_schema import CodedDataError, coded_declarations, prepare_coded_table
 from data_prep.design_check import design_findings
 from data_prep.flow import FlowStep, flow_table
@@ -135,14 +135,16 @@ def load_input(
     dictionary: Path | None = None,
     flow: list[FlowStep] | None = None,
     columns: list[str] | None = None,
+    variables: Path | None = None,
 ) -> LoadedInput:
     """Read the user's file into the analysis table, its inclusion flow and the findings.
 
     Both paths (raw file through a codebook, coded table with an optional dictionary) end in
     the same validation contract and in the design check of every spec. Errors raise
     :class:`DataValidationError` (or the error of the step that failed). A study gives its own
-    inclusion ``flow`` (replacing the codebook's) and the ``columns`` it needs (instead of the
-    specs' columns).
+    inclusion ``flow`` (replacing the codebook's), the ``columns`` it needs (instead of the
+    specs' columns) and, in ``variables``, a file whose ``variables:`` are added to the
+    codebook's (:func:`data_prep.codebook.with_variables`; raw files only).
     """
     required = columns if columns is not None else required_columns(specs)
     source = str(path)
@@ -150,6 +152,7 @@ def load_input(
     wave = None
     if path.suffix.lower() in (".sav", ".dta") or codebook is not None:
         book = load_codebook(codebook)
+        book = with_variables(book, variables) if variables is not None else book
         book = replace(book, flow=flow) if flow is not None else book
         # only the codebook's columns, in chunks: a whole raw wave need not fit in memory
         raw = read_table(path, encoding=encoding, columns=raw_columns(book))

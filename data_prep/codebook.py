@@ -26,13 +26,18 @@ the shipped 2015 codebook.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from cmds_common.declarations import Declaration, DeclarationError, parse_declarations
+from cmds_common.declarations import (
+    Declaration,
+    DeclarationError,
+    combine_problems,
+    parse_declarations,
+)
 from cmds_common.yaml_text import YAML12BoolLoader, load_yaml
 from data_prep.flow import FlowStep, parse_flow
 
@@ -325,6 +330,63 @@ def parse_codebook(text: str, source: str) -> Codebook:
         flow=flow,
         wave=int(wave) if wave is not None else year,
     )
+
+
+def with_variables(codebook: Codebook, path: str | Path) -> Codebook:
+    """Add the ``variables:`` of another file (a study's own variables) to a codebook's.
+
+    The variables are declared in the format of :mod:`cmds_common.declarations` and may be
+    derived from the codebook's items and variables and from one another. They are checked as
+    a codebook's are: a name the codebook already declares, a source naming something neither
+    file has, an ``item:`` source naming no codebook item, levels a recode cannot produce.
+
+    Parameters
+    ----------
+    codebook : Codebook
+        The codebook the file is read through.
+    path : str or pathlib.Path
+        A YAML file with a ``variables:`` section (e.g. ``studies/<name>/study.yaml``).
+
+    Returns
+    -------
+    Codebook
+        The codebook with the added declarations after its own.
+
+    Raises
+    ------
+    CodebookError
+        One message naming the file and line of every problem.
+    """
+    path = Path(path)
+    names = set(codebook.items) | set(codebook.declarations)
+    try:
+        added = parse_declarations(path.read_text(encoding="utf-8"), str(path), names)
+    except DeclarationError as err:
+        raise CodebookError(str(err)) from err
+    problems = [
+        f"{decl.where()}: {name!r} is already declared in {codebook.source} (line "
+        f"{codebook.declarations[name].line})"
+        for name, decl in added.items()
+        if name in codebook.declarations
+    ]
+    for decl in added.values():
+        if decl.source is not None and decl.source.kind == "item":
+            problems += [
+                f"{decl.where()}: {decl.name} comes from item {ref!r}, which is not under "
+                f"'items:' in {codebook.source}"
+                for ref in decl.source.inputs
+                if ref not in codebook.items
+            ]
+    merged = {**codebook.declarations, **added}
+    problems += _check_sources(added, codebook.items)
+    for decl in added.values():
+        problems += combine_problems(decl, merged)
+    if problems:
+        raise CodebookError(
+            f"{path}: {len(problems)} problem(s) with the variables it adds to "
+            f"{codebook.source}:\n  - " + "\n  - ".join(dict.fromkeys(problems))
+        )
+    return replace(codebook, declarations=merged)
 
 
 def _item_definition(name: str, body: dict, where: str, problems: list[str]) -> ItemDefinition:

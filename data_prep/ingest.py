@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cmds_common.declarations import POST_FLOW_SOURCES, Declaration, type_table
+from cmds_common.declarations import (
+    COMBINE_SEPARATOR,
+    POST_FLOW_SOURCES,
+    Declaration,
+    type_table,
+)
 from cmds_common.provinces import UnknownProvinceError, to_province_names
 from data_prep.codebook import Codebook
 from data_prep.flow import FlowError, apply_flow, flow_table, flow_variables
@@ -150,11 +155,9 @@ def _derive_one(
     if source.kind == "map":
         return inputs[0].map(lambda v: source.codes.get(str(v)) if pd.notna(v) else np.nan)
     if source.kind == "threshold":
-        values = pd.to_numeric(inputs[0])
-        below, at_or_above = decl.levels
-        return pd.Series(
-            np.where(values >= source.at, at_or_above, below), index=values.index
-        ).where(values.notna())
+        return threshold_levels(pd.to_numeric(inputs[0]), source.at, decl.levels)
+    if source.kind == "combine":
+        return combine_levels(inputs)
     if source.kind in ("sum", "mean"):
         numbers = pd.concat(
             [_as_numbers(n, v, codebook) for n, v in zip(source.inputs, inputs, strict=True)],
@@ -168,6 +171,58 @@ def _derive_one(
     if source.kind == "years_since":
         return (codebook.survey_year * 12 + codebook.survey_month - (year * 12 + month)) / 12
     return None
+
+
+def threshold_levels(
+    values: pd.Series, cuts: tuple[float, ...], levels: tuple[str, ...]
+) -> pd.Series:
+    """Cut numbers into levels; missing stays missing.
+
+    Below ``cuts[0]`` -> ``levels[0]``; at or above ``cuts[k]`` and below ``cuts[k + 1]``
+    -> ``levels[k + 1]``.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Numbers (missing allowed).
+    cuts : tuple of float
+        Increasing cut points.
+    levels : tuple of str
+        One level more than cuts, lowest first.
+
+    Returns
+    -------
+    pandas.Series
+        The level of each value (object dtype, NaN where the value is missing).
+    """
+    if len(levels) != len(cuts) + 1:
+        raise ValueError(f"{len(cuts)} cut points need {len(cuts) + 1} levels, got {levels}")
+    position = np.searchsorted(
+        np.asarray(cuts, float), values.to_numpy(dtype=float, na_value=np.nan), side="right"
+    )
+    named = np.asarray(levels, dtype=object)[position]
+    return pd.Series(named, index=values.index).where(values.notna())
+
+
+def combine_levels(parts: list[pd.Series]) -> pd.Series:
+    """Join the levels of several variables into one cell label (``female:30_44``).
+
+    Parameters
+    ----------
+    parts : list of pandas.Series
+        The variables' levels, on one index.
+
+    Returns
+    -------
+    pandas.Series
+        ``level_1:level_2:...`` per row (see
+        :data:`cmds_common.declarations.COMBINE_SEPARATOR`); NaN where any part is missing.
+    """
+    missing = pd.concat(parts, axis=1).isna().any(axis=1)
+    joined = parts[0].astype(str)
+    for part in parts[1:]:
+        joined = joined + COMBINE_SEPARATOR + part.astype(str)
+    return joined.where(~missing)
 
 
 def _derive(items: dict[str, pd.Series], codebook: Codebook) -> dict[str, pd.Series]:

@@ -3,11 +3,11 @@
 ``python -m data_prep --study ma2023 --out results/ma2023/data`` writes the study's seeded
 synthetic sample (:mod:`data_prep.synthetic_factor_sample`, parameters in the study folder),
 typed by the study's codebook declarations. With ``--input FILE`` the file goes through the
-study's codebook (or ``--codebook``) and the study's inclusion flow, which replaces the
-codebook's own, and must provide every column the study reads
-(:meth:`cmds_common.study.Study.required_columns`). The outputs are those of any data build
-(:func:`data_prep.build_cli.write_outputs`) plus, for synthetic data, ``synthetic_truth.csv``
-(true province effects of the treatment).
+study's codebook (or ``--codebook``), with the study's own ``variables:`` added to the
+codebook's, and the study's inclusion flow, which replaces the codebook's own, and must provide
+every column the study reads (:meth:`cmds_common.study.Study.required_columns`). The outputs
+are those of any data build (:func:`data_prep.build_cli.write_outputs`) plus, for synthetic
+data, ``synthetic_truth.csv`` (true province effects of the treatment).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from cmds_common.declarations import type_table
 from cmds_common.reference import figure_value, published_figures
 from cmds_common.study import Study, StudyError, load_study
 from data_prep.build_cli import INPUT_ERRORS, load_input, write_outputs
-from data_prep.codebook import CodebookError, load_codebook
+from data_prep.codebook import Codebook, CodebookError, load_codebook, with_variables
 from data_prep.flow import FlowStep, flow_table, parse_flow
 from data_prep.synthetic_factor_sample import generate_factor_sample, load_factor_params
 from data_prep.synthetic_subgroups import (
@@ -31,18 +31,39 @@ from data_prep.synthetic_subgroups import (
 )
 
 
-def study_flow(study: Study, codebook_path: Path) -> list[FlowStep] | None:
-    """Return the study's inclusion flow, checked against the codebook (``None``: none given).
+def study_variables(study: Study) -> Path | None:
+    """Return the study file when it declares its own ``variables:`` (``None`` otherwise)."""
+    return study.folder / "study.yaml" if study.raw.get("variables") is not None else None
+
+
+def study_codebook(study: Study, codebook_path: Path) -> Codebook:
+    """Return the codebook with the study's own variables added (:func:`with_variables`).
 
     Raises
     ------
     CodebookError
-        A step naming something the codebook does not declare.
+        A study variable clashing with the codebook's or naming what neither declares.
+    """
+    book = load_codebook(codebook_path)
+    variables = study_variables(study)
+    return book if variables is None else with_variables(book, variables)
+
+
+def study_flow(study: Study, codebook_path: Path) -> list[FlowStep] | None:
+    """Return the study's inclusion flow, checked against the codebook (``None``: none given).
+
+    Names in the steps may be the codebook's items and variables and the study's own
+    variables.
+
+    Raises
+    ------
+    CodebookError
+        A step naming something neither the codebook nor the study declares.
     """
     steps = study.raw.get("flow")
     if steps is None:
         return None
-    book = load_codebook(codebook_path)
+    book = study_codebook(study, codebook_path)
     where = str(study.folder / "study.yaml")
     parsed, problems = parse_flow(steps, [], where, set(book.declarations) | set(book.items))
     if problems:
@@ -79,6 +100,14 @@ def build_subgroup_synthetic(study: Study, out_dir: Path, seed: int, n: int | No
 
 #: A study's ``analysis:`` -> the builder of its synthetic default sample.
 SYNTHETIC_BUILDERS = {"heterogeneity": build_subgroup_synthetic}
+#: What the synthetic builders write besides the data: the generating truth. A real file's
+#: data removes them, so that no analysis compares real estimates with a synthetic truth.
+SYNTHETIC_TRUTH_FILES = (
+    "synthetic_truth.csv",
+    "synthetic_city_truth.csv",
+    "synthetic_coefficients.csv",
+    "subgroup_slope_truth.csv",
+)
 
 
 def study_main(args: argparse.Namespace) -> int:
@@ -98,6 +127,7 @@ def study_main(args: argparse.Namespace) -> int:
             args.dictionary,
             flow=study_flow(study, codebook),
             columns=study.required_columns(),
+            variables=study_variables(study),
         )
     except (StudyError, *INPUT_ERRORS) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -113,4 +143,9 @@ def study_main(args: argparse.Namespace) -> int:
         loaded.declarations,
         loaded.wave,
     )
+    for name in SYNTHETIC_TRUTH_FILES:
+        stale = Path(args.out) / name
+        if stale.exists():
+            stale.unlink()
+            print(f"removed {stale}: the truth of a synthetic sample, not of {args.input}")
     return 0
