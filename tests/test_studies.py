@@ -17,9 +17,12 @@ import pytest
 
 from cmds_common.spec import load_spec
 from cmds_common.study import STUDIES_DIR, StudyError, load_study
+from data_prep.study_data import study_codebook, study_flow
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = sorted(p.parent.name for p in STUDIES_DIR.glob("*/study.yaml"))
+#: Studies run by ``python -m data_prep --study``: a synthetic default and a raw-file path.
+STUDY_PIPELINE = [s for s in STUDIES if load_study(s).raw.get("pipeline") == "study"]
 
 
 def _make_default(name: str) -> str:
@@ -38,6 +41,17 @@ def test_every_study_loads_and_names_existing_files(name):
         assert path is None or path.exists(), f"{name}: {key} -> {path}"
     for path in study.spec_paths:
         assert load_spec(path).name == path.stem
+
+
+@pytest.mark.parametrize("name", STUDY_PIPELINE)
+def test_every_study_reads_a_raw_file_through_its_codebook_and_flow(name):
+    study = load_study(name)
+    flow = study_flow(study, study.path("codebook"))
+    assert flow is not None, f"{name}: no 'flow:' for a raw file"
+    assert flow[0].action == "count" and flow[-1].action == "count"
+    assert any(step.action == "drop_incomplete" for step in flow)
+    declared = study_codebook(study, study.path("codebook")).declarations
+    assert set(study.required_columns()) <= set(declared)
 
 
 def test_default_study_file_repeats_the_makefile_defaults():
