@@ -34,7 +34,9 @@ inclusion flow. ``missing:`` lists codes meaning no answer.
 
 Loading checks every declaration and raises one :class:`DeclarationError` that names the file
 and line of each problem: unknown type, a reference that is not a level, a source naming an
-item or variable that does not exist, a name declared twice.
+item or variable that does not exist, a name declared twice, threshold cut points that do not
+increase or levels that are not one more than the cuts, a ``combine`` of fewer than two
+variables or of a variable without levels.
 """
 
 from __future__ import annotations
@@ -324,7 +326,7 @@ def _source_levels_problem(source: Source, levels: tuple[str, ...]) -> str:
     if source.kind == "threshold" and source.at and len(levels) != len(source.at) + 1:
         return (
             f"a threshold with {len(source.at)} cut point(s) at "
-            f"{[_word(c) for c in source.at]} makes {len(source.at) + 1} levels "
+            f"{', '.join(_word(c) for c in source.at)} makes {len(source.at) + 1} levels "
             f"(below the first cut, then one from each cut on), but {len(levels)} are "
             f"declared: {list(levels)}"
         )

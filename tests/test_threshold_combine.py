@@ -94,13 +94,13 @@ BAD = {
     "too few levels": (
         GOOD.replace("[young, middle, older]", "[young, older]"),
         5,
-        "age_group: a threshold with 2 cut point(s) at ['30', '45'] makes 3 levels (below the "
+        "age_group: a threshold with 2 cut point(s) at 30, 45 makes 3 levels (below the "
         "first cut, then one from each cut on), but 2 are declared: ['young', 'older']",
     ),
     "too many levels": (
         GOOD.replace("[lt3, ge3]", "[lt3, ge3, ge10]"),
         7,
-        "friends: a threshold with 1 cut point(s) at ['3'] makes 2 levels",
+        "friends: a threshold with 1 cut point(s) at 3 makes 2 levels",
     ),
     "combine of one variable": (
         GOOD.replace("combine: [sex, age_group]", "combine: [sex]"),
