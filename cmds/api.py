@@ -28,7 +28,6 @@ import pandas as pd
 import xarray as xr
 import yaml
 from matplotlib.figure import Figure
-from scipy import special
 
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.forest_plot import forest_plot
@@ -47,7 +46,7 @@ from data_prep.variables import synthetic_declarations
 from models.design import Design, build_design
 from models.fit_file import write_fit_netcdf
 from models.fitting import fit_model, spec_settings
-from models.parameter_names import free_parameter_names
+from models.parameter_names import FAMILIES_WITH_INTERCEPT, free_parameter_names
 from models.sampling import SamplerSettings
 
 #: Key of ``DataFrame.attrs`` under which :func:`load_data` keeps the columns' declarations
@@ -101,16 +100,25 @@ def load_data(
     return loaded.table
 
 
-def _as_spec(model: str | Path | ModelSpec, name: str | None) -> ModelSpec:
+def _as_spec(
+    model: str | Path | ModelSpec, name: str | None, family: str | None = None
+) -> ModelSpec:
     """Make a spec from a formula string, a shipped spec name, a YAML path or a spec."""
     if isinstance(model, ModelSpec):
-        return model
-    text = str(model)
-    if "~" in text:
+        spec = model
+    elif "~" in (text := str(model)):
         outcome = text.split("~", 1)[0].strip()
         tag = hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:6]
-        return spec_from_dict({"name": name or f"{outcome}_{tag}", "formula": text})
-    return load_spec(model)
+        fields = {"name": name or f"{outcome}_{tag}", "formula": text}
+        return spec_from_dict({**fields, **({"family": family} if family else {})})
+    else:
+        spec = load_spec(model)
+    if family and family != spec.family:
+        raise SpecError(
+            f"family={family!r} is for formulas; model {spec.name!r} declares family "
+            f"{spec.family!r} (edit its spec to change it)"
+        )
+    return spec
 
 
 @dataclass
@@ -211,62 +219,73 @@ class Fit:
     def predict(
         self, newdata: pd.DataFrame | None = None, interval_prob: float = 0.95
     ) -> pd.DataFrame:
-        """Posterior predicted probability of the outcome for each row of ``newdata``.
+        """Posterior predictions on the outcome's scale for each row of ``newdata``.
+
+        Every grouping factor's intercepts and slopes are added for the groups the model has
+        seen; a group level it has not seen gets the average group (effects 0), as lme4's
+        ``re.form = NA`` does for it (a province-level predictor's part of an unseen province's
+        effect is not known either, so it is left out too).
 
         Parameters
         ----------
         newdata
-            Rows with the spec's predictor (and group) columns, typed like the analysis table;
-            ``None`` predicts for the fitted data. A group level the model has not seen gets
-            the average group (effect 0), as lme4's ``re.form = NA``; ``new_group`` says which.
+            Rows with the spec's predictor and group columns, typed like the analysis table;
+            ``None`` predicts for the fitted data.
         interval_prob
             Mass of the equal-tailed interval.
 
         Returns
         -------
         pandas.DataFrame
-            ``probability`` (posterior mean), ``low``, ``high`` and ``new_group`` per row, index
-            as ``newdata``. Only the first grouping factor's effects are added (others at their
-            average, effect 0).
+            Index as ``newdata``. 0/1 and binomial outcomes: ``probability`` (posterior mean of
+            P(outcome)), ``low``, ``high``. Gaussian outcomes: ``mean`` (expected outcome, in
+            its units, e.g. index points), ``low``, ``high``. Ordinal outcomes: for each
+            category ``P(<category>)`` with ``P(<category>) low`` and ``P(<category>) high``.
+            Always ``new_group``: whether any of the row's groups was unseen.
 
         Raises
         ------
-        NotImplementedError
-            For gaussian and ordinal models.
+        cmds_common.spec.SpecError
+            When ``newdata`` lacks a column the model uses or has a level the fit has not.
         """
-        if self.spec.family not in ("bernoulli", "binomial"):
-            raise NotImplementedError(
-                f"predict gives probabilities of a 0/1 (or binomial) outcome; this model's "
-                f"family is {self.spec.family}, whose predictions are not available yet (use "
-                "fit.idata.posterior_predictive for replicated outcomes)"
-            )
+        from analysis.marginal_effects import predicted_mean
+
         rows = self.data if newdata is None else newdata
         X, group_idx = self._new_design(rows)
         posterior = self.idata.posterior.to_dataset().stack(sample=("chain", "draw"))
-        eta = (
-            posterior["intercept"].to_numpy()[None, :]
-            + X @ posterior["beta"].transpose("term", "sample").to_numpy()
-        )
+        draws = {
+            name: values.transpose("sample", ...).to_numpy()
+            for name, values in posterior.data_vars.items()
+        }
+        eta = draws["beta"] @ X.T
+        if self.spec.family in FAMILIES_WITH_INTERCEPT:
+            eta = eta + draws["intercept"][:, None]
         new_group = np.zeros(len(rows), dtype=bool)
-        if self.spec.group:
-            effects = posterior[f"{self.spec.group}_effect"].transpose(self.spec.group, "sample")
-            known = group_idx >= 0
-            eta[known] += effects.to_numpy()[group_idx[known]]
-            new_group = ~known
-        probability = special.expit(eta)
+        for group, idx in zip(self.design.groups, group_idx, strict=True):
+            known = idx >= 0
+            new_group |= ~known
+            if group.intercept:
+                eta[:, known] += draws[f"{group.name}_effect"][:, idx[known]]
+            if group.slope_columns:
+                slope = draws[f"{group.name}_slope"][:, idx[known], :]
+                eta[:, known] += np.einsum("sok,ok->so", slope, X[known][:, group.slope_columns])
+        predictions = predicted_mean(draws, self.design, eta)
         tail = (1 - interval_prob) / 2
-        return pd.DataFrame(
-            {
-                "probability": probability.mean(axis=1),
-                "low": np.quantile(probability, tail, axis=1),
-                "high": np.quantile(probability, 1 - tail, axis=1),
-                "new_group": new_group,
-            },
-            index=rows.index,
-        )
+        columns: dict[str, np.ndarray] = {}
+        for label, values in predictions.items():
+            name = {"probability": "probability", "index points": "mean"}.get(label, label)
+            bounds = ("low", "high") if len(predictions) == 1 else (f"{name} low", f"{name} high")
+            columns[name] = values.mean(axis=0)
+            columns[bounds[0]] = np.quantile(values, tail, axis=0)
+            columns[bounds[1]] = np.quantile(values, 1 - tail, axis=0)
+        return pd.DataFrame({**columns, "new_group": new_group}, index=rows.index)
 
-    def _new_design(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Design matrix of ``rows`` with the fitted data's levels and centres."""
+    def _new_design(self, rows: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Design matrix of ``rows`` (fitted levels and centres) and each group's indices.
+
+        A row's index is -1 in a grouping factor whose level the fit has not seen.
+        """
+        grouping = {c for term in self.spec.groups for c in term.factor}
         typed = rows.copy()
         for column in self.spec.used_columns():
             fitted = self.data[column]
@@ -275,7 +294,7 @@ class Fit:
                     typed[column] = fitted.iloc[0]
                     continue
                 raise SpecError(f"newdata lacks column {column!r}, which the model uses")
-            if isinstance(fitted.dtype, pd.CategoricalDtype) and column != self.spec.group:
+            if isinstance(fitted.dtype, pd.CategoricalDtype) and column not in grouping:
                 values = typed[column].astype(str)
                 unknown = sorted(set(values) - set(fitted.cat.categories))
                 if unknown:
@@ -284,22 +303,30 @@ class Fit:
                         f"{list(fitted.cat.categories)}"
                     )
                 typed[column] = pd.Categorical(values, categories=fitted.cat.categories)
-        typed[self.spec.outcome] = 0
+        # the outcome is not used, but the design needs a valid one: each row takes the first
+        # respondent's, and the fitted rows are appended so that it varies
+        outcome = self.data[self.spec.outcome]
+        typed[self.spec.outcome] = outcome.iloc[[0] * len(typed)].to_numpy()
+        if isinstance(outcome.dtype, pd.CategoricalDtype):
+            typed[self.spec.outcome] = pd.Categorical(typed[self.spec.outcome], dtype=outcome.dtype)
+        used = [c for c in self.spec.used_columns() if c in typed]
+        both = pd.concat([typed[used], self.data[used]], ignore_index=True)
         # the fixed part only: the rows' groups are looked up below (a prediction may be for
-        # a single province, which a grouping factor of the design would refuse)
-        design = build_design(typed, dataclasses.replace(self.spec, groups=()))
-        X = design.X.copy()
+        # a province the model has not seen, which a grouping factor of the design would refuse)
+        design = build_design(both, dataclasses.replace(self.spec, groups=()))
+        X = design.X[: len(typed)].copy()
         for column, term in enumerate(design.terms):
             if term in design.continuous_centres:  # re-centre at the fitted data's mean
                 X[:, column] += (
                     design.continuous_centres[term] - self.design.continuous_centres[term]
                 )
-        group_idx = np.full(len(rows), -1)
-        if self.spec.group:
-            positions = {level: k for k, level in enumerate(self.design.group_levels)}
-            group_idx = np.array(
-                [positions.get(str(level), -1) for level in typed[self.spec.group]]
-            )
+        group_idx = []
+        for term, group in zip(self.spec.groups, self.design.groups, strict=True):
+            labels = typed[term.factor[0]].astype(str)
+            for column in term.factor[1:]:
+                labels = labels + ":" + typed[column].astype(str)
+            positions = {level: k for k, level in enumerate(group.levels)}
+            group_idx.append(np.array([positions.get(label, -1) for label in labels]))
         return X, group_idx
 
     def compare(self, *others: Fit) -> pd.DataFrame:
@@ -349,6 +376,7 @@ def fit(
     data: pd.DataFrame,
     *,
     name: str | None = None,
+    family: str | None = None,
     draws: int | None = None,
     tune: int | None = None,
     chains: int | None = None,
@@ -367,6 +395,9 @@ def fit(
         Typed analysis table (from :func:`load_data`).
     name
         Model name for a formula (default ``<outcome>_<6 hex digits of the formula>``).
+    family
+        Likelihood of a formula's outcome, as brms's ``family =``: ``bernoulli`` (default),
+        ``binomial``, ``gaussian`` or ``cumulative_logit`` (ordered categories).
     draws, tune, chains
         Sampler settings (default: the spec's own, else 1000 draws after 500 warm-up, 4 chains).
     seed
@@ -381,7 +412,7 @@ def fit(
     Fit
         The fitted model.
     """
-    spec = _as_spec(model, name)
+    spec = _as_spec(model, name, family)
     overrides = {"draws": draws, "tune": tune, "chains": chains}
     settings = spec_settings(spec, sampler, overrides, seed=seed, progress=progress)
     return _fit(spec, data, settings)

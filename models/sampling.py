@@ -231,7 +231,11 @@ def sample_posterior(
     # PyMC cannot rebuild a model with explicit initial values (the ordinal cutpoints have one)
     # for the pointwise log-likelihood; they only matter for the start of sampling
     model.rvs_to_initial_values.update(dict.fromkeys(model.rvs_to_initial_values))
-    with model:
+    with model, warnings.catch_warnings():
+        # Replicated outcomes are drawn given posterior draws of the parameters, which already
+        # carry every Potential's effect (the random-slopes intercept prior, survey weights):
+        # PyMC's warning that Potentials are ignored concerns forward sampling of parameters.
+        warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
         pm.compute_log_likelihood(idata, progressbar=False)
         pm.sample_posterior_predictive(
             idata,

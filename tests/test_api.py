@@ -120,3 +120,95 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     exec(compile(code, "README.md", "exec"), namespace)
     assert (tmp_path / "my_model.nc").exists()
     assert namespace["longer"].idata.posterior.sizes["draw"] == 2000
+
+
+def _posterior_draws(fit) -> dict[str, np.ndarray]:
+    stacked = fit.idata.posterior.to_dataset().stack(sample=("chain", "draw"))
+    return {k: v.transpose("sample", ...).to_numpy() for k, v in stacked.data_vars.items()}
+
+
+@pytest.fixture(scope="module")
+def other_outcomes(default_table):
+    """A 600-respondent table with a made-up 3-level ordinal outcome and a continuous one."""
+    rng = np.random.default_rng(8)
+    table = default_table.sample(600, random_state=8).reset_index(drop=True)
+    latent = (table["hukou"] == "urban") * 0.8 + rng.logistic(size=len(table))
+    table["health3"] = pd.Categorical(
+        np.array(["poor", "fair", "good"])[np.searchsorted([-0.5, 1.0], latent)],
+        categories=["poor", "fair", "good"],
+        ordered=True,
+    )
+    table["score"] = 50 + 5 * (table["hukou"] == "urban") + rng.normal(0, 10, len(table))
+    return table
+
+
+@pytest.mark.slow
+def test_predict_ordinal_category_probabilities_by_hand(other_outcomes):
+    fit = cmds.fit(
+        "health3 ~ hukou + (1 | province)",
+        other_outcomes,
+        family="cumulative_logit",
+        draws=100,
+        tune=150,
+        chains=2,
+        seed=4,
+    )
+    rows = other_outcomes.iloc[[0, 1]]
+    predicted = fit.predict(rows)
+    draws = _posterior_draws(fit)
+    for position in range(2):
+        eta = (
+            draws["beta"] @ fit.design.X[position]
+            + draws["province_effect"][:, fit.design.group_idx[position]]
+        )
+        below = special.expit(draws["cutpoints"] - eta[:, None])  # P(Y <= k), k = 1, 2
+        hand = {"poor": below[:, 0], "fair": below[:, 1] - below[:, 0], "good": 1 - below[:, 1]}
+        for level, values in hand.items():
+            assert predicted[f"P({level})"].iloc[position] == pytest.approx(values.mean(), 1e-10)
+            assert predicted[f"P({level}) low"].iloc[position] == pytest.approx(
+                np.quantile(values, 0.025), 1e-10
+            )
+    totals = predicted[["P(poor)", "P(fair)", "P(good)"]].sum(axis=1)
+    np.testing.assert_allclose(totals, 1.0)
+
+
+@pytest.mark.slow
+def test_predict_gaussian_mean_and_random_slopes_by_hand(other_outcomes):
+    gaussian = cmds.fit(
+        "score ~ hukou + (1 | province)",
+        other_outcomes,
+        family="gaussian",
+        draws=100,
+        tune=150,
+        chains=2,
+        seed=4,
+    )
+    draws = _posterior_draws(gaussian)
+    predicted = gaussian.predict(other_outcomes.iloc[[3]])
+    eta = (
+        draws["intercept"]
+        + draws["beta"] @ gaussian.design.X[3]
+        + draws["province_effect"][:, gaussian.design.group_idx[3]]
+    )
+    assert predicted["mean"].iloc[0] == pytest.approx(eta.mean(), rel=1e-10)
+    assert predicted["high"].iloc[0] == pytest.approx(np.quantile(eta, 0.975), rel=1e-10)
+
+    slopes = cmds.fit(
+        "health_record ~ hukou + (1 + hukou | province)",
+        other_outcomes,
+        draws=100,
+        tune=150,
+        chains=2,
+        seed=4,
+    )
+    draws = _posterior_draws(slopes)
+    row = int(np.flatnonzero(other_outcomes["hukou"] == "urban")[0])
+    g = slopes.design.group_idx[row]
+    eta = (
+        draws["intercept"]
+        + draws["beta"] @ slopes.design.X[row]
+        + draws["province_effect"][:, g]
+        + draws["province_slope"][:, g, 0]  # the hukou_urban slope: X = 1 for this row
+    )
+    predicted = slopes.predict(other_outcomes.iloc[[row]])
+    assert predicted["probability"].iloc[0] == pytest.approx(special.expit(eta).mean(), 1e-10)
