@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.checks_cli import fit_labeller
 from analysis.cli_options import add_data, add_fits, add_models, add_out
 from analysis.contextual import (
     LOGIT_FAMILIES,
@@ -29,6 +30,7 @@ from analysis.contextual import (
 from analysis.effects_plots import contextual_plot, prior_uptake_plot
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
+from analysis.labelled_tables import ame_display
 from analysis.marginal_effects import (
     average_marginal_effects,
     frequentist_logit_ames,
@@ -68,25 +70,7 @@ def write_ame(fit: LoadedFit, out) -> pd.DataFrame:
         frequentist = frequentist_logit_ames(fit.design, fit.data, fit.spec)
         table = table.merge(frequentist, on=["variable", "contrast"], how="left")
     write_with(out / "tables" / f"ame_{fit.name}.csv", lambda p: table.to_csv(p, index=False))
-    shown = table.assign(
-        **{
-            "AME (95% CrI)": table["estimate"].map("{:+.3f}".format)
-            + " ("
-            + table["ci_low"].map("{:+.3f}".format)
-            + ", "
-            + table["ci_high"].map("{:+.3f}".format)
-            + ")"
-        }
-    )[["variable", "contrast", "outcome", "AME (95% CrI)"]]
-    if "freq_estimate" in table:
-        shown["single-level logit AME (95% CI)"] = (
-            table["freq_estimate"].map("{:+.3f}".format)
-            + " ("
-            + table["freq_ci_low"].map("{:+.3f}".format)
-            + ", "
-            + table["freq_ci_high"].map("{:+.3f}".format)
-            + ")"
-        ).where(table["freq_estimate"].notna(), "")
+    shown = ame_display(table, fit_labeller(fit))  # labels for readers; the CSV keeps codes
     write_text(
         out / "tables" / f"ame_{fit.name}.md",
         f"# Average marginal effects: {fit.label}\n\nChange in the predicted probability "

@@ -30,7 +30,8 @@ from analysis.heterogeneity import (
     summarise_draws,
 )
 from analysis.heterogeneity_plots import subgroup_forest_plot
-from analysis.report import heterogeneity_report
+from analysis.report import folder_labeller, heterogeneity_report
+from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
 from cmds_common.spec import load_spec
@@ -182,7 +183,14 @@ def run_heterogeneity_study(study: Study, args: argparse.Namespace) -> int:
             profiles=None,
         )
     )
-    page = heterogeneity_report(args.out, str(study.raw["title"]), settings["model"], failures)
+    declarations = declarations_beside(args.data)
+    labeller = (
+        TermLabeller(declarations, default_language())
+        if declarations
+        else folder_labeller(args.out)
+    )
+    title = str(study.raw["title"])
+    page = heterogeneity_report(args.out, title, settings["model"], failures, labeller)
     write_text(args.out / "report.html", page)
     print(f"wrote {args.out / 'tables'}, {args.out / 'figures'} and {args.out / 'report.html'}")
     return 1 if failures and not args.accept_convergence_failure else 0

@@ -201,3 +201,62 @@ def ame_display(table: pd.DataFrame, labeller: TermLabeller) -> pd.DataFrame:
     return with_reference_rows(
         pd.DataFrame(columns), terms, labeller, predictors, REFERENCE_DIFFERENCE
     )
+
+
+def model_terms(labeller: TermLabeller, predictors: Sequence[str] | None = None) -> list[str]:
+    """Return the variables to split term codes by: the predictors, else the declared columns.
+
+    The longest matching name wins (see :meth:`TermLabeller.split`).
+    """
+    return list(predictors) if predictors else list(labeller.declarations)
+
+
+def term_column(
+    terms: Sequence[str], labeller: TermLabeller, predictors: Sequence[str] | None = None
+) -> list[str]:
+    """Return the labels of term codes (``const`` reads "Intercept"; unknown codes stay)."""
+    variables = model_terms(labeller, predictors)
+    return [
+        "Intercept" if term in ("const", "Intercept") else labeller.term(str(term), variables)
+        for term in terms
+    ]
+
+
+def parameter_label(
+    parameter: str, labeller: TermLabeller, predictors: Sequence[str] | None = None
+) -> str:
+    """Return a model parameter in words: ``beta[local_friends_ge3]`` -> the term's label.
+
+    Parameters other than a coefficient (``intercept``, ``province_sigma``) keep their name.
+    """
+    if parameter.startswith("beta[") and parameter.endswith("]"):
+        return term_column([parameter[5:-1]], labeller, predictors)[0]
+    return parameter
+
+
+def sensitivity_display(
+    table: pd.DataFrame, labeller: TermLabeller, predictors: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Return a prior-sensitivity table for readers: each coefficient by its term's label.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``python -m analysis effects``'s ``prior_sensitivity_<model>.csv`` (``parameter``,
+        ``prior``, ``likelihood``, ``diagnosis``, ``flagged``, ...).
+    labeller : TermLabeller
+        Labels and reference levels.
+    predictors : sequence of str, optional
+        The model's predictors (else the declared columns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``parameter`` in words ("Number of local friends: 3 or more (ref: Fewer than 3)"),
+        ``code`` (``beta[local_friends_ge3]``) beside it, the other columns as they were.
+    """
+    shown = table.copy()
+    codes = shown["parameter"].astype(str)
+    shown["parameter"] = [parameter_label(p, labeller, predictors) for p in codes]
+    shown.insert(1, "code", codes)
+    return shown

@@ -23,7 +23,9 @@ from analysis.fit_inputs import FitSelection, usable_fits
 from analysis.labelled_tables import (
     ame_display,
     check_group_labels,
+    parameter_label,
     reference_text,
+    sensitivity_display,
     weighting_display,
     with_reference_rows,
 )
@@ -263,7 +265,13 @@ def _report_models(inputs: ReportInputs) -> list[str]:
 
 def _fit_spec(inputs: ReportInputs, name: str) -> ModelSpec | None:
     """Return the spec stored with a fit (``None`` when the fit has none)."""
-    spec_yaml = fit_attributes(inputs.results / "fits" / f"{name}.nc").get("spec_yaml")
+    return stored_spec(inputs.results / "fits", name)
+
+
+def stored_spec(fits: Path, name: str) -> ModelSpec | None:
+    """Return the spec stored with the fit ``fits/<name>.nc`` (``None`` without one)."""
+    path = fits / f"{name}.nc"
+    spec_yaml = fit_attributes(path).get("spec_yaml") if path.exists() else None
     return spec_from_dict(yaml.safe_load(spec_yaml), name) if spec_yaml else None
 
 
@@ -574,12 +582,16 @@ def _effects_section(
     main_model: str,
     model_label: str | None = None,
     labeller: TermLabeller | None = None,
+    predictors: list[str] | None = None,
 ) -> str:
     """AMEs of the main model and the contextual measures of every multilevel logit fit.
 
     ``model_label`` (the main model's spec label) heads its AMEs, with the code in small type;
-    ``labeller`` gives its contrasts' labels (codes in words without one).
+    ``labeller`` gives its contrasts' and prior-sensitivity parameters' labels (codes in words
+    without one); ``predictors`` (the model's) split the parameters' terms (else the declared
+    columns do).
     """
+    labeller = labeller or TermLabeller()
     tables, figures = results / "tables", results / "figures"
     parts = [
         "<p>Average marginal effect (AME): the change in the predicted probability, averaged "
@@ -595,18 +607,22 @@ def _effects_section(
         heading = page.model_heading(
             f"effects-{main_model}", main_model, model_label or "", prefix="AMEs: "
         )
-        parts.append(heading + page.table(ame_display(ame, labeller or TermLabeller())))
+        parts.append(heading + page.table(ame_display(ame, labeller)))
     sensitivity = _csv(tables / f"prior_sensitivity_{main_model}.csv")
     if sensitivity is not None:
         flagged = sensitivity[sensitivity["flagged"]]
         words = (
             "none: every prior sensitivity is below 0.05."
             if flagged.empty
-            else "; ".join(flagged["parameter"] + ": " + flagged["diagnosis"])
+            else "; ".join(
+                parameter_label(p, labeller, predictors) + ": " + d
+                for p, d in zip(flagged["parameter"], flagged["diagnosis"], strict=True)
+            )
         )
         parts.append(
             "<h3>Prior sensitivity (power scaling)</h3><p>Parameters flagged: "
-            f"{html.escape(words)}</p>" + page.table(sensitivity, "{:.3f}")
+            f"{html.escape(words)}</p>"
+            + page.table(sensitivity_display(sensitivity, labeller, predictors), "{:.3f}")
         )
     prior = figures / f"prior_uptake_{main_model}.png"
     if prior.exists():
@@ -622,12 +638,27 @@ def _effects_section(
     )
 
 
-def _heterogeneity_section(folder: Path) -> str:
-    """Show the third study's subgroup differences and forest plots (its results folder)."""
+def folder_labeller(folder: Path) -> TermLabeller:
+    """Return the labeller of a study's results folder (declarations beside its data)."""
+    declarations = declarations_beside(folder / "data" / ANALYSIS_DATA_FILE)
+    return TermLabeller(declarations or synthetic_declarations(), default_language())
+
+
+def _heterogeneity_section(folder: Path, labeller: TermLabeller | None = None) -> str:
+    """Show the third study's subgroup differences and forest plots (its results folder).
+
+    ``labeller`` labels the terms of the tables and captions (by default the declarations
+    beside the folder's data).
+    """
     differences = _csv(folder / "tables" / "subgroup_differences.csv")
     if differences is None:
         body = '<p class="note">Not available: run make fit STUDY=heterogeneity.</p>'
         return _section("heterogeneity", "Heterogeneity by sex, age and education", body)
+    labeller = labeller or folder_labeller(folder)
+    if "term" in differences:
+        differences = differences.assign(
+            term=[labeller.variable(str(t)) for t in differences["term"]]
+        )
     parts = [
         "<p>Does the effect of each integration dimension on self-rated health differ between "
         "women and men, 45-59 and 15-29, senior high school or more and less? Differences of "
@@ -638,11 +669,12 @@ def _heterogeneity_section(folder: Path) -> str:
         page.table(differences, "{:.3f}"),
     ]
     for path in sorted((folder / "figures").glob("subgroup_forest_*.png")):
-        term = path.stem.removeprefix("subgroup_forest_").replace("_", " ")
+        term = labeller.variable(path.stem.removeprefix("subgroup_forest_"))
         parts.append(page.image(path, f"Effect of {term} by subgroup, three methods"))
     ame = _csv(folder / "tables" / "ame_heterogeneity.csv")
     if ame is not None:
-        parts.append("<h3>AMEs on the health categories</h3>" + page.table(ame, "{:.3f}"))
+        shown = ame_display(ame, labeller)
+        parts.append("<h3>AMEs on the health categories</h3>" + page.table(shown))
     return _section("heterogeneity", "Heterogeneity by sex, age and education", "".join(parts))
 
 
@@ -668,6 +700,7 @@ def build_report(inputs: ReportInputs) -> str:
             inputs.main_model,
             main_spec.label if main_spec else None,
             inputs.model_labeller(main_spec),
+            list(main_spec.predictors) if main_spec else None,
         ),
         convergence,
         metadata,
@@ -694,8 +727,21 @@ def build_report(inputs: ReportInputs) -> str:
     )
 
 
-def heterogeneity_report(results: Path, title: str, model: str, failures: list[str]) -> str:
-    """Build the heterogeneity study's own page: subgroup differences, forest plots, effects."""
+def heterogeneity_report(
+    results: Path,
+    title: str,
+    model: str,
+    failures: list[str],
+    labeller: TermLabeller | None = None,
+) -> str:
+    """Build the heterogeneity study's own page: subgroup differences, forest plots, effects.
+
+    ``labeller`` labels its terms (by default the declarations beside ``results/data``).
+    """
+    labeller = labeller or folder_labeller(results)
+    spec = stored_spec(results / "fits", model)
+    if spec is not None:
+        labeller = replace(labeller, reference_levels=dict(spec.reference_levels))
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     banner = (
         '<p class="fail">The fit failed its convergence checks: '
@@ -704,7 +750,12 @@ def heterogeneity_report(results: Path, title: str, model: str, failures: list[s
         if failures
         else '<p class="pass">The fit passed the convergence checks.</p>'
     )
-    sections = [_heterogeneity_section(results), _effects_section(results, model)]
+    sections = [
+        _heterogeneity_section(results, labeller),
+        _effects_section(
+            results, model, labeller=labeller, predictors=spec.predictors if spec else None
+        ),
+    ]
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{page.STYLE}</style>"

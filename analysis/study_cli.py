@@ -38,7 +38,7 @@ from analysis.study_plots import (
     comparison_plot,
     scree_plot,
 )
-from analysis.study_report import write_study_report
+from analysis.study_report import descriptive_display, labelled, study_labeller, write_study_report
 from analysis.treatment_study import (
     build_index,
     comparison_table,
@@ -87,10 +87,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def write_table(frame: pd.DataFrame, out: Path, name: str, title: str) -> None:
-    """Write ``<name>.csv`` and ``<name>.md`` (with a title) under ``out``."""
+def write_table(
+    frame: pd.DataFrame, out: Path, name: str, title: str, shown: pd.DataFrame | None = None
+) -> None:
+    """Write ``<name>.csv`` and ``<name>.md`` (with a title) under ``out``.
+
+    The CSV file keeps the codes; the Markdown shows ``shown`` (the table with labels) when
+    given.
+    """
     write_with(out / f"{name}.csv", lambda p: frame.to_csv(p, index=False))
-    write_text(out / f"{name}.md", f"# {title}\n\n{to_markdown(frame)}")
+    readable = frame if shown is None else shown
+    write_text(out / f"{name}.md", f"# {title}\n\n{to_markdown(readable)}")
 
 
 def _index_tables(result: FactorIndex, published: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -182,12 +189,23 @@ def run_treatment_index(study: Study, args: argparse.Namespace) -> int:
 
     freq = frequentist_results(study, table)
     treated = treatment_indicator(study, table)
-    write_table(freq.descriptive, tables, "descriptive_by_treatment", "Descriptive statistics")
+    labeller = study_labeller(args.out)
+    write_table(
+        freq.descriptive,
+        tables,
+        "descriptive_by_treatment",
+        "Descriptive statistics",
+        descriptive_display(freq.descriptive, labeller),
+    )
     write_table(freq.anova, tables, "anova", "One-way ANOVA of the index")
-    write_table(freq.ols_full, tables, "ols_full", "OLS, full model, HC3 SEs")
-    write_table(freq.ols_stepwise, tables, "ols_stepwise", "OLS, stepwise (paper's procedure)")
-    write_table(freq.balance, tables, "matching_balance", "Covariate balance")
-    save_figure(balance_plot(freq.balance), figures / "matching_balance.png")
+    for frame, name, title in (
+        (freq.ols_full, "ols_full", "OLS, full model, HC3 SEs"),
+        (freq.ols_stepwise, "ols_stepwise", "OLS, stepwise (paper's procedure)"),
+    ):
+        write_table(frame, tables, name, title, labelled(frame, "term", labeller))
+    balance = labelled(freq.balance, "covariate", labeller)
+    write_table(freq.balance, tables, "matching_balance", "Covariate balance", balance)
+    save_figure(balance_plot(balance), figures / "matching_balance.png")
     labels = (study.raw["treatment"]["control"], study.raw["treatment"]["treated"])
     used = freq.matching.control_weight > 0
     save_figure(

@@ -3,6 +3,8 @@
 Laid out like the first study's report (:mod:`analysis.report`, whose page style and helpers
 it reuses): the published, frequentist and Bayesian estimates side by side in one table and
 one forest-style plot, then the index, the frequentist steps and the province effects.
+Terms and covariates show the declared labels of the study's data ("Where the social medical
+insurance (SMI) is held ...: Host city (ref: Hometown)"); the CSV files keep the codes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import report_html as page
+from analysis.labelled_tables import term_column
+from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from cmds_common.atomic import write_text
 from cmds_common.study import Study
 
@@ -26,9 +30,42 @@ def _p(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
+#: Data of the study's models, beside the declarations the data step wrote.
+MODEL_DATA = ("data", "model_data.parquet")
+
+
+def study_labeller(out: Path) -> TermLabeller:
+    """Return the labeller of a study's results folder (codes stay without declarations)."""
+    return TermLabeller(declarations_beside(out.joinpath(*MODEL_DATA)), default_language())
+
+
+def labelled(frame: pd.DataFrame, column: str, labeller: TermLabeller) -> pd.DataFrame:
+    """Return ``frame`` with its term codes in ``column`` as labels (other tables unchanged)."""
+    if column not in frame:
+        return frame
+    return frame.assign(**{column: term_column(frame[column].astype(str).tolist(), labeller)})
+
+
+def descriptive_display(frame: pd.DataFrame, labeller: TermLabeller) -> pd.DataFrame:
+    """Return the descriptive table by treatment with variables and levels as labels."""
+    if not {"variable", "level"} <= set(frame.columns):
+        return frame
+    shown = frame.copy()
+    declared = labeller.declarations
+    variables = shown["variable"].astype(str)
+    levels = shown["level"]
+    shown["level"] = [
+        labeller.level(v, str(lv)) if v in declared and declared[v].levels else lv
+        for v, lv in zip(variables, levels, strict=True)
+    ]
+    shown["variable"] = [labeller.variable(v) if v in declared else v for v in variables]
+    return shown
+
+
 def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
     """Return the report's HTML text (see the module docstring)."""
     tables, figures = out / "tables", out / "figures"
+    labeller = study_labeller(out)
     comparison = _csv(tables / "comparison.csv")
     sections = [
         page.section(
@@ -77,14 +114,19 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
         page.section(
             "frequentist",
             "Frequentist analysis (the paper's steps)",
-            page.table(_csv(tables / "descriptive_by_treatment.csv"), "{:.3g}")
+            page.table(
+                descriptive_display(_csv(tables / "descriptive_by_treatment.csv"), labeller),
+                "{:.3g}",
+            )
             + page.table(_csv(tables / "anova.csv"), "{:.3g}")
             + "<h3>OLS, full model, HC3 robust SEs</h3>"
-            + page.table(_csv(tables / "ols_full.csv"), "{:.3f}")
+            + page.table(labelled(_csv(tables / "ols_full.csv"), "term", labeller), "{:.3f}")
             + "<h3>OLS, stepwise: the paper's procedure (selection ignored by its SEs)</h3>"
-            + page.table(_csv(tables / "ols_stepwise.csv"), "{:.3f}")
+            + page.table(labelled(_csv(tables / "ols_stepwise.csv"), "term", labeller), "{:.3f}")
             + "<h3>Propensity-score matching: balance</h3>"
-            + page.table(_csv(tables / "matching_balance.csv"), "{:.3f}")
+            + page.table(
+                labelled(_csv(tables / "matching_balance.csv"), "covariate", labeller), "{:.3f}"
+            )
             + page.image(figures / "matching_balance.png", "Standardised mean differences")
             + page.image(figures / "common_support.png", "Common support"),
         ),

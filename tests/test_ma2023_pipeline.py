@@ -58,6 +58,12 @@ def test_study_runs_end_to_end(tmp_path):
     assert set(comparison["source"]) == {"published", "frequentist", "Bayesian"}
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "published, frequentist, Bayesian" in report and "6.47 index points" in report
+    # readers see the declared labels; the CSV files keep the codes
+    ols_md = (tmp_path / "tables" / "ols_full.md").read_text(encoding="utf-8")
+    assert "Host city (ref: Hometown)" in ols_md and "smi_location_host_city" not in ols_md
+    # (convergence messages may name the parameter; no table cell shows the code)
+    assert "Host city (ref: Hometown)" in report and ">smi_location_host_city<" not in report
+    assert "smi_location_host_city" in set(pd.read_csv(tmp_path / "tables" / "ols_full.csv").term)
 
     fit = load_fit(
         tmp_path / "fits" / "index_multilevel.nc", tmp_path / "data" / "model_data.parquet"
