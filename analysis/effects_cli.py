@@ -70,7 +70,9 @@ def write_ame(fit: LoadedFit, out) -> pd.DataFrame:
         frequentist = frequentist_logit_ames(fit.design, fit.data, fit.spec)
         table = table.merge(frequentist, on=["variable", "contrast"], how="left")
     write_with(out / "tables" / f"ame_{fit.name}.csv", lambda p: table.to_csv(p, index=False))
-    shown = ame_display(table, fit_labeller(fit))  # labels for readers; the CSV keeps codes
+    shown = ame_display(
+        table, fit_labeller(fit), fit.spec.outcome
+    )  # labels for readers; the CSV keeps codes
     write_text(
         out / "tables" / f"ame_{fit.name}.md",
         f"# Average marginal effects: {fit.label}\n\nChange in the predicted probability "

@@ -8,6 +8,7 @@ categorical predictor's reference level as a row of its own, as a paper's Table 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -161,7 +162,17 @@ def _difference(estimate: float, low: float, high: float) -> str:
     return "" if pd.isna(estimate) else f"{estimate:.3f} ({low:.3f} to {high:.3f})"
 
 
-def ame_display(table: pd.DataFrame, labeller: TermLabeller) -> pd.DataFrame:
+def _outcome_label(shown: str, labeller: TermLabeller, outcome: str | None) -> str:
+    """``P(<level>)`` with the outcome's level label; anything else as it is."""
+    category = re.fullmatch(r"P\((.+)\)", shown)
+    if outcome is None or category is None:
+        return shown
+    return f"P({labeller.level(outcome, category.group(1))})"
+
+
+def ame_display(
+    table: pd.DataFrame, labeller: TermLabeller, outcome: str | None = None
+) -> pd.DataFrame:
     """Return an AME table for readers: labelled contrasts, reference levels as rows.
 
     Parameters
@@ -173,6 +184,9 @@ def ame_display(table: pd.DataFrame, labeller: TermLabeller) -> pd.DataFrame:
         ``freq_ci_high``).
     labeller : TermLabeller
         Labels and units.
+    outcome : str, optional
+        The outcome variable: its categories in ``P(<level>)`` (ordinal outcomes) are shown
+        with their level labels ("P(Healthy)").
 
     Returns
     -------
@@ -188,7 +202,7 @@ def ame_display(table: pd.DataFrame, labeller: TermLabeller) -> pd.DataFrame:
     predictors = list(dict.fromkeys(table["variable"]))
     columns = {
         "term": [labeller.term(t, predictors) for t in terms],
-        "outcome": table["outcome"].astype(str),
+        "outcome": [_outcome_label(o, labeller, outcome) for o in table["outcome"].astype(str)],
         "AME (95% CrI)": [
             _difference(*row) for row in table[["estimate", "ci_low", "ci_high"]].to_numpy()
         ],

@@ -673,7 +673,8 @@ def _heterogeneity_section(folder: Path, labeller: TermLabeller | None = None) -
         parts.append(page.image(path, f"Effect of {term} by subgroup, three methods"))
     ame = _csv(folder / "tables" / "ame_heterogeneity.csv")
     if ame is not None:
-        shown = ame_display(ame, labeller)
+        spec = stored_spec(folder / "fits", "heterogeneity")
+        shown = ame_display(ame, labeller, spec.outcome if spec else None)
         parts.append("<h3>AMEs on the health categories</h3>" + page.table(shown))
     return _section("heterogeneity", "Heterogeneity by sex, age and education", "".join(parts))
 

@@ -219,3 +219,34 @@ def test_ame_and_weights_tables_read_as_labelled_rows(labeller):
     ]
     assert list(shown["weighted OR (95% CrI)"]) == [REFERENCE_RATIO, "1.50 (1.20-1.90)"]
     assert list(shown["shift (unweighted SDs)"]) == ["", "0.25"]
+
+
+def test_ordinal_ame_outcome_categories_read_as_level_labels():
+    from cmds_common.declarations import parse_declarations
+
+    declarations = parse_declarations(
+        "variables:\n"
+        "  srh:\n"
+        "    type: ordinal\n"
+        "    label: Self-rated health\n"
+        "    levels: [unhealthy, healthy]\n"
+        "    level_labels: {unhealthy: Unhealthy, healthy: Healthy}\n"
+        "  sex:\n"
+        "    type: categorical\n"
+        "    levels: [male, female]\n",
+        "test.yaml",
+    )
+    ame = pd.DataFrame(
+        {
+            "variable": "sex",
+            "contrast": "female vs male",
+            "outcome": ["P(unhealthy)", "P(healthy)"],
+            "estimate": [0.01, -0.01],
+            "ci_low": [0.0, -0.02],
+            "ci_high": [0.02, 0.0],
+        }
+    )
+    labeller = TermLabeller(declarations)
+    shown = ame_display(ame, labeller, "srh")
+    assert list(shown["outcome"].iloc[-2:]) == ["P(Unhealthy)", "P(Healthy)"]
+    assert "P(unhealthy)" in list(ame_display(ame, labeller)["outcome"])  # no outcome: as given
