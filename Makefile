@@ -21,6 +21,9 @@ N ?=
 endif
 SEED ?= 20150501
 WAVE_N ?= 206000
+# Pooled synthetic waves (make pooled): respondents over all waves, and the waves.
+POOLED_N ?= 1500000
+POOLED_WAVES ?= 2011-2018
 SAMPLER ?= auto
 # Empty: each spec's own sampler settings, else 4 chains x 1000 draws after 500 warm-up.
 CHAINS ?=
@@ -76,7 +79,7 @@ FIT_FILES := $(foreach m,$(MODELS) $(filter-out $(MODELS),$(PCV)),$(RESULTS)/fit
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
 	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE)) $(if $(REFIT),--refit)
 
-.PHONY: heterogeneity effects help env data fit summarize ppc compare weights report validate grid bench wave examples test test-fast lint format clean clean-fits FORCE
+.PHONY: heterogeneity effects help env data fit summarize ppc compare weights report validate grid bench wave pooled examples test test-fast lint format clean clean-fits FORCE
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -87,10 +90,11 @@ help: ## List the targets
 	@echo "  MODELS='$(MODELS)'"
 	@echo "  COMPARE='$(COMPARE)'  MAIN_MODEL=$(MAIN_MODEL)  SPECS_DIR=$(SPECS_DIR)"
 	@echo "  SEED=$(SEED)  N=$(N)  WAVE_N=$(WAVE_N)  SAMPLER=$(SAMPLER) (auto|compiled|nutpie|pymc)"
+	@echo "  POOLED_N=$(POOLED_N)  POOLED_WAVES=$(POOLED_WAVES)   (make pooled)"
 	@echo "  DRAWS=  TUNE=  CHAINS=   (empty: each spec's own; else 1000 draws, 500 warm-up, 4 chains)"
 	@echo "  REFIT=1   refit even when nothing changed;  ACCEPT_CONVERGENCE_FAILURE=1  exit 0 despite a failed gate"
 	@echo "  GRID=$(GRID) (grid)  SCHEDULER=$(SCHEDULER) (local|serial|tcp://host:port)  WORKERS= (validate, grid)"
-	@echo "  RESULTS=$(RESULTS)  REPLICATES= (validate)  BENCH_REPEATS=  BENCH_NO_WAVE=1 (bench)"
+	@echo "  RESULTS=$(RESULTS)  REPLICATES= (validate)  BENCH_REPEATS=  BENCH_NO_WAVE=1  BENCH_NO_POOLED=1 (bench)"
 	@echo "  PYTHON3=/path/to/python3.12  interpreter for .venv (default: found by tools/find-python)"
 	@echo "  PYTHON=$(PYTHON)  VENV=$(VENV)  (PYTHON=/path/to/env/python uses an environment you have)"
 
@@ -174,9 +178,10 @@ validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets 
 grid: $(DATA_FILE) ## Robustness grid (GRID=file.yaml): specs x outcomes x data x seeds as Dask tasks, table + curve
 	$(PYTHON) -m analysis grid --grid $(GRID) --out $(RESULTS) $(BATCH_ARGS) $(if $(REFIT),--refit)
 
-bench: $(ENV_READY) ## Time Model 2 per engine, a province/city and a gaussian fit, a 206,000-row fit (~12 min): results/bench.csv
+bench: $(ENV_READY) ## Time Model 2 per engine, other specs, a 206,000-row fit, 1.5 M pooled rows + glmer: results/bench.csv
 	$(PYTHON) -m devtools.bench --out $(RESULTS) --seed $(SEED) \
-		$(if $(BENCH_REPEATS),--repeats $(BENCH_REPEATS)) $(if $(BENCH_NO_WAVE),--no-wave)
+		$(if $(BENCH_REPEATS),--repeats $(BENCH_REPEATS)) $(if $(BENCH_NO_WAVE),--no-wave) \
+		$(if $(BENCH_NO_POOLED),--no-pooled)
 
 wave: $(ENV_READY) ## Fit Model 2 on a 206,000-row all-ages synthetic sample (whole-wave size, ~3 min)
 	$(PYTHON) -m data_prep --out $(RESULTS)/wave/data --seed $(SEED) --n $(WAVE_N) --population all_ages
@@ -184,6 +189,11 @@ wave: $(ENV_READY) ## Fit Model 2 on a 206,000-row all-ages synthetic sample (wh
 		--spec $(SPECS_DIR)/model2.yaml --out $(RESULTS)/wave/fits $(SAMPLER_ARGS)
 	$(PYTHON) -m analysis --data $(RESULTS)/wave/data/analysis_data.parquet \
 		--fits $(RESULTS)/wave/fits --out $(RESULTS)/wave --models model2
+
+pooled: $(ENV_READY) ## Fit wave effects + province and province-by-wave intercepts to 1.5 M pooled synthetic rows
+	$(PYTHON) -m data_prep --out $(RESULTS)/pooled/data --seed $(SEED) --n $(POOLED_N) --waves $(POOLED_WAVES)
+	$(PYTHON) -m models --data $(RESULTS)/pooled/data/analysis_data.parquet \
+		--spec $(SPECS_DIR)/pooled_waves.yaml --out $(RESULTS)/pooled/fits $(SAMPLER_ARGS)
 
 examples: $(ENV_READY) ## Write example raw .sav/.dta files, their codebook and a coded .csv to examples/
 	$(PYTHON) -m data_prep.raw_example --out examples

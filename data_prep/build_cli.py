@@ -62,6 +62,7 @@ from data_prep.flow import FlowStep, flow_table
 from data_prep.ingest import IngestError, ingest_survey, raw_columns
 from data_prep.readers import InputFileError, read_table
 from data_prep.synthetic import POPULATIONS, generate_synthetic_sample
+from data_prep.synthetic_waves import generate_pooled_waves, wave_declarations
 from data_prep.validation import (
     WARNING,
     DataValidationError,
@@ -256,6 +257,42 @@ def build_default_data(out_dir: Path, n: int, seed: int, population: str = "aged
     return path
 
 
+def build_pooled_data(out_dir: Path, n: int, seed: int, waves: list[int] | None) -> Path:
+    """Generate and write a pooled multi-wave synthetic table (:mod:`data_prep.synthetic_waves`).
+
+    Besides the analysis table and its dictionary, writes the truth: ``synthetic_truth.csv``
+    (province intercepts), ``synthetic_province_wave_truth.csv`` (province-by-wave deviations)
+    and ``synthetic_coefficients.csv`` (intercept, coefficients, wave effects, SDs).
+    """
+    sample = generate_pooled_waves(n, seed, waves)
+    years = sample.data["wave"].cat.categories
+    label = f"waves {years[0]}-{years[-1]}"
+    flow = flow_table([(f"synthetic pooled sample (seed {seed}), {label}", n, None)])
+    source = f"synthetic pooled sample, n={n}, seed={seed}, {label}"
+    path = write_outputs(sample.data, flow, out_dir, source, declarations=wave_declarations(waves))
+    truths = {
+        "synthetic_truth.csv": sample.province_truth,
+        "synthetic_province_wave_truth.csv": sample.province_wave_truth,
+        "synthetic_coefficients.csv": sample.coefficient_truth,
+    }
+    for name, truth in truths.items():
+        write_with(out_dir / name, lambda p, t=truth: t.to_csv(p, index=False))
+    return path
+
+
+def parse_waves(text: str) -> list[int]:
+    """Survey years from ``2011-2018`` (a range) or ``2011,2013,2015`` (a list)."""
+    try:
+        if "-" in text:
+            first, last = (int(part) for part in text.split("-", 1))
+            return list(range(first, last + 1))
+        return [int(part) for part in text.split(",")]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"waves must be a range such as 2011-2018 or a list such as 2011,2015: {text!r}"
+        ) from err
+
+
 def describe_main(argv: list[str]) -> int:
     """``python -m data_prep describe FILE``: write a starter dictionary for a coded table."""
     parser = argparse.ArgumentParser(
@@ -328,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="aged_60_plus",
         help="synthetic data: the paper's 60+ sample, or all ages 15+ (whole-wave sizes)",
     )
+    parser.add_argument(
+        "--waves",
+        type=parse_waves,
+        help="synthetic data: pooled waves (e.g. 2011-2018; all ages, a wave column and "
+        "province x wave intercepts; see data_prep/synthetic_waves.py)",
+    )
     return parser
 
 
@@ -343,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return study_main(args)
     args.n = args.n or DEFAULT_SAMPLE_SIZE
+    if args.input is None and args.waves:
+        build_pooled_data(args.out, args.n, args.seed, args.waves)
+        return 0
     if args.input is None:
         build_default_data(args.out, args.n, args.seed, args.population)
         return 0

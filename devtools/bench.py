@@ -6,8 +6,14 @@ process per configuration, timing it from process start until it exits (the NetC
 frequentist table written), and reads its peak memory from the operating system. From each saved
 fit it reports the smallest bulk ESS over the intercept, every coefficient and the group SDs,
 that ESS per second of wall time, the largest R-hat over the same quantities and the number of
-divergent transitions. A last row fits the random-intercept model on a whole-wave-sized
-(206,000-row, all-ages) synthetic sample. Results go to ``results/bench.csv`` and ``.md``.
+divergent transitions. A further row fits the random-intercept model on a whole-wave-sized
+(206,000-row, all-ages) synthetic sample (``--no-wave`` skips it), and two last rows fit the
+pooled-waves spec (``models/specs/pooled_waves.yaml``: wave effects, province and
+province-by-wave intercepts) to 1,500,000 synthetic respondents over 2011-2018, once with the
+compiled log-density and once with ``lme4::glmer`` (Laplace, ``calc.derivs = FALSE``) through
+``Rscript devtools/glmer_pooled.R`` on the same table written as CSV, timed and measured the same
+way in the same run (``--no-pooled`` skips both; the glmer row says why when R or lme4 is
+missing). Results go to ``results/bench.csv`` and ``.md``.
 
 Nothing here is a test: no time limit makes anything fail.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +43,10 @@ from models.parameter_names import free_parameter_names
 from models.sampling import package_versions
 
 WAVE_SIZE = 206_000
+POOLED_SIZE = 1_500_000
+POOLED_WAVES = "2011-2018"
+POOLED_SPEC = "pooled_waves"
+GLMER_SCRIPT = Path(__file__).with_name("glmer_pooled.R")
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class BenchCase:
     """One configuration: a label, the data set and the extra ``python -m models`` arguments."""
 
     label: str
-    data: str  # "default" or "wave"
+    data: str  # "default", "wave" or "pooled"
     args: tuple[str, ...]
     spec: str = "model2"
 
@@ -87,6 +98,12 @@ CASES = (
         "integration_index",
     ),
     BenchCase("compiled (default), 206,000-row all-ages wave", "wave", ()),
+    BenchCase(
+        "compiled (default), 1,500,000-row pooled waves 2011-2018 (pooled_waves)",
+        "pooled",
+        (),
+        POOLED_SPEC,
+    ),
 )
 
 
@@ -145,18 +162,94 @@ def fit_diagnostics(netcdf: Path, spec_name: str = "model2") -> dict[str, float]
     }
 
 
-def build_data(out_dir: Path, n: int | None, population: str, seed: int) -> Path:
+def build_data(
+    out_dir: Path, n: int | None, population: str, seed: int, waves: str | None = None
+) -> Path:
     """Write a synthetic analysis data set for the benchmark (unless it is already there)."""
     path = out_dir / "analysis_data.parquet"
     if not path.exists():
         command = [sys.executable, "-m", "data_prep", "--out", str(out_dir), "--seed", str(seed)]
         if n is not None:
             command += ["--n", str(n), "--population", population]
+        if waves is not None:
+            command += ["--waves", waves]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return path
 
 
-def run_bench(out: Path, repeats: int, include_wave: bool, seed: int) -> pd.DataFrame:
+def glmer_unavailable() -> str:
+    """Why ``lme4::glmer`` cannot run here (empty when it can)."""
+    if shutil.which("Rscript") is None:
+        return "Rscript not found on PATH"
+    probe = subprocess.run(
+        [
+            "Rscript",
+            "-e",
+            "quit(status = !(requireNamespace('lme4', quietly = TRUE) && "
+            "requireNamespace('data.table', quietly = TRUE)))",
+        ],
+        capture_output=True,
+    )
+    return "" if probe.returncode == 0 else "R packages lme4 and data.table are not both installed"
+
+
+def glmer_csv(data_path: Path, spec_name: str, out: Path) -> Path:
+    """Write the spec's columns as CSV for R: the outcome, and category codes (0 = reference)."""
+    spec = load_spec(spec_name)
+    columns = list(dict.fromkeys([spec.outcome, *spec.used_columns()]))
+    table = pd.read_parquet(data_path, columns=columns)
+    for name in columns[1:]:
+        if isinstance(table[name].dtype, pd.CategoricalDtype):
+            reference = spec.reference_levels.get(name)
+            if reference is not None and reference != table[name].cat.categories[0]:
+                raise ValueError(f"{name}: glmer_pooled.R takes the first category as reference")
+            table[name] = table[name].cat.codes
+    write_with(out, lambda p: table.to_csv(p, index=False))
+    return out
+
+
+def glmer_row(data_path: Path, work: Path, netcdf: Path) -> dict:
+    """Time ``lme4::glmer`` on the pooled table; compare its fixed effects with the posterior."""
+    label = f"lme4::glmer (Laplace), same table and formula ({POOLED_SPEC})"
+    reason = glmer_unavailable()
+    if reason:
+        print(f"[bench] {label}: skipped ({reason})", flush=True)
+        return {"configuration": label, "note": f"skipped: {reason}"}
+    csv = glmer_csv(data_path, POOLED_SPEC, work / "pooled_glmer_data.csv")
+    estimates = work / "pooled_glmer_estimates.csv"
+    print(f"[bench] {label}", flush=True)
+    formula = load_spec(POOLED_SPEC).formula
+    wall, peak_mib, code, text = run_timed(
+        ["Rscript", str(GLMER_SCRIPT), str(csv), str(estimates), formula]
+    )
+    if code != 0:
+        raise RuntimeError(f"{label} failed (exit {code}):\n{text[-2000:]}")
+    fitted = [line.split()[1] for line in text.splitlines() if line.startswith("glmer_seconds")]
+    glmer = pd.read_csv(estimates)
+    posterior = az.from_netcdf(netcdf).posterior
+    bayes = np.concatenate(
+        [[float(posterior["intercept"].mean())], posterior["beta"].mean(("chain", "draw")).values]
+    )
+    fixed = glmer.loc[glmer["se"].notna(), "estimate"].to_numpy()
+    difference = float(np.max(np.abs(fixed - bayes))) if len(fixed) == len(bayes) else np.nan
+    print(f"[bench] {label}: {wall:.1f} s, {peak_mib:.0f} MiB", flush=True)
+    return {
+        "configuration": label,
+        "respondents": len(pd.read_parquet(data_path, columns=[load_spec(POOLED_SPEC).outcome])),
+        "wall_s": round(wall, 1),
+        "wall_s_runs": f"{wall:.1f}",
+        "peak_memory_mib": round(peak_mib),
+        "note": (
+            f"glmer itself {float(fitted[0]):.1f} s (the rest: starting R, reading the CSV); "
+            f"largest |glmer estimate - posterior mean| over intercept and coefficients "
+            f"{difference:.3f}"
+        ),
+    }
+
+
+def run_bench(
+    out: Path, repeats: int, include_wave: bool, seed: int, include_pooled: bool = True
+) -> pd.DataFrame:
     """Run every case; return one row per case (median wall time over ``repeats``)."""
     work = out / "bench"
     data = {
@@ -164,6 +257,10 @@ def run_bench(out: Path, repeats: int, include_wave: bool, seed: int) -> pd.Data
     }
     if include_wave:
         data["wave"] = build_data(work / "wave_data", WAVE_SIZE, "all_ages", seed)
+    if include_pooled:
+        data["pooled"] = build_data(
+            work / "pooled_data", POOLED_SIZE, "all_ages", seed, POOLED_WAVES
+        )
     rows = []
     for case in CASES:
         if case.data not in data:
@@ -186,7 +283,7 @@ def run_bench(out: Path, repeats: int, include_wave: bool, seed: int) -> pd.Data
             *case.args,
         ]
         times, memory = [], []
-        for attempt in range(1 if case.data == "wave" else repeats):
+        for attempt in range(repeats if case.data == "default" else 1):
             print(f"[bench] {case.label}: run {attempt + 1}", flush=True)
             wall, peak_mib, code, text = run_timed(command)
             if code != 0:
@@ -207,7 +304,10 @@ def run_bench(out: Path, repeats: int, include_wave: bool, seed: int) -> pd.Data
             }
         )
         print(f"[bench] {case.label}: {wall:.1f} s, min bulk ESS {diagnostics['min_ess_bulk']:.0f}")
+        if case.data == "pooled":
+            rows.append(glmer_row(data["pooled"], work, fits / f"{case.spec}.nc"))
     table = pd.DataFrame(rows)
+    table["note"] = table["note"].fillna("") if "note" in table else ""
     table["min_ess_bulk"] = table["min_ess_bulk"].round(0)
     table["max_r_hat"] = table["max_r_hat"].round(4)
     table["machine"] = machine_description()
@@ -224,9 +324,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--repeats", type=int, default=3, help="runs per 3,158-row case (median)")
     parser.add_argument("--no-wave", action="store_true", help="skip the 206,000-row case")
+    parser.add_argument(
+        "--no-pooled",
+        action="store_true",
+        help="skip the 1,500,000-row pooled-waves fit and lme4::glmer beside it",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args(argv)
-    table = run_bench(args.out, args.repeats, not args.no_wave, args.seed)
+    table = run_bench(args.out, args.repeats, not args.no_wave, args.seed, not args.no_pooled)
     write_with(args.out / "bench.csv", lambda p: table.to_csv(p, index=False))
     shown = table.drop(columns=["machine", "versions"])
     header = (

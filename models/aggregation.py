@@ -76,17 +76,54 @@ def aggregate_rows(
     """
     n_rows = len(y)
     group_idx = np.asarray(group_idx).reshape(n_rows, -1)
-    n_factors = group_idx.shape[1]
-    keys = np.column_stack([group_idx.astype(float), X])
-    patterns, inverse = np.unique(keys, axis=0, return_inverse=True)
+    codes = pattern_codes([*group_idx.T, *np.asarray(X).T], n_rows)
+    if codes is None:  # too many distinct values to number: compare whole rows
+        keys = np.column_stack([group_idx.astype(float), X])
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
-    n_patterns = len(patterns)
+    n_patterns = len(first)
     successes = np.bincount(inverse, weights=weights * y, minlength=n_patterns)
     row_trials = np.ones(n_rows) if trials is None else np.asarray(trials, dtype=float)
     trials = np.bincount(inverse, weights=weights * row_trials, minlength=n_patterns)
     return AggregatedRows(
-        X=np.ascontiguousarray(patterns[:, n_factors:]),
+        X=np.ascontiguousarray(np.asarray(X, dtype=float)[first]),
         successes=successes,
         trials=trials,
-        group_idx=patterns[:, :n_factors].astype(np.int64),
+        group_idx=group_idx[first].astype(np.int64),
     )
+
+
+def pattern_codes(columns: list[np.ndarray], n_rows: int) -> np.ndarray | None:
+    """Return one int64 code per row, equal for equal rows and sorting as the rows do.
+
+    Each column's values are replaced by their rank among the column's distinct values, and the
+    ranks are combined in mixed radix, the first column the most significant, so codes sort
+    lexicographically (numerically, column by column). Sorting one int64 key instead of whole rows
+    keeps a 1.5-million-row design's aggregation to about a second and one extra column of
+    memory.
+
+    Parameters
+    ----------
+    columns
+        Columns of length ``n_rows`` (group indices, then predictors).
+    n_rows
+        Number of rows (for zero columns).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(n_rows,)`` int64 codes, or ``None`` when the product of the columns' numbers of
+        distinct values does not fit in 62 bits.
+    """
+    codes = np.zeros(n_rows, dtype=np.int64)
+    radix = 1
+    for column in columns:
+        _, ranks = np.unique(column, return_inverse=True)
+        levels = int(ranks.max()) + 1 if len(ranks) else 1
+        radix *= levels
+        if radix >= 2**62:
+            return None
+        codes = codes * levels + ranks.ravel()
+    return codes

@@ -39,6 +39,7 @@ carries the Kish effective sample size of the weights (:mod:`cmds_common.survey_
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,7 @@ from statsmodels.genmod.generalized_linear_model import GLM
 
 from cmds_common.constants import INTERVAL_PROB
 from cmds_common.survey_weights import weight_summary
+from models.aggregation import pattern_codes
 from models.design import Design
 
 #: An |log-odds| above this (OR beyond 22,000 or below 1/22,000) is taken as separation.
@@ -171,6 +173,94 @@ def sandwich_covariance(
     return bread @ linearisation_meat(scores, strata, psu) @ bread
 
 
+def _glm_logit(X: np.ndarray, share: np.ndarray, trials: np.ndarray) -> np.ndarray:
+    """Maximise ``sum_i trials_i (share_i eta_i - log(1 + exp(eta_i)))``, ``eta = X beta``.
+
+    ``share`` is successes / trials; ``trials`` may be weighted (weights x counts).
+    statsmodels' GLM with ``var_weights = trials`` maximises exactly this.
+    """
+    model = GLM(share, X, family=Binomial(), var_weights=trials)
+    with warnings.catch_warnings():
+        # separation is reported per term by the caller, in the table itself
+        warnings.filterwarnings("ignore", message=".*[Pp]erfect separation.*")
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        return np.asarray(model.fit().params)
+
+
+@dataclass(frozen=True)
+class CovariatePatterns:
+    r"""Respondents collapsed by identical predictor values, with what the sandwich needs.
+
+    Without strata and PSUs (each respondent its own PSU) the weighted logit and its
+    linearisation covariance depend on the rows only through these per-pattern sums, so they
+    are computed exactly from one row per pattern: with :math:`w_i` the weight, :math:`y_i`
+    the successes and :math:`m_i` the trials of row :math:`i` in pattern :math:`c`,
+    :math:`s_c = \sum w_i y_i`, :math:`t_c = \sum w_i m_i`, and the score's second moment
+    :math:`\sum_i w_i^2 (y_i - m_i\mu_c)^2 = q^{yy}_c - 2\mu_c q^{ym}_c + \mu_c^2 q^{mm}_c`
+    with :math:`q^{yy}_c = \sum w_i^2 y_i^2`, :math:`q^{ym}_c = \sum w_i^2 y_i m_i`,
+    :math:`q^{mm}_c = \sum w_i^2 m_i^2`.
+
+    Attributes
+    ----------
+    X
+        ``(patterns, 1 + terms)`` intercept column and predictors of each pattern.
+    successes, trials
+        :math:`s_c` and :math:`t_c`.
+    q_yy, q_ym, q_mm
+        The squared-weight sums above.
+    n_rows
+        Respondents (rows) collapsed.
+    """
+
+    X: np.ndarray
+    successes: np.ndarray
+    trials: np.ndarray
+    q_yy: np.ndarray
+    q_ym: np.ndarray
+    q_mm: np.ndarray
+    n_rows: int
+
+    @property
+    def n_patterns(self) -> int:
+        """Number of distinct predictor rows."""
+        return len(self.trials)
+
+    @classmethod
+    def of(
+        cls, X: np.ndarray, y: np.ndarray, weights: np.ndarray, trials: np.ndarray
+    ) -> CovariatePatterns | None:
+        """Collapse ``(n, k)`` predictors; ``None`` when the patterns cannot be numbered."""
+        n = len(y)
+        codes = pattern_codes(list(X.T), n)
+        if codes is None:
+            return None
+        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        y, trials = np.asarray(y, dtype=float), np.asarray(trials, dtype=float)
+
+        def total(values: np.ndarray) -> np.ndarray:
+            return np.bincount(inverse, weights=values, minlength=len(first))
+
+        return cls(
+            X=np.column_stack([np.ones(len(first)), X[first]]),
+            successes=total(weights * y),
+            trials=total(weights * trials),
+            q_yy=total(weights**2 * y**2),
+            q_ym=total(weights**2 * y * trials),
+            q_mm=total(weights**2 * trials**2),
+            n_rows=n,
+        )
+
+    def sandwich_covariance(self, beta: np.ndarray) -> np.ndarray:
+        """:func:`sandwich_covariance` without a design, from the pattern sums (exact)."""
+        mu = special.expit(self.X @ beta)
+        bread = np.linalg.inv((self.X * (self.trials * mu * (1 - mu))[:, None]).T @ self.X)
+        second_moment = self.q_yy - 2 * mu * self.q_ym + mu**2 * self.q_mm
+        mean_score = self.X.T @ (self.successes - self.trials * mu) / self.n_rows
+        n = self.n_rows
+        meat = (self.X * second_moment[:, None]).T @ self.X - n * np.outer(mean_score, mean_score)
+        return bread @ (n / (n - 1) * meat) @ bread
+
+
 def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
     """Fit the single-level weighted logistic regression of a design.
 
@@ -191,19 +281,23 @@ def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> 
         ``n_obs`` and the weights' ``kish_n_eff``,
         ``max_median_ratio`` and ``weights_unreliable``.
     """
-    X = np.column_stack([np.ones(len(design.y)), design.X])
     trials = design.trials if design.trials is not None else np.ones(len(design.y))
-    model = GLM(design.y / trials, X, family=Binomial(), var_weights=design.weights * trials)
-    with warnings.catch_warnings():
-        # separation is reported per term below, in the table itself
-        warnings.filterwarnings("ignore", message=".*[Pp]erfect separation.*")
-        warnings.filterwarnings("ignore", category=RuntimeWarning)
-        result = model.fit()
-    beta = np.asarray(result.params)
-    mu = special.expit(X @ beta)
-    covariance = sandwich_covariance(
-        X, design.y, design.weights, mu, trials, design.strata, design.psu
-    )
+    # one row per predictor pattern when that at least halves the rows (exact; see
+    # CovariatePatterns): a 1.5-million-row design fits in seconds and little memory
+    patterns = CovariatePatterns.of(design.X, design.y, design.weights, trials)
+    collapsed = patterns is not None and patterns.n_patterns <= len(design.y) // 2
+    if collapsed:
+        beta = _glm_logit(patterns.X, patterns.successes / patterns.trials, patterns.trials)
+    if collapsed and design.strata is None and design.psu is None:
+        covariance = patterns.sandwich_covariance(beta)
+    else:
+        X = np.column_stack([np.ones(len(design.y)), design.X])
+        if not collapsed:
+            beta = _glm_logit(X, design.y / trials, design.weights * trials)
+        mu = special.expit(X @ beta)
+        covariance = sandwich_covariance(
+            X, design.y, design.weights, mu, trials, design.strata, design.psu
+        )
     se = np.sqrt(np.diag(covariance))
     z = stats.norm.ppf(0.5 + interval_prob / 2)
     table = pd.DataFrame(

@@ -38,7 +38,7 @@ from cmds_common.spec import ModelSpec
 from models import log_density
 from models.aggregation import aggregate_rows
 from models.design import Design
-from models.parameterisation import centred_groups
+from models.parameterisation import centred_groups, pooled_logit_fit
 
 if TYPE_CHECKING:  # models.sampling chooses this engine; this module only reads its settings
     from models.sampling import SamplerSettings
@@ -141,14 +141,20 @@ def prepare_problem(
     for f, group in enumerate(design.groups):
         group_idx[:, f] = group.idx
     column_means = design.X.mean(axis=0)
-    X_centred = design.X - column_means
-    if aggregate:
-        rows = aggregate_rows(X_centred, design.y.astype(float), weights, group_idx, trials)
-        X_rows, successes, row_trials = rows.X, rows.successes, rows.trials
+    if aggregate:  # patterns of X are those of the centred X: centre the patterns only
+        rows = aggregate_rows(design.X, design.y.astype(float), weights, group_idx, trials)
+        X_rows, successes, row_trials = rows.X - column_means, rows.successes, rows.trials
         row_groups = rows.group_idx
     else:
-        X_rows, successes, row_trials = X_centred, weights * design.y, weights * trials
+        X_rows, successes, row_trials = (
+            design.X - column_means,
+            weights * design.y,
+            weights * trials,
+        )
         row_groups = group_idx
+    prob = None
+    if parameterisation == "auto" and design.groups:  # one pooled fit serves every factor
+        prob = pooled_logit_fit(X_rows, successes, row_trials)
     centred = [
         centred_groups(
             X_rows,
@@ -157,6 +163,7 @@ def prepare_problem(
             row_groups[:, f],
             len(group.levels),
             parameterisation,
+            prob,
         )
         for f, group in enumerate(design.groups)
     ]

@@ -35,6 +35,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from models.aggregation import pattern_codes
+
 PARAMETERISATIONS = ("auto", "centred", "non_centred")
 _SIGMA_FLOOR = 0.1
 #: Centre a group when its information times the estimated variance reaches this.
@@ -48,8 +50,23 @@ def pooled_logit_fit(
 ) -> np.ndarray:
     """Fitted probabilities of a pooled logistic regression (intercept + ``X``), by Newton steps.
 
-    A small ridge (1e-6) keeps the steps defined when a column is constant or separated.
+    A small ridge (1e-6) keeps the steps defined when a column is constant or separated. Rows
+    with identical predictors are fitted as one (exact: the likelihood depends on them only
+    through their summed successes and trials), which makes a large aggregated design, whose
+    rows differ by group as well, cheap.
     """
+    codes = pattern_codes(list(X.T), len(trials)) if len(trials) else None
+    if codes is not None:
+        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        if len(first) <= len(trials) // 2:
+            inverse = inverse.ravel()
+            collapsed = pooled_logit_fit(
+                X[first],
+                np.bincount(inverse, weights=successes, minlength=len(first)),
+                np.bincount(inverse, weights=trials, minlength=len(first)),
+                iterations,
+            )
+            return collapsed[inverse]
     design = np.column_stack([np.ones(len(trials)), X])
     coefficients = np.zeros(design.shape[1])
     for _ in range(iterations):
@@ -70,6 +87,7 @@ def centred_groups(
     group_idx: np.ndarray,
     n_groups: int,
     parameterisation: str = "auto",
+    prob: np.ndarray | None = None,
 ) -> np.ndarray:
     """Flag, per group, whether its intercept is sampled in the centred form.
 
@@ -85,6 +103,9 @@ def centred_groups(
         Number of groups.
     parameterisation
         ``"auto"`` (the rule in the module docstring), ``"centred"`` or ``"non_centred"``.
+    prob
+        Fitted probabilities of :func:`pooled_logit_fit` per row, when already computed (the
+        same for every grouping factor of a design).
 
     Returns
     -------
@@ -95,7 +116,7 @@ def centred_groups(
         raise ValueError(f"parameterisation must be one of {PARAMETERISATIONS}")
     if parameterisation != "auto":
         return np.full(n_groups, parameterisation == "centred")
-    prob = pooled_logit_fit(X, successes, trials)
+    prob = pooled_logit_fit(X, successes, trials) if prob is None else prob
     information = np.bincount(group_idx, weights=trials * prob * (1 - prob), minlength=n_groups)
     information = np.maximum(information, 1e-12)
     score = np.bincount(group_idx, weights=successes - trials * prob, minlength=n_groups)
