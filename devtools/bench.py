@@ -337,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         "# Benchmark: Model 2, 4 chains x 1,000 draws after 500 warm-up\n\n"
         f"Machine: {table['machine'].iloc[0]}. Packages: {table['versions'].iloc[0]}.\n"
-        "Wall time is process start to NetCDF written (median of the runs listed).\n\n"
+        "Wall time is process start to NetCDF written (median of the runs listed). Rows of "
+        "other specs use their spec's sampler settings (model2_city: 3,000 draws; "
+        "pooled_waves: 300 draws after 300 warm-up).\n\n"
     )
     write_text(args.out / "bench.md", header + to_markdown(shown, float_format="{:.6g}"))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
