@@ -122,6 +122,11 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert namespace["longer"].idata.posterior.sizes["draw"] == 2000
 
 
+def _quick_fit(formula: str, data: pd.DataFrame, **options) -> cmds.Fit:
+    """A short fit (2 chains x 100 draws): predictions are checked against its own draws."""
+    return cmds.fit(formula, data, draws=100, tune=150, chains=2, seed=4, **options)
+
+
 def _posterior_draws(fit) -> dict[str, np.ndarray]:
     stacked = fit.idata.posterior.to_dataset().stack(sample=("chain", "draw"))
     return {k: v.transpose("sample", ...).to_numpy() for k, v in stacked.data_vars.items()}
@@ -144,15 +149,7 @@ def other_outcomes(default_table):
 
 @pytest.mark.slow
 def test_predict_ordinal_category_probabilities_by_hand(other_outcomes):
-    fit = cmds.fit(
-        "health3 ~ hukou + (1 | province)",
-        other_outcomes,
-        family="cumulative_logit",
-        draws=100,
-        tune=150,
-        chains=2,
-        seed=4,
-    )
+    fit = _quick_fit("health3 ~ hukou + (1 | province)", other_outcomes, family="cumulative_logit")
     rows = other_outcomes.iloc[[0, 1]]
     predicted = fit.predict(rows)
     draws = _posterior_draws(fit)
@@ -174,15 +171,7 @@ def test_predict_ordinal_category_probabilities_by_hand(other_outcomes):
 
 @pytest.mark.slow
 def test_predict_gaussian_mean_and_random_slopes_by_hand(other_outcomes):
-    gaussian = cmds.fit(
-        "score ~ hukou + (1 | province)",
-        other_outcomes,
-        family="gaussian",
-        draws=100,
-        tune=150,
-        chains=2,
-        seed=4,
-    )
+    gaussian = _quick_fit("score ~ hukou + (1 | province)", other_outcomes, family="gaussian")
     draws = _posterior_draws(gaussian)
     predicted = gaussian.predict(other_outcomes.iloc[[3]])
     eta = (
@@ -193,14 +182,7 @@ def test_predict_gaussian_mean_and_random_slopes_by_hand(other_outcomes):
     assert predicted["mean"].iloc[0] == pytest.approx(eta.mean(), rel=1e-10)
     assert predicted["high"].iloc[0] == pytest.approx(np.quantile(eta, 0.975), rel=1e-10)
 
-    slopes = cmds.fit(
-        "health_record ~ hukou + (1 + hukou | province)",
-        other_outcomes,
-        draws=100,
-        tune=150,
-        chains=2,
-        seed=4,
-    )
+    slopes = _quick_fit("health_record ~ hukou + (1 + hukou | province)", other_outcomes)
     draws = _posterior_draws(slopes)
     row = int(np.flatnonzero(other_outcomes["hukou"] == "urban")[0])
     g = slopes.design.group_idx[row]
