@@ -446,6 +446,15 @@ def _weights_section(inputs: ReportInputs) -> str:
     )
 
 
+def _labelled_models(frame: pd.DataFrame, inputs: ReportInputs) -> pd.DataFrame:
+    """Show each model by its spec's label, with the code in a ``code`` column beside it."""
+    if "model" not in frame or frame.empty:
+        return frame
+    shown = frame.rename(columns={"model": "code"})
+    shown.insert(0, "model", [inputs.label(str(name)) for name in frame["model"]])
+    return shown
+
+
 def _comparison_section(inputs: ReportInputs) -> str:
     table = _csv(inputs.results / "tables" / "model_comparison.csv")
     if table is None:
@@ -466,7 +475,7 @@ def _comparison_section(inputs: ReportInputs) -> str:
         "min(1 - 1/log10(draws), 0.7)), bad, and very bad (&gt; 1). Fits with survey weights in "
         "the likelihood are not ranked.</p>"
         + page.warnings_box(messages)
-        + page.table(table.drop(columns=["data_hash"], errors="ignore")),
+        + page.table(_labelled_models(table.drop(columns=["data_hash"], errors="ignore"), inputs)),
     )
 
 
@@ -542,6 +551,9 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
         )
         formulas.append({"model": name, "formula": attrs.get("formula")})
     table = pd.DataFrame(rows)
+    for column in ("min bulk ESS", "min tail ESS"):  # an effective number of draws: a count
+        if column in table:
+            table[column] = table[column].round().astype("Int64")
     convergence = _section(
         "convergence",
         "Convergence diagnostics",
@@ -552,7 +564,7 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
             page.details(
                 f"{len(table)} fits: {int((table['status'] == 'passed').sum())} passed, "
                 f"{int((table['status'] != 'passed').sum())} failed (table)",
-                page.table(table, "{:.3f}"),
+                page.table(_labelled_models(table, inputs), "{:.3f}"),
             )
             if not table.empty
             else "<p>No fits found.</p>"
@@ -563,10 +575,12 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
         "metadata",
         "Run metadata",
         page.details(
-            f"Settings of {len(meta_rows)} fits (table)", page.table(pd.DataFrame(meta_rows))
+            f"Settings of {len(meta_rows)} fits (table)",
+            page.table(_labelled_models(pd.DataFrame(meta_rows), inputs)),
         )
         + page.details(
-            f"Formulas of {len(formulas)} fits (table)", page.table(pd.DataFrame(formulas))
+            f"Formulas of {len(formulas)} fits (table)",
+            page.table(_labelled_models(pd.DataFrame(formulas), inputs)),
         )
         + page.details(
             "Package versions (table)",

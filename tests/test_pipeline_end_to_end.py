@@ -258,3 +258,9 @@ def test_report_speaks_in_labels(pipeline_dir):
     # model headings by the spec's label, the code in small type; a contents list links them
     assert '<h3 id="odds-ratios-model2">Model 2: social integration + covariates' in text
     assert '<a href="#odds-ratios-model2">' in text and 'class="contents"' in text
+    # convergence, comparison and metadata tables name each model by its label, code beside;
+    # an ESS is a count of draws, shown without decimals
+    convergence = text[text.index('id="convergence"') : text.index('id="metadata"')]
+    assert "<td>Model 2: social integration + covariates</td><td>model2</td>" in convergence
+    ess_cells = re.findall(r"<td class=\"num\">(\d+(?:\.\d+)?)</td>", convergence)
+    assert ess_cells and not any(re.fullmatch(r"\d{3,}\.\d{3}", cell) for cell in ess_cells)
