@@ -43,7 +43,7 @@ from data_prep.analysis_dataset import to_analysis_table
 from data_prep.build_cli import load_input
 from data_prep.synthetic import generate_synthetic
 from data_prep.variables import synthetic_declarations
-from models.design import Design, build_design
+from models.design import Design, build_design, group_labels
 from models.fit_file import write_fit_netcdf
 from models.fitting import fit_model, spec_settings
 from models.parameter_names import FAMILIES_WITH_INTERCEPT, free_parameter_names
@@ -322,9 +322,7 @@ class Fit:
                 )
         group_idx = []
         for term, group in zip(self.spec.groups, self.design.groups, strict=True):
-            labels = typed[term.factor[0]].astype(str)
-            for column in term.factor[1:]:
-                labels = labels + ":" + typed[column].astype(str)
+            labels = group_labels(typed, term.factor).astype(str)
             positions = {level: k for k, level in enumerate(group.levels)}
             group_idx.append(np.array([positions.get(label, -1) for label in labels]))
         return X, group_idx

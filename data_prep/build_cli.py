@@ -247,13 +247,14 @@ def build_default_data(out_dir: Path, n: int, seed: int, population: str = "aged
     if population != "aged_60_plus":
         source += f", population={population}"
     path = write_outputs(table, flow, out_dir, source, declarations=declarations, wave=2015)
-    truths = {
-        "synthetic_truth.csv": sample.province_truth,
-        "synthetic_city_truth.csv": sample.city_truth,
-        "synthetic_coefficients.csv": sample.coefficient_truth,
-    }
-    for name, truth in truths.items():
-        write_with(out_dir / name, lambda p, t=truth: t.to_csv(p, index=False))
+    _write_truths(
+        out_dir,
+        {
+            "synthetic_truth.csv": sample.province_truth,
+            "synthetic_city_truth.csv": sample.city_truth,
+            "synthetic_coefficients.csv": sample.coefficient_truth,
+        },
+    )
     return path
 
 
@@ -270,14 +271,21 @@ def build_pooled_data(out_dir: Path, n: int, seed: int, waves: list[int] | None)
     flow = flow_table([(f"synthetic pooled sample (seed {seed}), {label}", n, None)])
     source = f"synthetic pooled sample, n={n}, seed={seed}, {label}"
     path = write_outputs(sample.data, flow, out_dir, source, declarations=wave_declarations(waves))
-    truths = {
-        "synthetic_truth.csv": sample.province_truth,
-        "synthetic_province_wave_truth.csv": sample.province_wave_truth,
-        "synthetic_coefficients.csv": sample.coefficient_truth,
-    }
+    _write_truths(
+        out_dir,
+        {
+            "synthetic_truth.csv": sample.province_truth,
+            "synthetic_province_wave_truth.csv": sample.province_wave_truth,
+            "synthetic_coefficients.csv": sample.coefficient_truth,
+        },
+    )
+    return path
+
+
+def _write_truths(out_dir: Path, truths: dict[str, pd.DataFrame]) -> None:
+    """Write each generating-truth table beside the synthetic data (``{file name: table}``)."""
     for name, truth in truths.items():
         write_with(out_dir / name, lambda p, t=truth: t.to_csv(p, index=False))
-    return path
 
 
 def parse_waves(text: str) -> list[int]:

@@ -246,21 +246,29 @@ def _outcome(data: pd.DataFrame, spec: ModelSpec) -> tuple[np.ndarray, np.ndarra
     return y.astype(np.int64), trials, []
 
 
+def group_labels(data: pd.DataFrame, factor: tuple[str, ...]) -> pd.Series:
+    """Each row's group of a grouping factor, as a categorical.
+
+    A single column keeps all its categories (as the province coords always were); the
+    combination of nested columns is labelled ``"Guangdong:Shenzhen"``.
+    """
+    parts = [
+        data[c] if isinstance(data[c].dtype, pd.CategoricalDtype) else data[c].astype("category")
+        for c in factor
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    labels = parts[0].astype(str)
+    for part in parts[1:]:
+        labels = labels + ":" + part.astype(str)
+    return labels.astype("category")
+
+
 def _group_design(
     data: pd.DataFrame, spec: ModelSpec, group: GroupTerm, term_columns: dict[str, list[int]]
 ) -> GroupDesign:
     """Index and labels of one grouping factor (``province:city`` labels for nested ones)."""
-    parts = [
-        data[c] if isinstance(data[c].dtype, pd.CategoricalDtype) else data[c].astype("category")
-        for c in group.factor
-    ]
-    if len(parts) == 1:  # all categories kept, as the province coords always were
-        factor = parts[0]
-    else:
-        labels = parts[0].astype(str)
-        for part in parts[1:]:
-            labels = labels + ":" + part.astype(str)
-        factor = labels.astype("category")
+    factor = group_labels(data, group.factor)
     present = sorted(str(v) for v in factor.dropna().unique())
     if len(present) < 2:
         raise SpecError(
