@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.effects_cli import write_ame
 from analysis.factor_index import FactorIndex
 from analysis.figures import save_figure
 from analysis.fit_inputs import load_fit
@@ -140,7 +141,11 @@ def _index_tables(result: FactorIndex, published: pd.DataFrame) -> dict[str, pd.
 def _bayesian(
     study: Study, args: argparse.Namespace, data_path: Path, fits: Path, treated: np.ndarray
 ) -> tuple[dict, pd.DataFrame | None, list[str]]:
-    """Fit every spec; ATT summaries, province effects and convergence failures."""
+    """Fit every spec; ATT summaries, province effects and convergence failures.
+
+    Each fit's average marginal effects (index points per level or unit) go to
+    ``<out>/tables/ame_<spec>.csv``/``.md`` (:func:`analysis.effects_cli.write_ame`).
+    """
     explicit = {k: getattr(args, k) for k in ("chains", "draws", "tune") if getattr(args, k)}
     summaries, effects, failures = {}, None, []
     term = effect_term(study)
@@ -154,6 +159,7 @@ def _bayesian(
         posterior = fit.idata.posterior.to_dataset()
         checks = convergence_checks(fit.idata, free_parameter_names(spec))
         failures += [f"{spec.name}: {m}" for m in failure_messages(checks)]
+        write_ame(fit, args.out)
         summaries[spec.name] = summarise_draws(
             att_draws(posterior, fit.design, term, treated.astype(bool)), f"ATT {spec.name}"
         )

@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import report_html as page
-from analysis.labelled_tables import term_column
+from analysis.labelled_tables import ame_display, term_column
 from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from cmds_common.atomic import write_text
+from cmds_common.spec import load_spec
 from cmds_common.study import Study
 
 
@@ -60,6 +61,34 @@ def descriptive_display(frame: pd.DataFrame, labeller: TermLabeller) -> pd.DataF
     ]
     shown["variable"] = [labeller.variable(v) if v in declared else v for v in variables]
     return shown
+
+
+def ame_section(study: Study, out: Path, labeller: TermLabeller) -> str:
+    """Return the section with the average marginal effects of each Bayesian fit of the study.
+
+    Reads ``<out>/tables/ame_<spec>.csv`` (written by :func:`analysis.effects_cli.write_ame`);
+    a spec without one is named as not available.
+    """
+    parts = [
+        _p(
+            "Average marginal effect (AME): the change in the predicted outcome (index points "
+            "for the integration index), averaged over the respondents as they are, when "
+            "everyone has the level instead of the reference, or per unit of a continuous "
+            "predictor; posterior median and 95% interval. Reference levels read 0 (ref.)."
+        )
+    ]
+    for path in study.spec_paths:
+        spec = load_spec(path)
+        tables_path = out / "tables" / f"ame_{spec.name}.csv"
+        if not tables_path.exists():
+            parts.append(page.model_heading(f"ame-{spec.name}", spec.name, spec.label))
+            parts.append('<p class="note">Not available: the fit has not been summarised.</p>')
+            continue
+        ame = ame_display(pd.read_csv(tables_path), labeller, spec.outcome)
+        parts.append(
+            page.model_heading(f"ame-{spec.name}", spec.name, spec.label) + page.table(ame)
+        )
+    return page.section("study-ame", "Average marginal effects (index points)", "".join(parts))
 
 
 def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
@@ -136,6 +165,7 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
             page.image(figures / "province_effects.png", "Province-specific host-city effects")
             + page.table(_csv(tables / "province_effects.csv"), "{:.2f}"),
         ),
+        ame_section(study, out, labeller),
     ]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (

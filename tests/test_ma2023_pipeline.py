@@ -30,6 +30,8 @@ TABLES = [
     "ols_stepwise",
     "matching_balance",
     "province_effects",
+    "ame_index_multilevel",
+    "ame_index_province_effects",
 ]
 FIGURES = ["comparison", "scree", "matching_balance", "common_support", "province_effects"]
 
@@ -75,3 +77,11 @@ def test_study_runs_end_to_end(tmp_path):
     np.testing.assert_allclose(draws, beta.to_numpy(), rtol=1e-9, atol=1e-9)
     row = comparison.loc[comparison["estimate_label"].str.contains("index_multilevel")].iloc[0]
     assert row["estimate"] == pytest.approx(float(beta.mean()), rel=1e-9)
+    # identity link, no interactions: the AME of host city vs hometown is the coefficient itself
+    ame = pd.read_csv(tmp_path / "tables" / "ame_index_multilevel.csv")
+    host = ame[(ame["variable"] == "smi_location") & ame["contrast"].str.startswith("host_city")]
+    quantiles = np.quantile(beta.to_numpy(), [0.025, 0.5, 0.975])
+    np.testing.assert_allclose(
+        host[["ci_low", "estimate", "ci_high"]].to_numpy()[0], quantiles, rtol=1e-9, atol=1e-9
+    )
+    assert "Average marginal effects" in report and "ame-index_multilevel" in report
