@@ -45,10 +45,11 @@ class ProgressLines:
         done = sum(int(c.finished_draws) for c in chains)
         total = sum(int(c.total_draws) for c in chains) or 1
         divergences = sum(int(c.divergences) for c in chains)
-        tuning = any(bool(c.tuning) for c in chains)
+        tuning = sum(bool(c.tuning) for c in chains)  # chains still in warm-up, not the share
+        phase = f", {tuning} of {len(chains)} still warming up" if tuning else ""
         return (
             f"{self.label}{100 * done / total:.0f}% of draws ({len(chains)} chains: {done:,} of "
-            f"{total:,} incl. warm-up{', warming up' if tuning else ''}), "
+            f"{total:,} incl. warm-up{phase}), "
             f"{divergences} divergences, {time.monotonic() - self._started:.0f} s"
         )
 

@@ -18,8 +18,15 @@ def _chain(done: int, total: int, divergences: int = 0, tuning: bool = False):
 def test_line_sums_the_chains():
     lines = ProgressLines("[m] ", interval=0.0, stream=io.StringIO())
     text = lines.line([_chain(500, 1500, 1, True), _chain(1000, 1500, 2)])
-    assert text.startswith("[m] 50% of draws (2 chains: 1,500 of 3,000 incl. warm-up, warming up)")
+    assert text.startswith(
+        "[m] 50% of draws (2 chains: 1,500 of 3,000 incl. warm-up, 1 of 2 still warming up)"
+    )
     assert "3 divergences" in text
+
+
+def test_no_warm_up_words_once_every_chain_draws():
+    lines = ProgressLines("[m] ", interval=0.0, stream=io.StringIO())
+    assert "warming up" not in lines.line([_chain(900, 1500), _chain(1000, 1500)])
 
 
 def test_lines_are_throttled():
