@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         if is_weighted_likelihood(args.fits / f"{name}.nc"):
             selection.usable.remove(name)
             selection.left_out[name] = WEIGHTED_REASON
+    ordinary = list(selection.usable)
     groups = by_outcome(args.fits, selection.usable)
     for outcome, names in groups.items():
         if len(names) == 1:
@@ -108,8 +109,12 @@ def run(args: argparse.Namespace) -> int:
     selection.report("the LOO comparison")
     if len(selection.usable) < 2:  # refused: the previous comparison (if any) stays as it was
         print(
-            "error: the LOO comparison needs at least two ordinary fits of one outcome on the "
-            f"current data; usable: {selection.usable or 'none'} (reasons above)",
+            "error: the LOO comparison needs at least two ordinary (unweighted) fits of one "
+            "outcome on the current data; ordinary fits among those requested: "
+            + (", ".join(ordinary) or "none")
+            + " (why each other one is left out is printed above). Name two or more of one "
+            'outcome, e.g. COMPARE="model2_pooled model2"; a weighted fit is set beside its '
+            "unweighted twin by `make weights`.",
             file=sys.stderr,
         )
         return 2

@@ -180,6 +180,8 @@ def test_compare_refuses_a_weighted_likelihood_fit(results, capsys):
     assert compare_cli.main([*args, "--models", "model2", "model2_weighted"]) == 2
     err = capsys.readouterr().err
     assert "pseudo-likelihood" in err and "Traceback" not in err
+    # the ordinary fit is named as such, not reported as unusable
+    assert "ordinary fits among those requested: model2 " in err and "make weights" in err
     # a refused comparison leaves the previous one as it was
     assert previous.read_text() == "model,rank\nmodel2,0\nmodel2_pooled,1\n"
 
