@@ -28,8 +28,9 @@ def prior_draws(design: Design, spec: ModelSpec, draws: int, seed: int) -> dict[
     import pymc as pm
 
     from models.hierarchical import build_model
+    from models.progress_lines import quiet_forward_sampling
 
-    with build_model(design, spec):
+    with build_model(design, spec), quiet_forward_sampling():
         prior = pm.sample_prior_predictive(draws=draws, random_seed=seed).prior.to_dataset()
     stacked = prior.stack(sample=("chain", "draw"))
     return {k: v.transpose("sample", ...).to_numpy() for k, v in stacked.data_vars.items()}

@@ -52,12 +52,13 @@ def prior_groups(design: Design, spec: ModelSpec, draws: int, seed: int) -> dict
     import pymc as pm
 
     from models.hierarchical import build_model
+    from models.progress_lines import quiet_forward_sampling
     from models.sampling import compact_predictive
 
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
     model = build_model(design, spec, direct_intercept=True)
-    with model, warnings.catch_warnings():
+    with model, warnings.catch_warnings(), quiet_forward_sampling():
         # the only potential left is the survey weights' extra likelihood, which priors ignore
         warnings.filterwarnings("ignore", message=".*Potential.*", category=UserWarning)
         drawn = pm.sample_prior_predictive(draws=draws, random_seed=seed)

@@ -10,9 +10,12 @@ plain line at most every :data:`INTERVAL_S` seconds while the chains run::
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: Seconds between two progress lines.
@@ -61,6 +64,29 @@ class ProgressLines:
                 return
             self._last = now
         print(self.line(chains), file=self.stream, flush=True)
+
+
+@contextmanager
+def quiet_forward_sampling() -> Iterator[None]:
+    """Hold back PyMC's ``Sampling: [...]`` notice of prior/posterior predictive draws.
+
+    The notice (logged at INFO by ``pymc.sampling.forward``) names the variables drawn; in a
+    fit's log it reads like a second sampling run. Warnings and errors still show.
+    """
+    logger = logging.getLogger("pymc.sampling.forward")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def bars_wanted(progress: bool, stream: Any = None) -> bool:
+    """Whether to draw live progress bars: asked for, and ``stream`` (stdout) is a terminal."""
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(progress and isatty is not None and isatty())
 
 
 def progress_callback(label: str, stream: Any = None) -> ProgressLines | None:

@@ -34,7 +34,7 @@ from cmds_common.constants import (
 )
 from cmds_common.spec import SpecError
 from models.parameterisation import PARAMETERISATIONS
-from models.progress_lines import progress_callback
+from models.progress_lines import bars_wanted, progress_callback, quiet_forward_sampling
 
 if TYPE_CHECKING:  # PyMC is imported only by the engines that use it (it costs ~0.6 s)
     import pymc as pm
@@ -231,7 +231,7 @@ def sample_posterior(
     # PyMC cannot rebuild a model with explicit initial values (the ordinal cutpoints have one)
     # for the pointwise log-likelihood; they only matter for the start of sampling
     model.rvs_to_initial_values.update(dict.fromkeys(model.rvs_to_initial_values))
-    with model, warnings.catch_warnings():
+    with model, warnings.catch_warnings(), quiet_forward_sampling():
         # Replicated outcomes are drawn given posterior draws of the parameters, which already
         # carry every Potential's effect (the random-slopes intercept prior, survey weights):
         # PyMC's warning that Potentials are ignored concerns forward sampling of parameters.
@@ -241,7 +241,7 @@ def sample_posterior(
             idata,
             extend_inferencedata=True,
             random_seed=settings.seed,
-            progressbar=settings.progress,
+            progressbar=bars_wanted(settings.progress),
         )
     if "observed_data" not in idata.children:
         observed = {name: ("obs", model.rvs_to_values[rv].data) for name, rv in _observed(model)}

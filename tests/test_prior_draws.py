@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -87,6 +89,15 @@ def test_random_slopes_prior_is_drawn_and_stored(default_table):
     assert {"prior", "prior_predictive"} <= set(idata.children)
     assert idata.prior["intercept"].shape == (1, 50)
     assert idata.posterior.attrs["prior_draws"] == 50
+
+
+def test_prior_draws_leave_no_sampling_notice_in_the_log(default_table, caplog):
+    design = build_design(default_table, load_spec("model1"))
+    with caplog.at_level(logging.INFO):
+        prior_groups(design, load_spec("model1"), 10, seed=1)
+    assert not [r for r in caplog.records if r.getMessage().startswith("Sampling:")]
+    # the logger is given back its own level afterwards
+    assert logging.getLogger("pymc.sampling.forward").level == logging.NOTSET
 
 
 def test_zero_prior_draws_stores_nothing(default_table):
