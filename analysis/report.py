@@ -720,13 +720,17 @@ def build_report(inputs: ReportInputs) -> str:
         convergence,
         metadata,
     ]
-    heterogeneity = _heterogeneity_section(inputs.results / "heterogeneity")
-    nav = page.contents(
-        [
-            ("Health records (Jing et al. 2019)", sections),
-            ("Heterogeneity by sex, age and education (third study)", [heterogeneity]),
-        ]
+    # the third study's section joins the page once its results exist (no empty section)
+    third = inputs.results / "heterogeneity"
+    heterogeneity = (
+        _heterogeneity_section(third)
+        if (third / "tables" / "subgroup_differences.csv").exists()
+        else ""
     )
+    studies = [("Health records (Jing et al. 2019)", sections)]
+    if heterogeneity:
+        studies.append(("Heterogeneity by sex, age and education (third study)", [heterogeneity]))
+    nav = page.contents(studies)
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

@@ -264,3 +264,5 @@ def test_report_speaks_in_labels(pipeline_dir):
     assert "<td>Model 2: social integration + covariates</td><td>model2</td>" in convergence
     ess_cells = re.findall(r"<td class=\"num\">(\d+(?:\.\d+)?)</td>", convergence)
     assert ess_cells and not any(re.fullmatch(r"\d{3,}\.\d{3}", cell) for cell in ess_cells)
+    # the third study has not been run here: no empty section or contents entry for it
+    assert 'id="heterogeneity"' not in text and 'href="#heterogeneity"' not in text
