@@ -10,8 +10,6 @@ synthetic respondents are analysed, with the synthetic values of every column th
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,10 +17,10 @@ import pytest
 from cmds_common.analysis_table import read_analysis_table
 from cmds_common.provinces import province_table
 from cmds_common.study import load_study
-from data_prep.build_cli import main as data_prep_main
 from data_prep.codebook import load_codebook
 from data_prep.study_data import study_codebook
 from data_prep.synthetic_subgroups import generate_subgroup_sample, load_params
+from tests.raw_files import ingest_raw
 
 SEED = 20150501
 #: Raw codes of the 2017 codebook's items, by the synthetic sample's levels.
@@ -93,16 +91,6 @@ def raw_rows(coded: pd.DataFrame) -> pd.DataFrame:
     return raw
 
 
-def filled_codebook(text: str, raw: pd.DataFrame) -> str:
-    """The 2017 codebook with ``r_<item>`` in place of FILL_IN for every item the file has."""
-    for column in raw.columns:
-        if column.startswith("r_"):
-            item = column[2:]
-            text, count = re.subn(rf"(\n  {item}:\n    raw: )FILL_IN", rf"\g<1>{column}", text)
-            assert count == 1, item
-    return text
-
-
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
     study = load_study("heterogeneity")
@@ -113,24 +101,10 @@ def ingested(tmp_path_factory):
     extra.loc[extra.index[2], "r_self_rated_health"] = np.nan
     extra.loc[extra.index[3], "r_identity_local"] = np.nan
     folder = tmp_path_factory.mktemp("raw2017")
-    pd.concat([raw, extra], ignore_index=True).to_csv(folder / "cmds2017.csv", index=False)
-    codebook = study.path("codebook").read_text(encoding="utf-8")
-    (folder / "codebook.yaml").write_text(filled_codebook(codebook, raw), encoding="utf-8")
     # a synthetic run left its truth in the data folder: the real file's data must remove it
     (folder / "data").mkdir()
     (folder / "data" / "subgroup_slope_truth.csv").write_text("subgroup,dimension,slope\n")
-    status = data_prep_main(
-        [
-            "--study",
-            "heterogeneity",
-            "--input",
-            str(folder / "cmds2017.csv"),
-            "--codebook",
-            str(folder / "codebook.yaml"),
-            "--out",
-            str(folder / "data"),
-        ]
-    )
+    status = ingest_raw(study, raw, pd.concat([raw, extra], ignore_index=True), folder)
     return status, coded, folder / "data"
 
 

@@ -8,8 +8,6 @@ Known truth: exactly the synthetic respondents are analysed, with their values.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,8 +15,8 @@ import pytest
 from cmds_common.analysis_table import read_analysis_table
 from cmds_common.provinces import province_table
 from cmds_common.study import load_study
-from data_prep.build_cli import main as data_prep_main
 from data_prep.synthetic_factor_sample import generate_factor_sample, load_factor_params
+from tests.raw_files import ingest_raw
 
 CODES = {
     "sex": {"male": 1, "female": 2},
@@ -79,15 +77,6 @@ def raw_rows(coded: pd.DataFrame) -> pd.DataFrame:
     return raw
 
 
-def filled_codebook(text: str, raw: pd.DataFrame) -> str:
-    """The 2017 codebook with ``r_<item>`` in place of FILL_IN for every item the file has."""
-    for column in raw.columns:
-        if column.startswith("r_"):
-            item = column[2:]
-            text = re.sub(rf"(\n  {item}:\n    raw: )FILL_IN", rf"\g<1>{column}", text)
-    return text
-
-
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
     study = load_study("ma2023")
@@ -101,21 +90,7 @@ def ingested(tmp_path_factory):
     extra.loc[extra.index[5], "r_identity_like_city"] = np.nan  # unanswered item
     extra.loc[extra.index[6], "q101f1"] = 4  # urban (another code)
     folder = tmp_path_factory.mktemp("raw2017")
-    pd.concat([raw, extra], ignore_index=True).to_csv(folder / "cmds2017.csv", index=False)
-    codebook = study.path("codebook").read_text(encoding="utf-8")
-    (folder / "codebook.yaml").write_text(filled_codebook(codebook, raw), encoding="utf-8")
-    status = data_prep_main(
-        [
-            "--study",
-            "ma2023",
-            "--input",
-            str(folder / "cmds2017.csv"),
-            "--codebook",
-            str(folder / "codebook.yaml"),
-            "--out",
-            str(folder / "data"),
-        ]
-    )
+    status = ingest_raw(study, raw, pd.concat([raw, extra], ignore_index=True), folder)
     return status, coded, folder / "data"
 
 
