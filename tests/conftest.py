@@ -66,6 +66,35 @@ def chromium() -> list[str]:
     return [found, *CHROMIUM_FLAGS]
 
 
+def _dump_dom(chromium: list[str], page: Path, profile: Path, width: int) -> str:
+    """The DOM of ``page`` after its scripts ran, loaded at ``width`` px in headless Chromium."""
+    return subprocess.run(
+        [
+            *chromium,
+            f"--user-data-dir={profile}",
+            f"--window-size={width},2000",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+
+
+@pytest.fixture(scope="session")
+def rendered_dom(chromium) -> Callable[[Path, int], str]:
+    """Return a function: a page's DOM after its scripts ran (window 1280 px wide by default)."""
+
+    def render(page: Path, width: int = 1280) -> str:
+        with tempfile.TemporaryDirectory() as folder:
+            return _dump_dom(chromium, page, Path(folder) / "profile", width)
+
+    return render
+
+
 @pytest.fixture(scope="session")
 def page_overflow(chromium) -> Callable[[Path, int], int]:
     """Return a function: pixels by which a page, every ``<details>`` open, overflows a window.
@@ -79,20 +108,7 @@ def page_overflow(chromium) -> Callable[[Path, int], int]:
         with tempfile.TemporaryDirectory() as folder:
             copy = Path(folder) / "page.html"
             copy.write_text(text, encoding="utf-8")
-            dom = subprocess.run(
-                [
-                    *chromium,
-                    f"--user-data-dir={Path(folder) / 'profile'}",
-                    f"--window-size={width},2000",
-                    "--virtual-time-budget=10000",
-                    "--dump-dom",
-                    copy.as_uri(),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=True,
-            ).stdout
+            dom = _dump_dom(chromium, copy, Path(folder) / "profile", width)
         found = re.search(r'data-overflow-px="(-?\d+)"', dom)
         assert found, "the measuring script did not run"
         return int(found.group(1))
