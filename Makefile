@@ -89,7 +89,7 @@ help: ## List the targets
 	@echo "             coded .csv/.parquet, with a DICTIONARY of its columns)"
 	@echo "  MODELS='$(MODELS)'"
 	@echo "  COMPARE='$(COMPARE)'  MAIN_MODEL=$(MAIN_MODEL)  SPECS_DIR=$(SPECS_DIR)"
-	@echo "  SEED=$(SEED)  N=$(N)  WAVE_N=$(WAVE_N)  SAMPLER=$(SAMPLER) (auto|compiled|nutpie|pymc)"
+	@echo "  SEED=$(SEED)  N=$(N)  WAVE_N=$(WAVE_N)  SAMPLER=$(SAMPLER) (auto|compiled|nutpie|pymc|jax)"
 	@echo "  POOLED_N=$(POOLED_N)  POOLED_WAVES=$(POOLED_WAVES)   (make pooled)"
 	@echo "  DRAWS=  TUNE=  CHAINS=   (empty: each spec's own; else 1000 draws, 500 warm-up, 4 chains)"
 	@echo "  REFIT=1   refit even when nothing changed;  ACCEPT_CONVERGENCE_FAILURE=1  exit 0 despite a failed gate"
@@ -107,7 +107,7 @@ $(VENV)/.installed: pyproject.toml
 	echo "creating $(VENV) with $$interpreter ($$($$interpreter --version))"; \
 	rm -rf $(VENV) && $$interpreter -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[dev,jax]"
 	touch $@
 
 env: $(ENV_READY) ## Create .venv and install the project with its dependencies

@@ -401,7 +401,8 @@ def fit(
     seed
         Seed of every random step.
     sampler
-        ``auto`` (default), ``compiled``, ``nutpie`` or ``pymc``.
+        ``auto`` (default), ``compiled``, ``nutpie``, ``pymc`` or ``jax`` (the compiled
+        engine's log-density in JAX; needs ``pip install -e '.[jax]'``).
     progress
         Show nutpie's progress table.
 

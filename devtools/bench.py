@@ -6,7 +6,9 @@ process per configuration, timing it from process start until it exits (the NetC
 frequentist table written), and reads its peak memory from the operating system. From each saved
 fit it reports the smallest bulk ESS over the intercept, every coefficient and the group SDs,
 that ESS per second of wall time, the largest R-hat over the same quantities and the number of
-divergent transitions. A further row fits the random-intercept model on a whole-wave-sized
+divergent transitions. The ``jax`` row (``--sampler jax``: the same log-density in JAX) names in
+its note the device JAX saw (a GPU when there is one), and says why when JAX is not installed.
+A further row fits the random-intercept model on a whole-wave-sized
 (206,000-row, all-ages) synthetic sample (``--no-wave`` skips it), and two last rows fit the
 pooled-waves spec (``models/specs/pooled_waves.yaml``: wave effects, province and
 province-by-wave intercepts) to 1,500,000 synthetic respondents over 2011-2018, once with the
@@ -40,6 +42,7 @@ from cmds_common.atomic import write_text, write_with
 from cmds_common.constants import DEFAULT_SEED, RESULTS_DIR
 from cmds_common.markdown import to_markdown
 from cmds_common.spec import load_spec
+from models.log_density_jax import JAX_INSTALL_HINT, jax_available
 from models.parameter_names import free_parameter_names
 from models.sampling import package_versions
 
@@ -69,6 +72,11 @@ CASES = (
     ),
     BenchCase(
         "compiled, centred", "default", ("--sampler", "compiled", "--parameterisation", "centred")
+    ),
+    BenchCase(
+        "JAX log-density through nutpie, per-province centring, aggregated (SAMPLER=jax)",
+        "default",
+        ("--sampler", "jax"),
     ),
     BenchCase(
         "nutpie on the PyMC model (non-centred)",
@@ -160,6 +168,7 @@ def fit_diagnostics(netcdf: Path, spec_name: str = "model2") -> dict[str, float]
         "divergences": int(idata.sample_stats["diverging"].sum()),
         "sampling_s": float(attrs.get("sampling_seconds", np.nan)),
         "rows_in_likelihood": int(attrs.get("compiled_rows", attrs["n_obs"])),
+        **({"note": f"JAX device: {attrs['jax_device']}"} if "jax_device" in attrs else {}),
     }
 
 
@@ -267,6 +276,10 @@ def run_bench(
     rows = []
     for case in CASES:
         if case.data not in data:
+            continue
+        if "jax" in case.args and not jax_available():
+            print(f"[bench] {case.label}: skipped (JAX not installed)", flush=True)
+            rows.append({"configuration": case.label, "note": f"skipped: {JAX_INSTALL_HINT}"})
             continue
         fits = work / "fits"
         command = [

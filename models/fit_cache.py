@@ -27,6 +27,7 @@ _MODEL_SOURCES = (
     ("models", "families.py"),
     ("models", "hierarchical.py"),
     ("models", "log_density.py"),
+    ("models", "log_density_jax.py"),
     ("models", "log_density_sampler.py"),
     ("models", "parameterisation.py"),
     ("models", "sampling.py"),

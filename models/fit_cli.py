@@ -145,18 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--sampler",
         choices=SAMPLERS,
         default="auto",
-        help="auto (default): compiled for pooled and random-intercept specs, nutpie otherwise",
+        help="auto (default): compiled for pooled and random-intercept specs, nutpie otherwise; "
+        "jax: the compiled engine's log-density in JAX, on a GPU when JAX sees one",
     )
     parser.add_argument(
         "--parameterisation",
         choices=PARAMETERISATIONS,
         default="auto",
-        help="compiled engine: centred or non-centred province effects (auto: chosen per province)",
+        help="compiled and jax engines: centred or non-centred province effects "
+        "(auto: chosen per province)",
     )
     parser.add_argument(
         "--no-aggregate",
         action="store_true",
-        help="compiled engine: keep one likelihood term per respondent (same posterior, slower)",
+        help="compiled and jax engines: keep one likelihood term per respondent "
+        "(same posterior, slower)",
     )
     parser.add_argument("--chains", type=int, help=f"default {DEFAULT_CHAINS}, or the spec's")
     parser.add_argument("--draws", type=int, help=f"default {DEFAULT_DRAWS}, or the spec's")

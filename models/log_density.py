@@ -395,6 +395,39 @@ def expanded_size(buffer: np.ndarray) -> int:
     return n_expanded(n_terms, buffer[at : at + n_factors].astype(int).tolist())
 
 
+def buffer_layout(buffer: np.ndarray) -> dict[str, np.ndarray | float]:
+    """Read the packed buffer back into named NumPy views (the layout ``_unpack`` reads).
+
+    For log-densities written outside numba (:mod:`models.log_density_jax`): ``X``
+    ``(rows, terms)``, ``successes``, ``trials``, ``groups`` ``(factors, rows)`` (level index
+    within each factor), ``sizes`` (levels per factor), ``centred`` (one flag per level of every
+    factor), ``beta_sd``, ``means``, ``intercept_sd`` and ``group_sd_scale``.
+    """
+    n_rows, n_terms, n_factors = (int(value) for value in buffer[:3])
+    at = _HEADER
+    X = buffer[at : at + n_rows * n_terms].reshape(n_terms, n_rows).T
+    at += n_rows * n_terms
+    successes, trials = buffer[at : at + n_rows], buffer[at + n_rows : at + 2 * n_rows]
+    at += 2 * n_rows
+    groups = buffer[at : at + n_factors * n_rows].reshape(n_factors, n_rows).astype(np.int64)
+    at += n_factors * n_rows
+    sizes = buffer[at : at + n_factors].astype(np.int64)
+    at += n_factors
+    n_levels = int(sizes.sum())
+    return {
+        "X": X,
+        "successes": successes,
+        "trials": trials,
+        "groups": groups,
+        "sizes": sizes,
+        "centred": buffer[at : at + n_levels] != 0.0,
+        "beta_sd": buffer[at + n_levels : at + n_levels + n_terms],
+        "means": buffer[at + n_levels + n_terms : at + n_levels + 2 * n_terms],
+        "intercept_sd": float(buffer[3]),
+        "group_sd_scale": float(buffer[4]),
+    }
+
+
 def expand_draw(theta: np.ndarray, buffer: np.ndarray, size: int | None = None) -> np.ndarray:
     """One stored draw from unconstrained parameters (``size``: its length, when known)."""
     if size is None:

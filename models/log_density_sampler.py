@@ -13,6 +13,9 @@ nutpie is reached without its private ``nutpie._lib`` module, by one of two rout
   JAX backend uses): nutpie calls a small Python function per gradient, which hands the work to
   the same numba function. Equally exact, but each call takes Python's lock (about 50 us per
   gradient here), so it is the fallback when the class above has changed.
+* **JAX** (``SAMPLER=jax``): the same ``from_pyfunc`` entry point around the same log-density
+  written in JAX (:mod:`models.log_density_jax`), on whatever device JAX sees (a GPU when
+  there is one).
 
 :func:`sample_compiled` returns the same ``InferenceData`` layout as the PyMC route in
 :mod:`models.sampling` (variables ``intercept``, ``beta``, ``<group>_sigma``,
@@ -24,6 +27,7 @@ the draws and the respondent-level design.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -274,6 +278,9 @@ def callback_model(problem: LogDensityProblem) -> Any:
     )
 
 
+NUTPIE_ROUTES = ("auto", "callback", "pyfunc", "jax")
+
+
 def nutpie_model(problem: LogDensityProblem, route: str = "auto") -> Any:
     """Build the nutpie model of ``problem``.
 
@@ -282,33 +289,50 @@ def nutpie_model(problem: LogDensityProblem, route: str = "auto") -> Any:
     problem
         Packed data and labels from :func:`prepare_problem`.
     route
-        ``"callback"`` (:func:`callback_model`), ``"pyfunc"`` (``from_pyfunc``), or ``"auto"``:
+        ``"callback"`` (:func:`callback_model`), ``"pyfunc"`` (``from_pyfunc``), ``"jax"``
+        (``from_pyfunc`` around :func:`models.log_density_jax.jax_log_density`), or ``"auto"``:
         the callback route when :func:`callback_route_available`, else ``from_pyfunc``.
 
     The log-density returns ``-inf`` (status 4 on the callback route) where the value or the
     gradient is not finite, which nutpie treats as a rejected (divergent) step, as it does for
     PyMC models.
+
+    Raises
+    ------
+    ImportError
+        For ``route="jax"`` when JAX is not installed (the message says how to install it).
     """
-    if route not in ("auto", "callback", "pyfunc"):
-        raise ValueError(f"route must be 'auto', 'callback' or 'pyfunc', not {route!r}")
+    if route not in NUTPIE_ROUTES:
+        raise ValueError(f"route must be one of {NUTPIE_ROUTES}, not {route!r}")
     if route == "callback" or (route == "auto" and callback_route_available()):
         return callback_model(problem)
     buffer = problem.buffer
-    n_expanded = problem.n_expanded
+    if route == "jax":
+        from models.log_density_jax import jax_log_density
+
+        functions = jax_log_density(buffer)
+        return _pyfunc_model(problem, functions.value_and_grad, functions.expand)
+    return _pyfunc_model(
+        problem,
+        lambda x: log_density.value_and_grad(x, buffer),
+        lambda x: log_density.expand_draw(x, buffer, problem.n_expanded),
+    )
+
+
+def _pyfunc_model(
+    problem: LogDensityProblem,
+    value_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    expand_draw: Callable[[np.ndarray], np.ndarray],
+) -> Any:
+    """Build nutpie's ``from_pyfunc`` model of a log-density and its stored draw."""
     split_at = np.cumsum([int(np.prod(shape)) for shape in problem.var_shapes])[:-1]
 
     def make_logp_fn():
-        value_and_grad = log_density.value_and_grad
-
-        def logp(x):
-            return value_and_grad(x, buffer)
-
-        return logp
+        return value_and_grad
 
     def make_expand_fn(seed1, seed2, chain):
         def expand(x):
-            draw = log_density.expand_draw(x, buffer, n_expanded)
-            parts = np.split(draw, split_at)
+            parts = np.split(expand_draw(x), split_at)
             return {
                 name: part.reshape(shape)
                 for name, part, shape in zip(
@@ -389,7 +413,8 @@ def sample_compiled(
     """Draw the posterior of a random-intercept (or pooled) logistic or binomial spec.
 
     ``settings`` gives chains, draws, warm-up, seed, target acceptance, progress bar,
-    parameterisation and aggregation (its ``sampler`` field is not read).
+    parameterisation and aggregation; its ``sampler`` field picks the numba log-density (any
+    value but ``"jax"``) or the JAX one (``"jax"``, :mod:`models.log_density_jax`).
 
     Returns
     -------
@@ -400,13 +425,20 @@ def sample_compiled(
         names the posterior draws kept); they are left out when fewer than
         :data:`MIN_POINTWISE_DRAWS` draws would remain (``pointwise_stored`` = 0).
     details
-        Set-up of the log-density (rows after aggregation, centred groups, pointwise thinning),
-        for provenance.
+        Set-up of the log-density (rows after aggregation, centred groups, pointwise thinning;
+        for JAX, the devices it sees and its version), for provenance.
 
     ``pointwise=False`` skips the pointwise groups (simulation studies need only the posterior).
     """
     problem = prepare_problem(design, spec, settings.parameterisation, settings.aggregate)
-    model = nutpie_model(problem)
+    route = "jax" if settings.sampler == "jax" else "auto"
+    model = nutpie_model(problem, route)
+    jax_details = {}
+    if route == "jax":
+        from models.log_density_jax import jax_provenance
+
+        jax_details = jax_provenance()
+        print(f"[{spec.name}] JAX log-density on {jax_details['jax_device']}")
     idata = nutpie_sample(model, **settings.nutpie_arguments(f"[{spec.name}] "))
     thin = pointwise_thinning(len(design.y), settings.chains, settings.draws) if pointwise else 0
     obs = {"obs": np.arange(len(design.y))}
@@ -424,6 +456,7 @@ def sample_compiled(
         "nutpie_route": (
             "callback" if isinstance(model, compile_pymc.CompiledPyMCModel) else "from_pyfunc"
         ),
+        **jax_details,
         "compiled_centred_groups": int(problem.centred.sum()),
         "compiled_groups": problem.n_groups,
         "compiled_grouping_factors": len(problem.group_sizes),

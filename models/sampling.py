@@ -4,6 +4,9 @@
   and random-intercept specs. No per-run compilation; the default where it applies.
 * ``nutpie``: nutpie on the PyMC model (compiled with numba on every run); any spec.
 * ``pymc``: PyMC's own NUTS on the PyMC model; any spec, and the fallback when nutpie fails.
+* ``jax``: nutpie on the same log-density as ``compiled``, written in JAX
+  (:mod:`models.log_density_jax`), on the device JAX sees (a GPU when there is one); the same
+  specs as ``compiled``, and only when asked for. JAX is an optional dependency.
 
 ``auto`` (the default) picks ``compiled`` when the spec allows it and ``nutpie`` otherwise. When
 only effective sample sizes fall short, :func:`sample_spec` draws further batches of chains
@@ -42,7 +45,9 @@ if TYPE_CHECKING:  # PyMC is imported only by the engines that use it (it costs 
     from cmds_common.spec import ModelSpec
     from models.design import Design
 
-SAMPLERS = ("auto", "compiled", "nutpie", "pymc")
+SAMPLERS = ("auto", "compiled", "nutpie", "pymc", "jax")
+#: Engines that sample the project's own log-density (numba or JAX) rather than the PyMC model.
+LOG_DENSITY_ENGINES = ("compiled", "jax")
 _VERSIONED_PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "statsmodels")
 
 
@@ -50,8 +55,9 @@ _VERSIONED_PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas",
 class SamplerSettings:
     """How to sample: engine, chains, draws, warm-up and seed.
 
-    ``parameterisation`` and ``aggregate`` apply to the ``compiled`` engine only: centred or
-    non-centred province effects, and whether identical covariate patterns are aggregated.
+    ``parameterisation`` and ``aggregate`` apply to the ``compiled`` and ``jax`` engines only:
+    centred or non-centred province effects, and whether identical covariate patterns are
+    aggregated.
     ``max_extra_batches`` caps the further batches :func:`sample_spec` draws when only effective
     sample sizes fall short (0: none).
     """
@@ -114,17 +120,27 @@ def package_versions() -> dict[str, str]:
 
 
 def resolve_sampler(requested: str, spec: ModelSpec) -> str:
-    """Return the engine ``requested`` means for ``spec`` (``auto``: ``compiled`` or ``nutpie``)."""
+    """Return the engine ``requested`` means for ``spec`` (``auto``: ``compiled`` or ``nutpie``).
+
+    Raises
+    ------
+    cmds_common.spec.SpecError
+        When ``compiled`` or ``jax`` is asked for a spec they do not cover, or ``jax`` without
+        JAX installed (the message says how to install it).
+    """
+    from models.log_density_jax import JAX_INSTALL_HINT, jax_available
     from models.log_density_sampler import compiled_supports
 
     if requested == "auto":
         return "compiled" if compiled_supports(spec) else "nutpie"
-    if requested == "compiled" and not compiled_supports(spec):
+    if requested in LOG_DENSITY_ENGINES and not compiled_supports(spec):
         raise SpecError(
             f"model {spec.name!r} has random slopes, group predictors or a family other than "
-            "bernoulli and binomial, which the compiled engine does not cover; use "
+            f"bernoulli and binomial, which the {requested} engine does not cover; use "
             "--sampler nutpie or pymc"
         )
+    if requested == "jax" and not jax_available():
+        raise SpecError(JAX_INSTALL_HINT)
     return requested
 
 
@@ -142,7 +158,7 @@ def sample_spec(
     from models.batches import sample_in_batches
     from models.parameter_names import free_parameter_names
 
-    if settings.sampler != "compiled":
+    if settings.sampler not in LOG_DENSITY_ENGINES:
         from models.hierarchical import build_model, initial_point_is_finite
 
         model = build_model(design, spec)
@@ -160,7 +176,9 @@ def sample_spec(
             idata, details = sample_compiled(design, spec, batch_settings)
             seconds = time.perf_counter() - started
             _refuse_partial_trace(idata, batch_settings)
-            return tag_provenance(idata, batch_settings, "compiled", seconds, {**details, **attrs})
+            return tag_provenance(
+                idata, batch_settings, batch_settings.sampler, seconds, {**details, **attrs}
+            )
 
     idata, info = sample_in_batches(
         draw, settings, free_parameter_names(spec), label=f"[{spec.name}] "
@@ -287,7 +305,7 @@ def tag_provenance(
         "package_versions": json.dumps(package_versions()),
         **attrs,
     }
-    if used == "compiled":
+    if used in LOG_DENSITY_ENGINES:
         provenance.update(
             parameterisation=settings.parameterisation, aggregate=int(settings.aggregate)
         )

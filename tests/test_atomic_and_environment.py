@@ -46,7 +46,9 @@ def test_environment_yml_matches_pyproject():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pip_side = dict(
         _name_and_spec(r)
-        for r in pyproject["dependencies"] + pyproject["optional-dependencies"]["dev"]
+        for r in pyproject["dependencies"]
+        + pyproject["optional-dependencies"]["dev"]
+        + pyproject["optional-dependencies"]["jax"]
     )
     conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
     conda_side = dict(_name_and_spec(d) for d in conda if isinstance(d, str))
