@@ -19,7 +19,7 @@ predictors :math:`x_i`, success count :math:`s_i`, trial count :math:`t_i` and l
 where a non-centred level stores :math:`z_j` (:math:`u_j = \sigma_f z_j`,
 :math:`z_j \sim \mathcal N(0, 1)`) and a centred level stores :math:`a_j = \alpha_c + u_j` (first
 factor) or :math:`u_j` (later factors), with :math:`u_j \sim \mathcal N(0, \sigma_f^2)`. The
-gradient comes from ``jax.value_and_grad`` and both are compiled by ``jax.jit`` once per fit,
+gradient comes from ``jax.value_and_grad`` and both are compiled by ``jax.jit`` once per shape,
 in float64 (``jax_enable_x64``, switched on by :func:`import_jax`) so that the values equal the
 numba ones to rounding (``tests/test_log_density_jax.py``). The data are placed on the device
 JAX uses by default, so the log-density runs on a GPU when JAX sees one; nutpie reaches it
@@ -31,6 +31,7 @@ JAX is optional (``pip install -e '.[jax]'``); nothing imports it until this eng
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -177,6 +178,31 @@ def _log_density(theta: Any, data: dict[str, Any]) -> Any:
     return loglik + prior + jnp.sum(levels) - 0.5 * _LOG_2PI * raw.shape[0]
 
 
+def _expand_values(theta: Any, data: dict[str, Any], level_start: tuple[int, ...]) -> Any:
+    """Return the stored draw: intercept, beta, then per factor sigma, ``u/sigma`` and ``u``."""
+    import jax.numpy as jnp
+
+    n_terms = data["X"].shape[1]
+    beta = theta[1 : 1 + n_terms]
+    _, sigma, _, effect = _level_values(theta, data)
+    parts = [jnp.atleast_1d(theta[0] - data["means"] @ beta), beta]
+    for f in range(len(level_start) - 1):
+        levels = effect[level_start[f] : level_start[f + 1]]
+        parts += [sigma[f : f + 1], levels / sigma[f], levels]
+    return jnp.concatenate(parts)
+
+
+@functools.cache
+def _compiled() -> tuple[Any, Any]:
+    """Jitted log-density with gradient, and stored draw: one of each per process.
+
+    JAX keeps their compiled versions per data shape, so the batches of one fit (and fits of
+    tables of the same shape) compile once.
+    """
+    jax = import_jax()
+    return jax.jit(jax.value_and_grad(_log_density)), jax.jit(_expand_values, static_argnums=2)
+
+
 def jax_log_density(buffer: np.ndarray) -> JaxLogDensity:
     """Compile the log-density, its gradient and the stored draw for the data in ``buffer``.
 
@@ -200,19 +226,7 @@ def jax_log_density(buffer: np.ndarray) -> JaxLogDensity:
 
     arrays, level_start = _index_data(buffer)
     data = {name: jax.device_put(value) for name, value in arrays.items()}
-    value_and_grad_jit = jax.jit(jax.value_and_grad(_log_density))
-
-    def expand_values(theta: Any, data: dict[str, Any]) -> Any:
-        n_terms = data["X"].shape[1]
-        beta = theta[1 : 1 + n_terms]
-        _, sigma, _, effect = _level_values(theta, data)
-        parts = [jnp.atleast_1d(theta[0] - data["means"] @ beta), beta]
-        for f in range(len(level_start) - 1):  # per factor: sigma, offsets, effects
-            levels = effect[level_start[f] : level_start[f + 1]]
-            parts += [sigma[f : f + 1], levels / sigma[f], levels]
-        return jnp.concatenate(parts)
-
-    expand_jit = jax.jit(expand_values)
+    value_and_grad_jit, expand_jit = _compiled()
 
     def value_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = value_and_grad_jit(jnp.asarray(theta, dtype=jnp.float64), data)
@@ -221,6 +235,7 @@ def jax_log_density(buffer: np.ndarray) -> JaxLogDensity:
         return (value if finite else -math.inf), grad
 
     def expand(theta: np.ndarray) -> np.ndarray:
-        return np.array(expand_jit(jnp.asarray(theta, dtype=jnp.float64), data), dtype=np.float64)
+        values = expand_jit(jnp.asarray(theta, dtype=jnp.float64), data, tuple(level_start))
+        return np.array(values, dtype=np.float64)
 
     return JaxLogDensity(value_and_grad, expand)
