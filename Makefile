@@ -97,17 +97,21 @@ help: ## List the targets
 	@echo "  RESULTS=$(RESULTS)  REPLICATES= (validate)  BENCH_REPEATS=  BENCH_NO_WAVE=1  BENCH_NO_POOLED=1 (bench)"
 	@echo "  PYTHON3=/path/to/python3.12  interpreter for .venv (default: found by tools/find-python)"
 	@echo "  PYTHON=$(PYTHON)  VENV=$(VENV)  (PYTHON=/path/to/env/python uses an environment you have)"
+	@echo "  EXTRAS=$(EXTRAS)  extras installed into .venv (EXTRAS=dev,jax adds JAX for SAMPLER=jax)"
 
 # The interpreter .venv is made from: found by tools/find-python (3.12+: python3.13, python3.12,
 # python3 when new enough, pyenv's versions), or named with PYTHON3=/path/to/python3.12.
 PYTHON3 ?=
+# Optional extras installed into .venv beside the project: EXTRAS=dev,jax adds JAX for
+# SAMPLER=jax (not by default: with JAX installed, ArviZ imports it in every fit process).
+EXTRAS ?= dev
 
 $(VENV)/.installed: pyproject.toml
 	@interpreter=$$(sh tools/find-python $(PYTHON3)) || exit 2; \
 	echo "creating $(VENV) with $$interpreter ($$($$interpreter --version))"; \
 	rm -rf $(VENV) && $$interpreter -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[dev,jax]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $@
 
 env: $(ENV_READY) ## Create .venv and install the project with its dependencies
