@@ -166,6 +166,22 @@ class ModelSpec(_FirstGroup):
         cols += [c for c in (self.trials, self.weights, self.strata, self.psu) if c]
         return list(dict.fromkeys(cols))
 
+    def missing_columns_message(self, available: list[str]) -> str | None:
+        """Name the columns of the spec that ``available`` lacks, with the terms using them.
+
+        Returns None when every column the spec reads is available; else one line naming the
+        spec file, the columns and the formula terms (or grouping terms) that use them.
+        """
+        missing = [c for c in self.used_columns() if c not in set(available)]
+        if not missing:
+            return None
+        uses = [t for t in self.terms if set(t.split(":")) & set(missing)]
+        uses += [g.formula for g in self.groups if set(g.factor) & set(missing)]
+        where = f" (used by {', '.join(uses)})" if uses else ""
+        return (
+            f"{self.source}: model {self.name!r} needs columns {missing}{where} that the data lacks"
+        )
+
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 

@@ -93,18 +93,10 @@ def design_findings(table: pd.DataFrame, spec: SpecLike) -> list[Finding]:
         exist, levels without respondents, a single group, a constant outcome, and terms that
         are linear combinations of others (a design matrix without full rank).
     """
-    columns_used = [spec.outcome, *spec.predictors, *(c for c in (spec.group, spec.weights) if c)]
-    missing = [c for c in dict.fromkeys(columns_used) if c not in table.columns]
-    if missing:
-        return [
-            _error(
-                spec,
-                ", ".join(missing),
-                "",
-                0,
-                f"model {spec.name!r} needs columns {missing} that the data lacks",
-            )
-        ]
+    message = spec.missing_columns_message(list(table.columns))
+    if message:
+        missing = [c for c in spec.used_columns() if c not in table.columns]
+        return [_error(spec, ", ".join(missing), "", 0, message)]
     found: list[Finding] = []
     y = pd.to_numeric(table[spec.outcome], errors="coerce")
     if y.nunique() < 2:

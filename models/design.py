@@ -93,15 +93,9 @@ class Design:
 
 
 def _check_columns(data: pd.DataFrame, spec: ModelSpec) -> None:
-    missing = [c for c in spec.used_columns() if c not in data.columns]
-    if missing:
-        uses = [t for t in spec.terms if set(t.split(":")) & set(missing)]
-        uses += [g.formula for g in spec.groups if set(g.factor) & set(missing)]
-        where = f" (used by {', '.join(uses)})" if uses else ""
-        raise SpecError(
-            f"{spec.source}: model {spec.name!r} needs columns {missing}{where} that the data "
-            f"lacks; available: {sorted(data.columns)}"
-        )
+    message = spec.missing_columns_message(list(data.columns))
+    if message:
+        raise SpecError(f"{message}; available: {sorted(data.columns)}")
 
 
 def _variable_columns(

@@ -159,6 +159,17 @@ def test_missing_interaction_column_names_file_and_term(tiny_table):
         build_design(tiny_table, spec)
 
 
+def test_pre_fit_check_names_file_and_term_of_a_missing_column(tiny_table):
+    # the check `make fit` runs before any fit (data_prep.design_check) says the same
+    from data_prep.design_check import design_findings
+
+    spec = spec_from_dict(
+        {"name": "t", "formula": "health_record ~ hukou + hukou:sex"}, "specs/mine.yaml"
+    )
+    (finding,) = design_findings(tiny_table, spec)
+    assert "specs/mine.yaml: model 't' needs columns ['sex'] (used by hukou:sex)" in str(finding)
+
+
 def test_grouping_factor_with_one_level_is_refused(tiny_table):
     tiny_table["city"] = pd.Categorical(["x"] * 4)
     spec = spec_from_dict(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -265,19 +264,19 @@ def test_design_rank_and_single_group(coded):
     from data_prep.analysis_dataset import to_analysis_table
 
     table = to_analysis_table(coded.assign(years_in_inflow_area=coded["age_years"] - 50))
-    spec = SimpleNamespace(
-        name="collinear",
-        outcome="health_record",
-        predictors=("age_years", "years_in_inflow_area"),
-        reference_levels={},
-        group="province",
-        weights=None,
+    spec = spec_from_dict(
+        {
+            "name": "collinear",
+            "formula": "health_record ~ age_years + years_in_inflow_area + (1 | province)",
+        }
     )
     found = design_findings(table, spec)
     assert any("['years_in_inflow_area'] are constant or a linear combination" in str(f)
                for f in found)  # fmt: skip
     one = to_analysis_table(coded.assign(province="Beijing"))
-    spec = SimpleNamespace(**{**vars(spec), "predictors": ("age_years",)})
+    spec = spec_from_dict(
+        {"name": "collinear", "formula": "health_record ~ age_years + (1 | province)"}
+    )
     assert "needs at least 2 province values" in str(design_findings(one, spec)[0])
     assert design_findings(to_analysis_table(coded), load_spec("model2")) == []
 
