@@ -88,7 +88,9 @@ def _centred_at(table: pd.DataFrame, spec: ModelSpec, observed: Design) -> np.nd
     n = len(table)
     for variable, centre in observed.continuous_centres.items():
         # second block mirrors the first around the observed centre: the pooled mean is it
-        both.loc[n:, variable] = 2 * centre - table[variable].to_numpy()
+        # (as floats: a 0/1 or count column is stored as integers)
+        both[variable] = both[variable].astype(float)
+        both.loc[n:, variable] = 2 * centre - table[variable].to_numpy(dtype=float)
     return build_design(both, spec).X[:n]
 
 
@@ -115,8 +117,9 @@ def average_marginal_effects(
     -------
     pandas.DataFrame
         One row per predictor contrast x outcome scale: ``variable``, ``contrast`` (``"L vs
-        ref"`` or ``"per unit (derivative)"``), ``outcome`` (``probability``, ``index points``
-        or ``P(category)``), ``estimate`` (posterior median), ``ci_low``, ``ci_high``.
+        ref"``, ``"1 vs 0"`` for a 0/1 number, or ``"per unit (derivative)"``), ``outcome``
+        (``probability``, ``index points`` or ``P(category)``), ``estimate`` (posterior
+        median), ``ci_low``, ``ci_high``.
     """
     draws = posterior_draws(posterior, max_draws)
     tail = (1 - interval_prob) / 2
@@ -137,6 +140,15 @@ def average_marginal_effects(
     )
 
 
+def _zero_one(values: pd.Series) -> bool:
+    """Whether a numeric column holds exactly the two values 0 and 1 (a binary variable)."""
+    return (
+        not isinstance(values.dtype, pd.CategoricalDtype)
+        and pd.api.types.is_numeric_dtype(values)
+        and set(pd.unique(values.dropna())) == {0, 1}
+    )
+
+
 def _contrasts(data: pd.DataFrame, spec: ModelSpec):
     """``(variable, label, low table, high table, divisor)`` for each predictor contrast."""
     for variable in spec.predictors:
@@ -152,6 +164,12 @@ def _contrasts(data: pd.DataFrame, spec: ModelSpec):
                 other = data.copy()
                 other[variable] = pd.Categorical([level] * len(data), categories=levels)
                 yield variable, f"{level} vs {reference}", base, other, 1.0
+        elif _zero_one(values):
+            # a 0/1 number (a declared binary variable): everyone 1 against everyone 0, as
+            # statsmodels' margins (dummy=True) and R's marginaleffects treat it
+            low, high = data.copy(), data.copy()
+            low[variable], high[variable] = 0, 1
+            yield variable, "1 vs 0", low, high, 1.0
         else:
             h = STEP * float(values.std()) or STEP
             low, high = data.copy(), data.copy()
@@ -182,7 +200,12 @@ def frequentist_logit_ames(
 
     if design.family != "bernoulli":
         raise ValueError("frequentist AMEs are available for bernoulli models")
-    result = sm.Logit(design.y, sm.add_constant(design.X)).fit(disp=False)
+    X = design.X.copy()
+    for variable, centre in design.continuous_centres.items():
+        if _zero_one(data[variable]) and variable in design.terms:
+            # back on 0/1, so that margins takes the discrete change (only the constant moves)
+            X[:, design.terms.index(variable)] += centre
+    result = sm.Logit(design.y, sm.add_constant(X)).fit(disp=False)
     margins = result.get_margeff(at="overall", dummy=True)
     low, high = margins.conf_int(alpha=1 - interval_prob).T
     by_term = dict(zip(design.terms, zip(margins.margeff, low, high, strict=True), strict=True))

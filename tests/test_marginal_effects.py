@@ -163,3 +163,36 @@ def test_prior_uptake_matches_numpy_draws_of_the_same_priors(default_table):
     for q in (0.1, 0.5, 0.9):
         assert np.quantile(overall, q) == pytest.approx(np.quantile(uptake, q), abs=0.04), q
     assert summary.loc[0, "group"] == "overall"
+
+
+def test_zero_one_number_gets_the_discrete_change_as_statsmodels_does(default_table):
+    # a declared binary predictor is stored as 0/1 integers: its AME is everyone 1 against
+    # everyone 0 (not a derivative), agreeing with statsmodels' margins on the same logit
+    from analysis.marginal_effects import frequentist_logit_ames
+    from cmds_common.spec import spec_from_dict
+
+    table = default_table.assign(
+        insured=(default_table["local_medical_insurance"] == "yes").astype("int64")
+    )
+    spec = spec_from_dict({"name": "t", "formula": "health_record ~ insured + age_years"})
+    design = build_design(table, spec)
+    frequentist = frequentist_logit_ames(design, table, spec).set_index("variable")
+    import statsmodels.api as sm
+
+    result = sm.Logit(design.y, sm.add_constant(design.X)).fit(disp=False)
+    params = np.asarray(result.params)
+    posterior = _posterior(
+        {"intercept": ((), params[:1]), "beta": (("term",), params[None, 1:])},
+        {"term": design.terms},
+    )
+    ours = average_marginal_effects(posterior, design, spec, table, max_draws=None)
+    row = ours.set_index("variable").loc["insured"]
+    assert row["contrast"] == "1 vs 0"
+    # by hand: the mean change in the predicted probability from 0 to 1
+    eta = params[0] + design.X @ params[1:]
+    x = table["insured"].to_numpy()  # the design column is x centred at its mean
+    beta = params[1 + design.terms.index("insured")]
+    change = special.expit(eta + beta * (1 - x)) - special.expit(eta - beta * x)
+    assert row["estimate"] == pytest.approx(change.mean(), rel=1e-8)
+    assert frequentist.loc["insured", "contrast"] == "1 vs 0"
+    assert frequentist.loc["insured", "freq_estimate"] == pytest.approx(change.mean(), rel=1e-5)
