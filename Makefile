@@ -74,8 +74,11 @@ endif
 DATA_ARGS := $(if $(DATA),--input $(DATA)) $(if $(CODEBOOK),--codebook $(CODEBOOK)) \
 	$(if $(DICTIONARY),--dictionary $(DICTIONARY)) \
 	$(if $(ENCODING),--encoding $(ENCODING)) $(STUDY_ARGS)
-# the PCV reference (model0) is fitted too, though not summarised
-FIT_FILES := $(foreach m,$(MODELS) $(filter-out $(MODELS),$(PCV)),$(RESULTS)/fits/$(m).nc)
+# The PCV chain is fitted beside MODELS (its reference, model0, too, though not summarised) when
+# MODELS holds one of its models after the first, and only from specs that SPECS_DIR has: your
+# own MODELS and SPECS_DIR fit nothing else.
+PCV_USED := $(if $(filter $(wordlist 2,$(words $(PCV)),$(PCV)),$(MODELS)),$(foreach m,$(PCV),$(if $(wildcard $(SPECS_DIR)/$(m).yaml),$(m))))
+FIT_FILES := $(foreach m,$(MODELS) $(filter-out $(MODELS),$(PCV_USED)),$(RESULTS)/fits/$(m).nc)
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
 	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE)) $(if $(REFIT),--refit)
 
@@ -159,7 +162,7 @@ compare: $(ENV_READY) ## PSIS-LOO comparison of pooled, random-intercept and ran
 
 effects: $(ENV_READY) ## Average marginal effects; contextual measures (ICC, MOR, IOR-80, PCV from model0 when fitted)
 	$(PYTHON) -m analysis effects --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) \
-		--models $(MODELS) --pcv $(PCV) --profiles studies/jing2019/profiles.yaml
+		--models $(MODELS) --pcv $(PCV_USED) --profiles studies/jing2019/profiles.yaml
 
 weights: $(ENV_READY) ## Survey-weighted (model2_weighted) against unweighted (model2) posteriors
 	$(PYTHON) -m analysis weights --fits $(RESULTS)/fits --data $(DATA_FILE) --out $(RESULTS)
