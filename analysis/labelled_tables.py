@@ -114,8 +114,15 @@ def check_group_labels(checks: pd.DataFrame, labeller: TermLabeller) -> pd.Serie
     )
 
 
-def _interval(estimate: float, low: float, high: float) -> str:
-    return "" if pd.isna(estimate) else f"{estimate:.2f} ({low:.2f}-{high:.2f})"
+def interval_text(estimate: float, low: float, high: float) -> str:
+    """``"1.23 (1.01-1.50)"``, or ``"-2.61 (-4.97 to -0.19)"`` when a bound is negative.
+
+    Two decimals, as a paper prints odds ratios; an empty string for a missing estimate.
+    """
+    if pd.isna(estimate):
+        return ""
+    between = "-" if min(low, high) >= 0 else " to "
+    return f"{estimate:.2f} ({low:.2f}{between}{high:.2f})"
 
 
 def weighting_display(
@@ -145,7 +152,7 @@ def weighting_display(
             "term": [labeller.term(t, predictors) for t in table["term"]],
             **{
                 f"{which} OR (95% CrI)": [
-                    _interval(*row)
+                    interval_text(*row)
                     for row in table[[f"{which}_or", f"{which}_low", f"{which}_high"]].to_numpy()
                 ]
                 for which in ("unweighted", "weighted")

@@ -28,6 +28,7 @@ from analysis.descriptive_tables import (
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
 from analysis.forest_plot import forest_plot
+from analysis.labelled_tables import interval_text
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from analysis.publication_table import ModelColumn, write_publication_table
 from analysis.term_labels import TermLabeller, declarations_beside, default_language
@@ -37,12 +38,6 @@ from models.frequentist import NOT_ESTIMABLE
 from models.parameter_names import free_parameter_names
 
 CONVERGENCE_FAILED = 3
-
-
-def _interval(est: float, low: float, high: float) -> str:
-    if pd.isna(est):
-        return ""
-    return f"{est:.2f} ({low:.2f}-{high:.2f})"
 
 
 def _probability(value: float) -> str:
@@ -74,7 +69,7 @@ def _weights_label(table: pd.DataFrame) -> str:
 def _frequentist_cells(table: pd.DataFrame) -> list[str]:
     notes = table["freq_note"] if "freq_note" in table else pd.Series("", index=table.index)
     return [
-        NOT_ESTIMABLE if isinstance(note, str) and note else _interval(est, low, high)
+        NOT_ESTIMABLE if isinstance(note, str) and note else interval_text(est, low, high)
         for note, est, low, high in zip(
             notes, table["freq_or"], table["freq_ci_low"], table["freq_ci_high"], strict=True
         )
@@ -106,7 +101,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         {
             "term": table["label"] if "label" in table else table["term"],
             bayes_header: [
-                _interval(*r)
+                interval_text(*r)
                 for r in table[["posterior_median_or", "cri_low", "cri_high"]].to_numpy()
             ],
             above: table["prob_or_gt_1"].map(_probability),
@@ -114,7 +109,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
             "ESS bulk": table["ess_bulk"].map("{:.0f}".format),
             f"{frequentist} {short} (95% CI{weights})": _frequentist_cells(table),
             "published OR (95% CI)": [
-                _interval(*r)
+                interval_text(*r)
                 for r in table[["published_or", "published_ci_low", "published_ci_high"]].to_numpy()
             ],
         }

@@ -177,3 +177,11 @@ def test_publication_table_files(tmp_path, declarations, models):
     cells = [cell.text for row in document.tables[0].rows for cell in row.cells]
     assert "Fewer than 3" in cells and REFERENCE_TEXT in cells
     assert any("did not pass" in p.text for p in document.paragraphs)
+
+
+def test_intervals_with_negative_bounds_read_with_to():
+    from analysis.labelled_tables import interval_text
+
+    assert interval_text(1.234, 1.01, 1.5) == "1.23 (1.01-1.50)"
+    assert interval_text(-2.61, -4.97, -0.19) == "-2.61 (-4.97 to -0.19)"
+    assert interval_text(float("nan"), 0.0, 1.0) == ""
