@@ -88,7 +88,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """Compact, human-readable version of an odds-ratio table (for Markdown and the screen).
 
     Separated terms read "not estimable (separation)" in the weighted-logit column; the
-    weighted columns' headers give the Kish effective sample size of the weights.
+    weighted columns' headers give the Kish effective sample size of the weights. The published
+    column is left out when no term has a published figure.
     """
     weights = _weights_label(table)
     weighted_bayes = bool(table.get("bayes_weighted_likelihood", pd.Series([False])).any())
@@ -97,7 +98,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     above = "P(OR>1)" if short != "coef." else "P(coef.>0)"
     frequentist = "weighted logit" if scale == "odds ratio" else "frequentist"
     bayes_header = f"Bayes {short} (95% CrI{'; weighted' + weights if weighted_bayes else ''})"
-    return pd.DataFrame(
+    columns = pd.DataFrame(
         {
             "term": table["label"] if "label" in table else table["term"],
             bayes_header: [
@@ -114,6 +115,9 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
             ],
         }
     )
+    # the published column only where the spec names published figures (one of the paper's)
+    published = table.get("published_or", pd.Series(dtype=float))
+    return columns if published.notna().any() else columns.drop(columns="published OR (95% CI)")
 
 
 def table_notes(table: pd.DataFrame) -> list[str]:

@@ -93,6 +93,14 @@ def test_unreliable_weights_are_shown_beside_the_weighted_estimates():
     assert "Kish effective sample size 1 of 632" in note and "do not trust" in note
 
 
+def test_published_column_only_where_the_spec_names_published_figures():
+    assert "published OR (95% CI)" not in display_table(_or_table()).columns
+    published = _or_table(
+        published_or=[1.5, np.nan], published_ci_low=[1.1, np.nan], published_ci_high=[2.0, np.nan]
+    )
+    assert list(display_table(published)["published OR (95% CI)"]) == ["1.50 (1.10-2.00)", ""]
+
+
 # --- case 5: separation -------------------------------------------------------------------------
 
 
