@@ -198,6 +198,12 @@ def summarize_fit(
     write_with(tables_dir / f"convergence_{name}.csv", lambda p: checks.to_csv(p, index=False))
     failures = failure_messages(checks)
     group_sd = group_sd_summary(idata, group) if group else None
+    # every grouping factor with an intercept SD (province, city, ...), the first as group_sd
+    group_sds = [
+        group_sd_summary(idata, g.name)
+        for g in fit.spec.groups
+        if f"{g.name}_sigma" in idata.posterior
+    ]
 
     header = (
         f"# {fit.label}\n\n"
@@ -214,11 +220,12 @@ def summarize_fit(
         "Bayesian intervals are equal-tailed 95% credible intervals; the frequentist fit uses "
         "design-based (sandwich) standard errors.\n\n"
     )
-    if group_sd:
-        units = "outcome units" if fit.spec.family == "gaussian" else "log-odds"
+    units = "outcome units" if fit.spec.family == "gaussian" else "log-odds"
+    for sd in group_sds:
+        factor = sd["parameter"].removesuffix("_sigma").replace("_", " ")
         header += (
-            f"{group.capitalize()} SD ({units}): {group_sd['posterior_median']:.2f} "
-            f"({group_sd['cri_low']:.2f}-{group_sd['cri_high']:.2f})\n\n"
+            f"{factor.capitalize()} SD ({units}): {sd['posterior_median']:.2f} "
+            f"({sd['cri_low']:.2f}-{sd['cri_high']:.2f})\n\n"
         )
     status = "passed" if not failures else "FAILED: " + "; ".join(failures)
     if failures:  # said first, on the model's own table, not only at its end
@@ -335,10 +342,13 @@ def run(args: argparse.Namespace) -> int:
                 print(f"warning: {note}")
             if group_sd:
                 group_sds.append({"model": name, **group_sd})
-                print(
-                    f"{group_sd['parameter']}: {group_sd['posterior_median']:.2f} "
-                    f"(95% CrI {group_sd['cri_low']:.2f}-{group_sd['cri_high']:.2f})"
-                )
+            for group in fit.spec.groups:  # every grouping factor's SD, not only the first
+                if f"{group.name}_sigma" in fit.idata.posterior:
+                    sd = group_sd_summary(fit.idata, group.name)
+                    print(
+                        f"{sd['parameter']}: {sd['posterior_median']:.2f} "
+                        f"(95% CrI {sd['cri_low']:.2f}-{sd['cri_high']:.2f})"
+                    )
             print(f"convergence: {'passed' if not failures else 'FAILED'}")
             if failures:
                 all_failures[name] = failures

@@ -80,7 +80,8 @@ def fit_model(
     print(f"[{spec.name}] {spec.formula}")
     print(
         f"[{spec.name}] {len(design.y)} respondents, {len(design.terms)} terms, "
-        f"{len(design.group_levels)} {spec.group or 'groups'}; data hash {hash_of_data}"
+        + (", ".join(f"{len(g.levels)} {g.name} groups" for g in design.groups) or "no groups")
+        + f"; data hash {hash_of_data}"
     )
     frequentist = fit_frequentist(design)
     frequentist.insert(0, "model", spec.name)
