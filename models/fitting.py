@@ -7,6 +7,7 @@ The one path behind ``python -m models`` (which adds fit keys and files) and the
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -82,6 +83,7 @@ def fit_model(
         f"[{spec.name}] {len(design.y)} respondents, {len(design.terms)} terms, "
         + (", ".join(f"{len(g.levels)} {g.name} groups" for g in design.groups) or "no groups")
         + f"; data hash {hash_of_data}"
+        + (f" (of {Path(attrs['data_path']).name})" if attrs and "data_path" in attrs else "")
     )
     frequentist = fit_frequentist(design)
     frequentist.insert(0, "model", spec.name)
