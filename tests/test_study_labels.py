@@ -54,7 +54,7 @@ def test_ols_terms_read_as_labels_with_reference(study_declarations):
     assert smi.endswith(f": {HOST_CITY}")
     assert smi.startswith(study_declarations["smi_location"].label)
     assert age.endswith("(per year)")
-    assert junior == "Highest education: Junior (ref: Primary or below)"
+    assert junior == "Highest education: Junior high (ref: Primary or below)"
     assert shown["term"].iloc[0] == "Intercept"
     assert not set(shown["term"]) & set(_ols()["term"])
     assert shown["estimate"].tolist() == _ols()["estimate"].tolist()
@@ -69,7 +69,12 @@ def test_descriptive_table_reads_variables_and_levels(study_declarations):
         }
     )
     shown = descriptive_display(table, TermLabeller(study_declarations))
-    assert shown["level"].tolist()[1:] == ["mean (SD)", "Primary or below", "Junior", "Host city"]
+    assert shown["level"].tolist()[1:] == [
+        "mean (SD)",
+        "Primary or below",
+        "Junior high",
+        "Host city",
+    ]
     assert "Highest education" in set(shown["variable"])
     assert not set(shown["variable"]) & {"education", "smi_location", "age_years"}
     assert shown["variable"].iloc[0] == "n"
@@ -86,7 +91,7 @@ def test_study_page_shows_labels_not_codes(tmp_path, study, study_declarations):
     balance.to_csv(tables / "matching_balance.csv", index=False)
     text = study_report_html(study, tmp_path, [])
     assert HOST_CITY in text
-    assert "Highest education: Junior (ref: Primary or below)" in text
+    assert "Highest education: Junior high (ref: Primary or below)" in text
     assert "Sex: Female (ref: Male)" in text
     for code in ("smi_location_host_city", "education_junior", "sex_female"):
         assert code not in text
@@ -112,7 +117,9 @@ def test_sensitivity_parameters_read_as_term_labels(labeller):
     friends = "Number of local friends: 3 or more (ref: Fewer than 3)"
     assert shown["parameter"].iloc[1] == friends
     assert shown["parameter"].iloc[2].endswith("(per year)")
-    assert shown["parameter"].iloc[0] == "intercept"  # not a coefficient: its name stays
+    assert shown["parameter"].iloc[0] == "Intercept"
+    assert shown["flagged"].tolist() == ["no", "yes", "no"]  # words, not True/False
+    assert shown["diagnosis"].tolist() == ["none", "prior-data conflict", "none"]
     assert shown["code"].tolist() == _sensitivity()["parameter"].tolist()
     assert list(shown.columns[:2]) == ["parameter", "code"]
     assert parameter_label("beta[local_friends_ge3]", labeller) == friends  # declared columns
