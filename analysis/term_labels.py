@@ -27,6 +27,16 @@ from cmds_common.declarations import Declaration, DeclarationError, load_declara
 LANGUAGES = ("en", "zh")
 #: Chinese for the units the shipped declarations use ("per year" -> "每年").
 _UNITS_ZH = {"years": "年", "year": "年", "index points": "分", "yuan": "元", "minutes": "分钟"}
+#: Chinese for the fixed words tables put beside the declared labels.
+_WORDS_ZH = {
+    "ref": "参照",
+    "ref.": "参照",
+    "Whole sample": "全样本",
+    "Intercept": "截距",
+    "All": "全部",
+    "yes": "是",
+    "no": "否",
+}
 
 
 def default_language() -> str:
@@ -92,6 +102,36 @@ class TermLabeller:
         decl = self.declarations.get(name)
         return decl.display_label(self.lang) if decl else _plain(name)
 
+    def word(self, text: str) -> str:
+        """Return one of the fixed words tables use ("Whole sample", "ref.") in the language."""
+        return _WORDS_ZH.get(text, text) if self.lang == "zh" else text
+
+    def short(self, name: str) -> str:
+        """Return a variable's label cut to its first clause, for titles and axes.
+
+        "1 = has established a health record in the inflow community, 0 = not" reads "has
+        established a health record in the inflow community"; "Inflow province (...)" reads
+        "Inflow province"; a Chinese label "是否签约家庭医生" reads "签约家庭医生".
+        """
+        label = self.variable(name)
+        if self.lang == "zh" and label != _plain(name):
+            return label.split("（")[0].split(" (")[0].removeprefix("是否").strip() or label
+        short = label.split(" (")[0].split(";")[0].split(", 0 = ")[0].removeprefix("1 = ")
+        return short.strip() or label
+
+    def share(self, name: str) -> str:
+        """Return what the share of a 0/1 outcome is, in words, without the unit.
+
+        "Share who has established a health record in the inflow community" for a label
+        "1 = has ..., 0 = not"; "Share: <label>" for any other; "<label>的比例" in Chinese.
+        """
+        short = self.short(name)
+        if self.lang == "zh":
+            return f"{short}的比例"
+        if self.variable(name).startswith("1 = "):
+            return f"Share who {short}"
+        return f"Share: {short[:1].lower()}{short[1:]}"
+
     def level(self, name: str, level: str) -> str:
         """Return the label of one level of a variable."""
         decl = self.declarations.get(name)
@@ -155,8 +195,7 @@ class TermLabeller:
         text = f"{name}: {self.level(part.variable, part.level)}"
         reference = self.reference(part.variable)
         if with_reference and reference:
-            ref = "参照" if self.lang == "zh" else "ref"
-            text += f" ({ref}: {self.level(part.variable, reference)})"
+            text += f" ({self.word('ref')}: {self.level(part.variable, reference)})"
         return text
 
     def term(self, term: str, variables: Iterable[str]) -> str:
