@@ -40,12 +40,23 @@ from data_prep.variables import synthetic_declarations
 #: Factors with more levels get a histogram of p values instead of one row per level.
 MAX_GROUPS_SHOWN = 40
 
-#: What each family's checks compare, in words (tables and report).
+#: What each family's checks compare, in words (tables and report); ``{outcome}`` is the
+#: outcome's label, ``{share}`` its share in words (:meth:`TermLabeller.share`).
 CHECK_WORDS = {
-    "bernoulli": "share with {outcome} = 1 (%)",
+    "bernoulli": "{share} (%)",
     "binomial": "proportion of successes of {outcome} (%)",
     "gaussian": "mean and SD of {outcome}",
     "cumulative_logit": "share in each category of {outcome} (%)",
+}
+
+
+#: Headers of the predictive-check tables for readers (the CSV keeps the codes).
+CHECK_HEADERS = {
+    "label": "group",
+    "predicted_median": "predicted (median)",
+    "pi_low": "95% interval, low",
+    "pi_high": "95% interval, high",
+    "bayes_p": "Bayesian p",
 }
 
 
@@ -61,30 +72,47 @@ def _markdown_checks(checks: pd.DataFrame, fit: LoadedFit) -> str:
     shown = checks.assign(label=check_group_labels(checks, fit_labeller(fit)))
     percent = shown["statistic"].map(is_percent).map({True: 100.0, False: 1.0})
     values = {c: percent * shown[c] for c in ("observed", "predicted_median", "pi_low", "pi_high")}
-    words = CHECK_WORDS[fit.spec.family].format(outcome=fit.spec.outcome)
+    words = outcome_words(fit)
+    statistics = CHECK_WORDS[fit.spec.family].format(**words)
     return (
-        f"# Posterior predictive checks: {fit.label}\n\nStatistics: {words}; outcome: "
-        f"{fit.describe(fit.spec.outcome)}. Bayesian p = P(replicated > observed) + "
+        f"# Posterior predictive checks: {fit.label}\n\nStatistics: {statistics}; outcome: "
+        f"{words['outcome']}. Bayesian p = P(replicated > observed) + "
         "0.5 P(equal).\n\n"
         + to_markdown(
-            shown[["check", "label", "statistic", "n"]].assign(**values, bayes_p=shown["bayes_p"])
+            shown[["label", "statistic", "n"]]
+            .assign(**values, bayes_p=shown["bayes_p"])
+            .rename(columns=CHECK_HEADERS)
         )
     )
+
+
+def outcome_words(fit: LoadedFit) -> dict[str, str]:
+    """Return a fit's outcome in words: ``outcome`` (its label), ``share`` (of a 0/1 outcome)."""
+    labeller, outcome = fit_labeller(fit), fit.spec.outcome
+    return {"outcome": labeller.short(outcome), "share": labeller.share(outcome)}
+
+
+def factor_words(fit: LoadedFit, factor: str) -> str:
+    """Return a grouping factor's label in lower case, for titles ("inflow province")."""
+    label = fit_labeller(fit).short(factor)
+    return label[:1].lower() + label[1:]
 
 
 def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
     """Write the predictive checks of one fit; return the checks table."""
     tables, figures, name = out_dir / "tables", out_dir / "figures", fit.name
     spec, outcome = fit.spec, fit.spec.outcome
+    words = outcome_words(fit)
+    about, share = words["outcome"], words["share"]
+    heading = about[:1].upper() + about[1:]  # the outcome opening a title
     checks = predictive_checks(fit.idata, fit.data, spec=spec).assign(
         data_hash=fit.idata.posterior.attrs["data_hash"]
     )
     write_with(tables / f"ppc_{name}.csv", lambda p: checks.to_csv(p, index=False))
     write_text(tables / f"ppc_{name}.md", _markdown_checks(checks, fit))
-    about = fit.describe(outcome)
     overall = checks.query("check == 'overall'")
     if spec.family == "bernoulli":
-        figure = overall_uptake_plot(fit.idata, f"{fit.label}\n{outcome}: {about}", outcome)
+        figure = overall_uptake_plot(fit.idata, f"{fit.label}\n{heading}", outcome, share)
     else:
         rows = overall
         if spec.family == "cumulative_logit":  # one panel, a row per category
@@ -92,17 +120,17 @@ def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
                 level=rows["statistic"].str.removeprefix("share "),
                 statistic="share in each category",
             )
-        title = f"{fit.label}\n{outcome}: {about}; whole sample"
-        figure = interval_check_plot(rows, title, outcome=outcome)
+        title = f"{fit.label}\n{heading}: whole sample"
+        figure = interval_check_plot(rows, title, outcome=about, share=share)
     save_figure(figure, figures / f"ppc_overall_{name}.png")
     for group in spec.groups:
         by_group = checks.query("check == @group.name")
         if by_group.empty:
             continue
-        title = f"{fit.label}\n{outcome} by {fit.describe(group.factor[-1]).lower()}"
+        title = f"{fit.label}\n{heading}, by {factor_words(fit, group.factor[-1])}"
         levels = by_group["level"].nunique()
         figure = (
-            interval_check_plot(by_group, title, outcome=outcome)
+            interval_check_plot(by_group, title, outcome=about, share=share)
             if levels <= MAX_GROUPS_SHOWN
             else p_value_histogram(by_group, f"{title} ({levels} groups)")
         )
@@ -112,7 +140,7 @@ def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
     if not categories.empty:
         save_figure(
             interval_check_plot(
-                categories, f"{fit.label}\n{outcome} by category", "label", outcome=outcome
+                categories, f"{fit.label}\n{heading}, by category", "label", about, share
             ),
             figures / f"ppc_categories_{name}.png",
         )
@@ -120,7 +148,7 @@ def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
         calibration = calibration_table(fit.idata, outcome)
         write_with(tables / f"calibration_{name}.csv", lambda p: calibration.to_csv(p, index=False))
         save_figure(
-            calibration_plot(calibration, f"{fit.label}: calibration"),
+            calibration_plot(calibration, f"{fit.label}: calibration", share),
             figures / f"calibration_{name}.png",
         )
     return checks
@@ -146,9 +174,10 @@ def group_variation(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
             tables / f"group_effects_{name}_{group.name}.csv",
             lambda p, e=effects: e.to_csv(p, index=False),
         )
-        label = fit.describe(group.factor[-1]).lower()
+        label = factor_words(fit, group.factor[-1])
+        about = outcome_words(fit)["outcome"]
         figure = caterpillar_plot(
-            effects, f"{fit.label}\n{label} effects on {spec.outcome}", group.name, label
+            effects, f"{fit.label}\n{label} effects on {about}", group.name, label
         )
         suffix = "" if group.name == "province" else f"_{group.name}"
         save_figure(figure, figures / f"caterpillar_{name}{suffix}.png")
@@ -172,6 +201,7 @@ def province_views(
 ) -> None:
     """Province-only outputs: tile map; for 0/1 outcomes standardised rates and shrinkage."""
     tables, figures, name = out_dir / "tables", out_dir / "figures", fit.name
+    words = outcome_words(fit)
     province = summary.query("group == 'province'").drop(columns="group")
     write_with(tables / f"province_variation_{name}.csv", lambda p: province.to_csv(p, index=False))
     if fit.spec.family != "bernoulli" or fit.spec.group != "province":
@@ -180,7 +210,7 @@ def province_views(
         number = "{:.1f}" if scale == "outcome units" else "{:.2f}"
         label = f"Province effect ({scale}, posterior median)"
         save_figure(
-            tile_map(values, f"{fit.label}\nprovince effects on {fit.spec.outcome}", label, number),
+            tile_map(values, f"{fit.label}\nprovince effects on {words['outcome']}", label, number),
             figures / f"tilemap_{name}.png",
         )
         return
@@ -195,8 +225,8 @@ def province_views(
     save_figure(
         tile_map(
             by_province["standardised_rate"] * 100,
-            f"{fit.label}\nstandardised share with {fit.spec.outcome} = 1 by inflow province",
-            f"Standardised share with {fit.spec.outcome} = 1 (%, posterior median)",
+            f"{fit.label}\n{words['share']}, standardised, by inflow province",
+            "Standardised share (%, posterior median)",
             low=by_province["standardised_low"] * 100,
             high=by_province["standardised_high"] * 100,
             n=by_province["n"],

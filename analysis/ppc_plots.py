@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,11 +13,18 @@ from matplotlib.figure import Figure
 
 from analysis.ppc import is_percent
 
+#: Characters per line of an axis label (a long outcome label wraps instead of running off).
+AXIS_LABEL_WIDTH = 48
 
-def statistic_axis_label(statistic: str, outcome: str) -> str:
-    """Axis label of a check statistic (shares and proportions in %)."""
+
+def statistic_axis_label(statistic: str, outcome: str, share: str = "") -> str:
+    """Axis label of a check statistic (shares and proportions in %).
+
+    ``outcome`` is the outcome's label ("Self-rated health"), ``share`` what a 0/1 outcome's
+    share is ("Share who has established a health record ..."; :meth:`TermLabeller.share`).
+    """
     if statistic == "share":
-        return f"Share with {outcome} = 1 (%)"
+        return f"{share or 'Share with the outcome'} (%)"
     if statistic == "share in each category":
         return f"Share in each category of {outcome} (%)"
     if statistic == "proportion":
@@ -26,13 +35,18 @@ def statistic_axis_label(statistic: str, outcome: str) -> str:
 
 
 def interval_check_plot(
-    checks: pd.DataFrame, title: str, label_column: str = "level", outcome: str = ""
+    checks: pd.DataFrame,
+    title: str,
+    label_column: str = "level",
+    outcome: str = "",
+    share: str = "",
 ) -> Figure:
     """Observed statistic (dot) against 50% (thick) and 95% (thin) predictive intervals, by group.
 
     One panel per statistic of the checks (``statistic`` column; one share when absent):
     e.g. mean and SD for a gaussian outcome, one share per category for an ordinal one.
-    Shares and proportions are shown in percent.
+    Shares and proportions are shown in percent. ``outcome`` and ``share`` are the outcome's
+    label and its share in words (see :func:`statistic_axis_label`).
     """
     if "statistic" not in checks:
         checks = checks.assign(statistic="share")
@@ -80,7 +94,8 @@ def interval_check_plot(
             zorder=3,
             label="observed (red: outside 95%)",
         )
-        ax.set_xlabel(statistic_axis_label(statistic, outcome or "the outcome"), fontsize=9)
+        label = statistic_axis_label(statistic, outcome or "the outcome", share)
+        ax.set_xlabel(textwrap.fill(label, AXIS_LABEL_WIDTH), fontsize=9)
         ax.grid(axis="x", color="0.9")
     labels = [f"{lab} (n={k})" for lab, k in zip(first[label_column], first["n"], strict=True)]
     axes[0, 0].set_yticks(y, labels, fontsize=8)
@@ -114,8 +129,10 @@ def p_value_histogram(checks: pd.DataFrame, title: str) -> Figure:
     return fig
 
 
-def calibration_plot(calibration: pd.DataFrame, title: str) -> Figure:
+def calibration_plot(calibration: pd.DataFrame, title: str, share: str = "") -> Figure:
     """Observed share against mean predicted probability by decile, with the diagonal.
+
+    ``share`` names the observed share in words (the y axis; "Observed share" when empty).
 
     Deciles whose observed share lies outside their 95% predictive interval are drawn as red
     diamonds and counted in the legend.
@@ -159,15 +176,15 @@ def calibration_plot(calibration: pd.DataFrame, title: str) -> Figure:
     ax.plot([low, high], [low, high], ls="--", color="0.4", lw=0.8, label="perfect calibration")
     ax.set_xlim(low, high)
     ax.set_ylim(low, high)
-    ax.set_xlabel("Mean predicted probability of a record, decile (%)")
-    ax.set_ylabel("Share with a health record (%)")
+    ax.set_xlabel("Mean predicted probability, decile (%)")
+    ax.set_ylabel(textwrap.fill(f"{share or 'Observed share'} (%)", 60))
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.grid(color="0.92")
     return fig
 
 
-def overall_uptake_plot(idata: xr.DataTree, title: str, outcome: str) -> Figure:
+def overall_uptake_plot(idata: xr.DataTree, title: str, outcome: str, share: str = "") -> Figure:
     """Share of the outcome in replicated data sets against the observed share (arviz-plots).
 
     Parameters
@@ -179,6 +196,8 @@ def overall_uptake_plot(idata: xr.DataTree, title: str, outcome: str) -> Figure:
         Figure title.
     outcome
         Name of the outcome variable.
+    share
+        Its share in words ("Share who has established a health record ..."), for the axis.
 
     Returns
     -------
@@ -199,14 +218,15 @@ def overall_uptake_plot(idata: xr.DataTree, title: str, outcome: str) -> Figure:
     )
     fig = collection.viz["figure"].item()
     ax = fig.axes[0]
-    share = float(100 * observed.mean())
-    p_value = float((100 * replicated.mean("obs") >= share).mean())
+    observed_share = float(100 * observed.mean())
+    p_value = float((100 * replicated.mean("obs") >= observed_share).mean())
     ax.set_title(
         f"{title}\n{100 * p_value:.0f}% of replicated data sets at or above the observed share",
         fontsize=10,
     )
     ax.set_xlabel(
-        f"Share with the outcome (%): replicated data sets (curve), observed {share:.1f}% (dot)",
+        f"{share or 'Share with the outcome'} (%)\nreplicated data sets (curve), "
+        f"observed {observed_share:.1f}% (dot)",
         fontsize=9,
     )
     fig.set_layout_engine("constrained")  # keeps the three-line title inside the figure
