@@ -81,8 +81,22 @@ def _mark_untrusted(ax, table: pd.DataFrame, y: np.ndarray, est: str, colour: st
             )
 
 
+#: How a term label opens its reference level (English, Chinese; see analysis.term_labels).
+_REFERENCE_OPENINGS = (" (ref: ", " (参照: ")
+
+
 def _wrap(label: str, width: int = 44) -> str:
-    """Break a long term label after its variable: "Variable:" over "Level (ref: ...)"."""
+    """Break a term label into lines: "Variable: Level", its reference on a line of its own.
+
+    A long "Variable: Level" breaks after the variable; "(ref: ...)" always takes its own
+    last line, so the reference never runs into the level or the axis. Interactions
+    ("A × B") break after each part's variable only when long.
+    """
+    if " × " not in label:
+        for opening in _REFERENCE_OPENINGS:
+            main, found, reference = label.rpartition(opening)
+            if found:
+                return f"{_wrap(main, width)}\n({opening.removeprefix(' (')}{reference}"
     if len(label) <= width or ": " not in label:
         return label
     return label.replace(": ", ":\n", 1)
