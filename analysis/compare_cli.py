@@ -20,9 +20,12 @@ import yaml
 
 from analysis.cli_options import add_data, add_fits, add_models, add_out
 from analysis.fit_inputs import default_data_path, usable_fits
+from analysis.labelled_tables import comparison_display
 from analysis.model_comparison import comparison_warnings, loo_comparison
+from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
+from data_prep.variables import synthetic_declarations
 from models.fit_cache import fit_attributes
 
 WEIGHTED_REASON = (
@@ -54,8 +57,18 @@ def by_outcome(fits_dir: Path, names: list[str]) -> dict[str, list[str]]:
     return groups
 
 
-def write_comparison(table: pd.DataFrame, left_out: dict[str, str], out: Path) -> None:
-    """Write the CSV and Markdown tables; models left out appear as rows with the reason."""
+def write_comparison(
+    table: pd.DataFrame,
+    left_out: dict[str, str],
+    out: Path,
+    fits: Path | None = None,
+    data: Path | None = None,
+) -> None:
+    """Write the CSV and Markdown tables; models left out appear as rows with the reason.
+
+    The Markdown table names each model by its label (read from its fit under ``fits``) and
+    the outcome by its declared label (declarations beside ``data``); the CSV keeps codes.
+    """
     excluded = pd.DataFrame(
         {"model": list(left_out), "note": [f"not ranked: {r}" for r in left_out.values()]}
     )
@@ -70,8 +83,23 @@ def write_comparison(table: pd.DataFrame, left_out: dict[str, str], out: Path) -
         "the threshold min(1 - 1/log10(draws), 0.7), very bad > 1.\n"
         + warnings
         + "\n"
-        + to_markdown(full),
+        + to_markdown(comparison_display(full, _model_labels(full, fits), _labeller(data))),
     )
+
+
+def _model_labels(table: pd.DataFrame, fits: Path | None) -> dict[str, str]:
+    """``{model code: label}`` from the fits' attributes (codes where a fit has none)."""
+    labels = {}
+    for name in table["model"].astype(str):
+        path = fits / f"{name}.nc" if fits is not None else None
+        label = fit_attributes(path).get("model_label") if path and path.exists() else None
+        labels[name] = str(label or name)
+    return labels
+
+
+def _labeller(data: Path | None) -> TermLabeller:
+    declarations = declarations_beside(data) or synthetic_declarations()
+    return TermLabeller(declarations, default_language())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             ranking.insert(1, "outcome", outcome)
             rankings.append(ranking)
     table = pd.concat(rankings, ignore_index=True).assign(data_hash=selection.data_hash or "")
-    write_comparison(table, selection.left_out, args.out)
+    write_comparison(table, selection.left_out, args.out, args.fits, data)
     print("model comparison (PSIS-LOO):")
     shown = table.drop(columns=["note", "data_hash"]).round(2)
     print(shown.to_string(index=False))

@@ -30,7 +30,7 @@ from analysis.contextual import (
 from analysis.effects_plots import contextual_plot, prior_uptake_plot
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
-from analysis.labelled_tables import ame_display
+from analysis.labelled_tables import CONTEXTUAL_LEGEND, ame_display, contextual_display
 from analysis.marginal_effects import (
     average_marginal_effects,
     frequentist_logit_ames,
@@ -170,14 +170,24 @@ def run(args: argparse.Namespace) -> int:
     if contextual:
         table = pd.concat(contextual, ignore_index=True)
         table = table[["model", "measure", "factor", "median", "low", "high"]]
-        tables = args.out / "tables"
-        write_with(tables / "contextual_measures.csv", lambda p: table.to_csv(p, index=False))
-        write_text(
-            tables / "contextual_measures.md",
-            "# Contextual measures (Merlo)\n\nPosterior median and 95% interval. PCV: change "
-            f"of each grouping factor's variance from {sequence[0] if sequence else '-'}.\n\n"
-            + to_markdown(table.round(3)),
-        )
-        save_figure(contextual_plot(table), args.out / "figures" / "contextual_measures.png")
-        print(to_markdown(table.round(3)))
+        write_contextual(table, fits, sequence, args.out)
     return 0
+
+
+def write_contextual(
+    table: pd.DataFrame, fits: dict[str, LoadedFit], sequence: list[str], out: Path
+) -> None:
+    """Write the contextual measures: CSV with codes; Markdown and figure with labels."""
+    labels = {name: fit.label for name, fit in fits.items()}
+    shown = contextual_display(table, fit_labeller(next(iter(fits.values()))), labels)
+    reference = labels.get(sequence[0], sequence[0]) if sequence else "-"
+    write_with(out / "tables" / "contextual_measures.csv", lambda p: table.to_csv(p, index=False))
+    write_text(
+        out / "tables" / "contextual_measures.md",
+        "# Contextual measures (Merlo)\n\nPosterior median and 95% interval. PCV: change "
+        f"of each grouping factor's variance from {reference}.\n\n"
+        + to_markdown(shown)
+        + f"\n\n{CONTEXTUAL_LEGEND}\n",
+    )
+    save_figure(contextual_plot(table, shown), out / "figures" / "contextual_measures.png")
+    print(to_markdown(shown))

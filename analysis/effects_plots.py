@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
-def contextual_plot(table: pd.DataFrame) -> Figure:
+def contextual_plot(table: pd.DataFrame, shown: pd.DataFrame | None = None) -> Figure:
     """Two panels, MOR and ICC, one row per model x grouping factor, with 95% intervals.
 
     Parameters
@@ -16,9 +16,16 @@ def contextual_plot(table: pd.DataFrame) -> Figure:
     table
         :func:`analysis.contextual.contextual_measures` rows of several models (``model``,
         ``measure``, ``factor``, ``median``, ``low``, ``high``).
+    shown
+        The same rows for readers (:func:`analysis.labelled_tables.contextual_display`):
+        their ``model`` and ``grouping factor`` name the rows; without it, the codes do.
     """
+    if shown is not None:
+        table = table.assign(
+            model=shown["model"].to_numpy(), factor=shown["grouping factor"].to_numpy()
+        )
     rows_shown = int((table["measure"] == "mor").sum())
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.4 * rows_shown + 1.8))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.55 * rows_shown + 1.8), sharey=True)
     for ax, measure, label in (
         (axes[0], "mor", "median odds ratio (MOR)"),
         (axes[1], "icc", "intraclass correlation (latent scale)"),
@@ -27,7 +34,7 @@ def contextual_plot(table: pd.DataFrame) -> Figure:
         y = np.arange(len(rows))[::-1]
         ax.hlines(y, rows["low"], rows["high"], color="C0")
         ax.plot(rows["median"], y, "o", color="C0")
-        ax.set_yticks(y, rows["model"] + ": " + rows["factor"], fontsize=8)
+        ax.set_yticks(y, rows["model"] + "\n" + rows["factor"], fontsize=7)
         ax.set_xlabel(label)
         if measure == "mor":
             ax.axvline(1.0, color="0.6", lw=0.8, ls="--")

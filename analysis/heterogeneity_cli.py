@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.checks_cli import fit_labeller
 from analysis.cli_options import add_data, add_fits, add_out
 from analysis.convergence import convergence_checks, failure_messages
 from analysis.figures import save_figure
@@ -30,6 +31,7 @@ from analysis.heterogeneity import (
     summarise_draws,
 )
 from analysis.heterogeneity_plots import subgroup_forest_plot
+from analysis.labelled_tables import subgroup_differences_display
 from analysis.report import folder_labeller, heterogeneity_report
 from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from cmds_common.atomic import write_text, write_with
@@ -106,13 +108,17 @@ def subgroup_analysis(
     tables, figures = out / "tables", out / "figures"
     write_with(tables / "subgroup_effects.csv", lambda p: effects.to_csv(p, index=False))
     write_with(tables / "subgroup_differences.csv", lambda p: differences.to_csv(p, index=False))
-    write_text(tables / "subgroup_differences.md", _differences_markdown(differences, fit.label))
+    labeller = fit_labeller(fit)
+    labels = subgroup_labels(effects["subgroup"], settings["factors"], labeller)
+    markdown = _differences_markdown(differences, fit.label, labeller)
+    write_text(tables / "subgroup_differences.md", markdown)
     for term in terms:
-        title = f"{fit.label}\neffect of {term.replace('_', ' ')} by subgroup"
+        title = f"{fit.label}\neffect of {labeller.variable(term)} by subgroup"
         save_figure(
-            subgroup_forest_plot(effects, term, title), figures / f"subgroup_forest_{term}.png"
+            subgroup_forest_plot(effects, term, title, labels),
+            figures / f"subgroup_forest_{term}.png",
         )
-    print(_differences_markdown(differences, fit.label))
+    print(markdown)
     checks = convergence_checks(fit.idata, free_parameter_names(fit.spec))
     write_with(tables / f"convergence_{fit.name}.csv", lambda p: checks.to_csv(p, index=False))
     failures = failure_messages(checks)
@@ -122,29 +128,25 @@ def subgroup_analysis(
     return failures
 
 
-_BOUNDS = ("estimate", "ci_low", "ci_high")
+def subgroup_labels(
+    subgroups: pd.Series, factors: list[str], labeller: TermLabeller
+) -> dict[str, str]:
+    """Return ``{"female:45_59:...": "Female | 45-59 | ..."}``: each factor's level label."""
+    labels = {}
+    for code in dict.fromkeys(subgroups.astype(str)):
+        levels = code.split(":")
+        if len(levels) == len(factors):
+            labels[code] = " | ".join(
+                labeller.level(f, lv) for f, lv in zip(factors, levels, strict=True)
+            )
+    return labels
 
 
-def _differences_markdown(differences: pd.DataFrame, label: str) -> str:
+def _differences_markdown(
+    differences: pd.DataFrame, label: str, labeller: TermLabeller | None = None
+) -> str:
     """Write the comparisons as a Markdown table (log cumulative odds ratios, 2 decimals)."""
-
-    def interval(frame: pd.DataFrame, prefix: str) -> pd.Series:
-        est, low, high = (frame[f"{prefix}{k}"].map("{:+.2f}".format) for k in _BOUNDS)
-        return est + " (" + low + ", " + high + ")"
-
-    shown = pd.DataFrame(
-        {
-            "comparison": differences["comparison"],
-            "term": differences["term"],
-            "pooled Bayes difference (95% CrI)": interval(differences, ""),
-            "P(difference > 0)": differences["prob_greater"].map("{:.3f}".format),
-        }
-    )
-    for prefix, name in (("stratified_", "separate regressions"), ("interaction_", "interaction")):
-        if f"{prefix}estimate" in differences:
-            shown[f"{name} (95% CI)"] = interval(differences, prefix)
-    if "truth" in differences:
-        shown["truth"] = differences["truth"].map("{:+.2f}".format)
+    shown = subgroup_differences_display(differences, labeller or TermLabeller())
     return (
         f"# Do the effects differ between subgroups? {label}\n\n"
         "Differences of the effect per point (log cumulative odds ratio of better self-rated "

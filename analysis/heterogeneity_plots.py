@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -26,7 +27,9 @@ def _readable(label: str) -> str:
     return re.sub(r"(\d)_(\d)", r"\1-\2", label).replace(":", " | ").replace("_", " ")
 
 
-def subgroup_forest_plot(effects: pd.DataFrame, term: str, title: str) -> Figure:
+def subgroup_forest_plot(
+    effects: pd.DataFrame, term: str, title: str, labels: Mapping[str, str] | None = None
+) -> Figure:
     """Forest plot of one term's subgroup effects as cumulative odds ratios on a log axis.
 
     Parameters
@@ -38,6 +41,9 @@ def subgroup_forest_plot(effects: pd.DataFrame, term: str, title: str) -> Figure
         The term to draw.
     title
         Figure title.
+    labels
+        ``{subgroup code: label}`` ("Female | 45-59 | Senior high school or above"); a
+        subgroup without one shows its code in words.
 
     Returns
     -------
@@ -74,7 +80,8 @@ def subgroup_forest_plot(effects: pd.DataFrame, term: str, title: str) -> Figure
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticklabels([f"{t:g}" for t in ticks])
-    ax.set_yticks(y, [_readable(s) for s in subgroups], fontsize=8)
+    labels = labels or {}
+    ax.set_yticks(y, [labels.get(s) or _readable(s) for s in subgroups], fontsize=8)
     ax.set_xlabel("cumulative odds ratio of better self-rated health per point (95% interval)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, frameon=False)

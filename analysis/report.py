@@ -17,15 +17,19 @@ import pandas as pd
 import yaml
 
 from analysis import report_html as page
-from analysis.checks_cli import CHECK_WORDS
+from analysis.checks_cli import CHECK_HEADERS, CHECK_WORDS
 from analysis.descriptive_tables import display_category_table, display_continuous_table
 from analysis.fit_inputs import FitSelection, usable_fits
 from analysis.labelled_tables import (
+    CONTEXTUAL_LEGEND,
     ame_display,
     check_group_labels,
+    comparison_display,
+    contextual_display,
     parameter_label,
     reference_text,
     sensitivity_display,
+    subgroup_differences_display,
     weighting_display,
     with_reference_rows,
 )
@@ -294,7 +298,9 @@ def _checks_table(checks: pd.DataFrame, labeller: TermLabeller) -> str:
         statistic=statistic,
         **{c: percent * shown[c] for c in columns},
     )
-    table = page.table(shown[["group", "statistic", "n", *columns, "bayes_p"]])
+    table = page.table(
+        shown[["group", "statistic", "n", *columns, "bayes_p"]].rename(columns=CHECK_HEADERS)
+    )
     return page.details(note.removeprefix("<p>").removesuffix("</p>") + " (table)", table)
 
 
@@ -305,15 +311,21 @@ def _model_checks(inputs: ReportInputs, name: str) -> str:
     stale = inputs.stale_note(checks, f"The predictive-check table of {name}")
     if stale or checks is None or spec is None:
         return heading + (stale or "<p>Not run (make ppc).</p>")
-    words = CHECK_WORDS[spec.family].format(outcome=spec.outcome)
+    labeller = inputs.model_labeller(spec)
+    words = CHECK_WORDS[spec.family].format(
+        outcome=labeller.short(spec.outcome), share=labeller.share(spec.outcome)
+    )
     parts = [
         heading,
         f"<p>Statistic: {html.escape(words)}.</p>",
-        _checks_table(checks, inputs.model_labeller(spec)),
+        _checks_table(checks, labeller),
     ]
     images = [("ppc_overall", "Whole sample: observed against replicated")]
     images += [
-        (f"ppc_{g.name}", f"By {g.name}: observed against predictive intervals")
+        (
+            f"ppc_{g.name}",
+            f"By {labeller.short(g.factor[-1]).lower()}: observed against predictive intervals",
+        )
         for g in spec.groups
     ]
     images += [("ppc_categories", "By category of Tables 1-2 and the model's predictors")]
@@ -475,7 +487,13 @@ def _comparison_section(inputs: ReportInputs) -> str:
         "min(1 - 1/log10(draws), 0.7)), bad, and very bad (&gt; 1). Fits with survey weights in "
         "the likelihood are not ranked.</p>"
         + page.warnings_box(messages)
-        + page.table(_labelled_models(table.drop(columns=["data_hash"], errors="ignore"), inputs)),
+        + page.table(
+            comparison_display(
+                table,
+                {str(m): inputs.label(str(m)) for m in table.get("model", [])},
+                inputs.labeller,
+            )
+        ),
     )
 
 
@@ -643,7 +661,15 @@ def _effects_section(
         parts.append(page.image(prior, "Uptake implied by the priors alone"))
     contextual = _csv(tables / "contextual_measures.csv")
     if contextual is not None:
-        parts.append("<h3>Contextual measures</h3>" + page.table(contextual, "{:.3f}"))
+        labels = {}
+        for name in dict.fromkeys(contextual["model"].astype(str)):
+            spec = stored_spec(results / "fits", name)
+            labels[name] = spec.label if spec is not None and spec.label else name
+        parts.append(
+            "<h3>Contextual measures</h3>"
+            + page.table(contextual_display(contextual, labeller, labels))
+            + f"<p>{html.escape(CONTEXTUAL_LEGEND)}</p>"
+        )
         parts.append(page.image(figures / "contextual_measures.png", "MOR and ICC per model"))
     if len(parts) == 1:
         parts.append('<p class="note">Not available: run make effects.</p>')
@@ -669,18 +695,14 @@ def _heterogeneity_section(folder: Path, labeller: TermLabeller | None = None) -
         body = '<p class="note">Not available: run make fit STUDY=heterogeneity.</p>'
         return _section("heterogeneity", "Heterogeneity by sex, age and education", body)
     labeller = labeller or folder_labeller(folder)
-    if "term" in differences:
-        differences = differences.assign(
-            term=[labeller.variable(str(t)) for t in differences["term"]]
-        )
     parts = [
         "<p>Does the effect of each integration dimension on self-rated health differ between "
         "women and men, 45-59 and 15-29, senior high school or more and less? Differences of "
         "the effect per point (log cumulative odds ratio), like compared with like; "
-        "prob_greater is the posterior probability that the effect is larger in the first "
-        "group. Beside them the separate regressions per subgroup and the interaction model, "
-        "and the truth on synthetic data.</p>",
-        page.table(differences, "{:.3f}"),
+        "P(difference &gt; 0) is the posterior probability that the effect is larger in the "
+        "first group. Beside them the separate regressions per subgroup and the interaction "
+        "model, and the truth on synthetic data.</p>",
+        page.table(subgroup_differences_display(differences, labeller)),
     ]
     for path in sorted((folder / "figures").glob("subgroup_forest_*.png")):
         term = labeller.variable(path.stem.removeprefix("subgroup_forest_"))

@@ -28,7 +28,7 @@ from analysis.descriptive_tables import (
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
 from analysis.forest_plot import forest_plot
-from analysis.labelled_tables import interval_text
+from analysis.labelled_tables import interval_text, reference_text, with_reference_rows
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from analysis.publication_table import ModelColumn, write_publication_table
 from analysis.term_labels import TermLabeller, declarations_beside, default_language
@@ -140,7 +140,8 @@ def table_notes(table: pd.DataFrame) -> list[str]:
     if "single PSU" in design:
         notes.append(f"Frequentist standard errors: {design}.")
     if "freq_note" in table:
-        for term, note in zip(table["term"], table["freq_note"], strict=True):
+        names = table["label"] if "label" in table else table["term"]
+        for term, note in zip(names, table["freq_note"], strict=True):
             if isinstance(note, str) and note:
                 notes.append(
                     f"{term}: weighted logit {note}. Every respondent in one group has the same "
@@ -236,7 +237,18 @@ def summarize_fit(
     warnings = "".join(f"\n**Warning:** {note}\n" for note in table_notes(table))
     write_text(
         tables_dir / f"odds_ratios_{name}.md",
-        header + to_markdown(display_table(table)) + warnings + f"\nConvergence: {status}\n",
+        header
+        + to_markdown(
+            with_reference_rows(
+                display_table(table),
+                table["term"].tolist(),
+                labeller,
+                fit.spec.predictors,
+                reference_text(str(table["scale"].iloc[0]) if "scale" in table else ""),
+            )
+        )
+        + warnings
+        + f"\nConvergence: {status}\n",
     )
     kind = "multilevel" if fit.spec.groups else "single-level"
     title = f"{fit.label}: {_scale_words(table)}"

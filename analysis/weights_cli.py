@@ -18,6 +18,7 @@ from analysis.cli_options import add_data, add_fits, add_out
 from analysis.figures import save_figure
 from analysis.fit_inputs import default_data_path, usable_fits
 from analysis.forest_plot import forest_plot
+from analysis.labelled_tables import weighting_display
 from analysis.odds_ratios import weighted_estimate_note
 from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from analysis.weighting import WEIGHTING_SOURCES, weighting_comparison
@@ -46,14 +47,29 @@ def main(argv: list[str] | None = None) -> int:
     return analysis_main(["weights", *(argv or [])])
 
 
-def _term_labels(table: pd.DataFrame, attrs: Mapping, data: Path) -> list[str]:
-    """Readable labels of the compared terms (declarations beside the data, else shipped)."""
+def _labeller(attrs: Mapping, data: Path) -> tuple[TermLabeller, list[str]] | None:
+    """Return the weighted fit's labeller and predictors (declarations beside the data)."""
     if "spec_yaml" not in attrs:
-        return list(table["term"])
+        return None
     spec = spec_from_dict(yaml.safe_load(attrs["spec_yaml"]), "weighted")
     declarations = declarations_beside(data) or synthetic_declarations()
     labeller = TermLabeller(declarations, default_language(), spec.reference_levels)
-    return [labeller.term(term, spec.predictors) for term in table["term"]]
+    return labeller, list(spec.predictors)
+
+
+def _term_labels(table: pd.DataFrame, attrs: Mapping, data: Path) -> list[str]:
+    """Readable labels of the compared terms (codes without the fit's spec)."""
+    found = _labeller(attrs, data)
+    if found is None:
+        return list(table["term"])
+    labeller, predictors = found
+    return [labeller.term(term, predictors) for term in table["term"]]
+
+
+def _markdown_table(table: pd.DataFrame, attrs: Mapping, data: Path) -> pd.DataFrame:
+    """Return the comparison for readers: labels, intervals, reference rows."""
+    found = _labeller(attrs, data)
+    return table if found is None else weighting_display(table, *found)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,15 +101,17 @@ def run(args: argparse.Namespace) -> int:
             )
     tables = args.out / "tables"
     write_with(tables / "weighting_comparison.csv", lambda p: table.to_csv(p, index=False))
+    attrs = weighted.posterior.attrs
+    unweighted_label = unweighted.posterior.attrs.get("model_label", args.unweighted)
     write_text(
         tables / "weighting_comparison.md",
-        f"# Survey weights: {args.weighted} against {args.unweighted}\n\n"
-        "Posterior median odds ratios with 95% credible intervals. shift_in_sd: change of the "
-        "posterior mean log-odds in units of the unweighted posterior SD; width_ratio: weighted "
+        f"# Survey weights: {attrs.get('model_label', args.weighted)} against "
+        f"{unweighted_label}\n\n"
+        "Posterior median odds ratios with 95% credible intervals. Shift: change of the "
+        "posterior mean log-odds in units of the unweighted posterior SD; width ratio: weighted "
         "over unweighted interval width (log scale). The weighted intervals are not "
-        "design-based.\n\n" + weights_note + to_markdown(table),
+        "design-based.\n\n" + weights_note + to_markdown(_markdown_table(table, attrs, data)),
     )
-    attrs = weighted.posterior.attrs
     title = f"Survey weights: {attrs.get('model_label', args.weighted)} against unweighted"
     if summary is not None and summary["weights_unreliable"]:
         title += (
