@@ -32,6 +32,7 @@ from analysis.figures import save_figure
 from analysis.fit_inputs import load_fit
 from analysis.g_computation import att_draws, province_effects, summarise_draws
 from analysis.heterogeneity_cli import run_heterogeneity_study
+from analysis.labelled_tables import study_table_display
 from analysis.study_plots import (
     balance_plot,
     caterpillar_plot,
@@ -187,30 +188,43 @@ def run_treatment_index(study: Study, args: argparse.Namespace) -> int:
     published = published_figures(study.path("published"))
     table, index = build_index(study, read_analysis_table(args.data))
     data_path = write_analysis_table(table, args.out / "data" / MODEL_DATA_FILE)
+    labeller = study_labeller(args.out)
+
+    def readable(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        return study_table_display(name, frame, labeller, study.raw["treatment"])
+
     for name, frame in _index_tables(index, published).items():
-        write_table(frame, tables, name, name.replace("_", " ").capitalize())
+        title = name.replace("_", " ").capitalize()
+        write_table(frame, tables, name, title, readable(name, frame))
     save_figure(scree_plot(index.eigenvalues), figures / "scree.png")
     scales = index_scale_table(study, published, table, index)
-    write_table(scales, tables, "index_scales", "Index group means and SDs on candidate scales")
+    write_table(
+        scales,
+        tables,
+        "index_scales",
+        "Index group means and SDs on candidate scales",
+        readable("index_scales", scales),
+    )
 
     freq = frequentist_results(study, table)
     treated = treatment_indicator(study, table)
-    labeller = study_labeller(args.out)
     write_table(
         freq.descriptive,
         tables,
         "descriptive_by_treatment",
         "Descriptive statistics",
-        descriptive_display(freq.descriptive, labeller),
+        readable("descriptive_by_treatment", descriptive_display(freq.descriptive, labeller)),
     )
-    write_table(freq.anova, tables, "anova", "One-way ANOVA of the index")
+    anova_title = "One-way ANOVA of the index"
+    write_table(freq.anova, tables, "anova", anova_title, readable("anova", freq.anova))
     for frame, name, title in (
         (freq.ols_full, "ols_full", "OLS, full model, HC3 SEs"),
         (freq.ols_stepwise, "ols_stepwise", "OLS, stepwise (paper's procedure)"),
     ):
-        write_table(frame, tables, name, title, labelled(frame, "term", labeller))
+        write_table(frame, tables, name, title, readable(name, frame))
     balance = labelled(freq.balance, "covariate", labeller)
-    write_table(freq.balance, tables, "matching_balance", "Covariate balance", balance)
+    shown = readable("matching_balance", freq.balance)
+    write_table(freq.balance, tables, "matching_balance", "Covariate balance", shown)
     save_figure(balance_plot(balance), figures / "matching_balance.png")
     labels = (study.raw["treatment"]["control"], study.raw["treatment"]["treated"])
     used = freq.matching.control_weight > 0
@@ -221,15 +235,20 @@ def run_treatment_index(study: Study, args: argparse.Namespace) -> int:
 
     summaries, effects, failures = _bayesian(study, args, data_path, args.out / "fits", treated)
     if effects is not None:
-        write_table(effects, tables, "province_effects", "Province-specific effects")
+        shown = readable("province_effects", effects)
+        write_table(effects, tables, "province_effects", "Province-specific effects", shown)
         save_figure(
             caterpillar_plot(effects, "province", effects.attrs["national"], "index points"),
             figures / "province_effects.png",
         )
     figures_table = published_figures_table(study, published, table, freq, index.variance)
-    write_table(figures_table, tables, "published_vs_data", "Published figures and this data")
+    shown = readable("published_vs_data", figures_table)
+    write_table(
+        figures_table, tables, "published_vs_data", "Published figures and this data", shown
+    )
     comparison = comparison_table(study, published, freq, summaries)
-    write_table(comparison, tables, "comparison", "Published, frequentist and Bayesian")
+    shown = readable("comparison", comparison)
+    write_table(comparison, tables, "comparison", "Published, frequentist and Bayesian", shown)
     save_figure(comparison_plot(comparison, "index points"), figures / "comparison.png")
     write_study_report(study, args.out, failures)
     print(f"=== {study.name}: host-city minus hometown SMI, integration index points ===")

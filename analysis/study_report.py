@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import report_html as page
-from analysis.labelled_tables import ame_display, term_column
+from analysis.labelled_tables import ame_display, study_table_display, term_column
 from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from cmds_common.atomic import write_text
 from cmds_common.spec import load_spec
@@ -95,6 +95,12 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
     """Return the report's HTML text (see the module docstring)."""
     tables, figures = out / "tables", out / "figures"
     labeller = study_labeller(out)
+
+    def shown(name: str, frame: pd.DataFrame | None = None) -> str:
+        """Return a table of the study for readers (labels, whole counts, p as in a paper)."""
+        frame = _csv(tables / f"{name}.csv") if frame is None else frame
+        return page.table(study_table_display(name, frame, labeller, study.raw.get("treatment")))
+
     comparison = _csv(tables / "comparison.csv")
     sections = [
         page.section(
@@ -107,7 +113,7 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
                 "(6.47 / 1.48 = 4.37); the published interval below uses the printed SE."
             )
             + page.warnings_box(failures)
-            + page.table(comparison)
+            + shown("comparison", comparison)
             + page.image(
                 figures / "comparison.png", "Published, frequentist and Bayesian estimates"
             ),
@@ -117,7 +123,7 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
             "Data",
             page.table(_csv(out / "data" / "inclusion_flow.csv"), "{:.0f}")
             + "<h3>The published figures and the same figures on this data</h3>"
-            + page.table(_csv(tables / "published_vs_data.csv"), "{:.3f}")
+            + shown("published_vs_data")
             + _p(
                 (out / "data" / "source.txt").read_text(encoding="utf-8").strip()
                 if (out / "data" / "source.txt").exists()
@@ -134,28 +140,26 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
                 "reading of the paper's scale, which reproduces its means and SDs (mean near 0, "
                 "SD near 33)."
             )
-            + page.table(_csv(tables / "index_scales.csv"), "{:.2f}")
-            + page.table(_csv(tables / "factor_adequacy.csv"), "{:.3f}")
-            + page.table(_csv(tables / "factor_variance.csv"))
-            + page.table(_csv(tables / "factor_loadings.csv"))
+            + shown("index_scales")
+            + shown("factor_adequacy")
+            + shown("factor_variance")
+            + shown("factor_loadings")
             + page.image(figures / "scree.png", "Scree plot"),
         ),
         page.section(
             "frequentist",
             "Frequentist analysis (the paper's steps)",
-            page.table(
+            shown(
+                "descriptive_by_treatment",
                 descriptive_display(_csv(tables / "descriptive_by_treatment.csv"), labeller),
-                "{:.3g}",
             )
-            + page.table(_csv(tables / "anova.csv"), "{:.3g}")
+            + shown("anova")
             + "<h3>OLS, full model, HC3 robust SEs</h3>"
-            + page.table(labelled(_csv(tables / "ols_full.csv"), "term", labeller), "{:.3f}")
+            + shown("ols_full")
             + "<h3>OLS, stepwise: the paper's procedure (selection ignored by its SEs)</h3>"
-            + page.table(labelled(_csv(tables / "ols_stepwise.csv"), "term", labeller), "{:.3f}")
+            + shown("ols_stepwise")
             + "<h3>Propensity-score matching: balance</h3>"
-            + page.table(
-                labelled(_csv(tables / "matching_balance.csv"), "covariate", labeller), "{:.3f}"
-            )
+            + shown("matching_balance")
             + page.image(figures / "matching_balance.png", "Standardised mean differences")
             + page.image(figures / "common_support.png", "Common support"),
         ),
@@ -163,7 +167,7 @@ def study_report_html(study: Study, out: Path, failures: list[str]) -> str:
             "provinces",
             "Where the host-city advantage is largest (province-varying effect)",
             page.image(figures / "province_effects.png", "Province-specific host-city effects")
-            + page.table(_csv(tables / "province_effects.csv"), "{:.2f}"),
+            + shown("province_effects"),
         ),
         ame_section(study, out, labeller),
     ]

@@ -267,7 +267,8 @@ def published_figures_table(
     Returns
     -------
     pandas.DataFrame
-        ``figure``, ``group``, ``published``, ``this_data``, ``unit``.
+        ``figure``, ``label`` (when the published file has one), ``group``, ``published``,
+        ``this_data``, ``unit``.
     """
     treatment = study.raw["treatment"]
     index = table[study.raw["index"]["name"]]
@@ -295,9 +296,8 @@ def published_figures_table(
             for f, g in zip(published["figure"], published["group"], strict=True)
         ]
     )
-    return rows.rename(columns={"value": "published"})[
-        ["figure", "group", "published", "this_data", "unit"]
-    ]
+    columns = ["figure", "label", "group", "published", "this_data", "unit"]
+    return rows.rename(columns={"value": "published"})[[c for c in columns if c in rows]]
 
 
 def index_scale_table(

@@ -57,7 +57,7 @@ def published_figures(path: str | Path) -> pd.DataFrame:
     Parameters
     ----------
     path : str or pathlib.Path
-        The CSV with columns ``figure,group,value,unit,note`` (e.g.
+        The CSV with columns ``figure,group,value,unit,note`` and optionally ``label`` (e.g.
         ``cmds_common/published/ma2023_abstract.csv``).
     """
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
