@@ -22,7 +22,7 @@ import pandas as pd
 from analysis.cli_options import add_data, add_fits, add_models, add_out
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
-from analysis.labelled_tables import check_group_labels
+from analysis.labelled_tables import check_group_labels, probability_text
 from analysis.ppc import calibration_table, is_percent, predictive_checks
 from analysis.ppc_plots import (
     calibration_plot,
@@ -80,7 +80,7 @@ def _markdown_checks(checks: pd.DataFrame, fit: LoadedFit) -> str:
         "0.5 P(equal).\n\n"
         + to_markdown(
             shown[["label", "statistic", "n"]]
-            .assign(**values, bayes_p=shown["bayes_p"])
+            .assign(**values, bayes_p=shown["bayes_p"].map(probability_text))
             .rename(columns=CHECK_HEADERS)
         )
     )

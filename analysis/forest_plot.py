@@ -159,7 +159,7 @@ def forest_plot(
         if table[est].isna().all():
             continue
         if est == "freq_or" and unreliable:
-            label += f" - UNRELIABLE: Kish n_eff {table['freq_kish_n_eff'].iloc[0]:.0f}"
+            label += f" - UNRELIABLE: Kish effective n {table['freq_kish_n_eff'].iloc[0]:.0f}"
         ax.errorbar(
             table[est],
             y,

@@ -297,9 +297,9 @@ def sensitivity_display(
     pandas.DataFrame
         ``parameter`` in words ("Number of local friends: 3 or more (ref: Fewer than 3)"),
         ``code`` (``beta[local_friends_ge3]``) beside it, ``flagged`` as "yes"/"no", a
-        diagnosis of "✓" as "none"; the other columns as they were.
+        diagnosis of "✓" as "none"; the other columns as they were, less the model code.
     """
-    shown = table.copy()
+    shown = table.drop(columns=["model"], errors="ignore")  # the section names the model
     codes = shown["parameter"].astype(str)
     shown["parameter"] = [parameter_label(p, labeller, predictors) for p in codes]
     shown.insert(1, "code", codes)
@@ -481,6 +481,20 @@ def comparison_display(
     return shown.rename(columns=COMPARISON_HEADERS)
 
 
+def probability_text(value: float) -> str:
+    """Return a posterior probability to 3 decimals, "<0.001" or ">0.999" at the ends.
+
+    4,000 draws cannot tell 0 from 0.0002: the bound is printed, not a false zero.
+    """
+    if pd.isna(value):
+        return ""
+    if value < 0.001:
+        return "<0.001"
+    if value > 0.999:
+        return ">0.999"
+    return f"{value:.3f}"
+
+
 def p_text(value: object) -> str:
     """Return a p value as a paper prints it: "<0.001", else 3 decimals (empty when missing)."""
     if value is None or isinstance(value, str) or pd.isna(value):
@@ -519,7 +533,8 @@ STUDY_HEADERS = {
     "smd_before": "SMD before matching",
     "smd_after": "SMD after matching",
     "this_data": "this data",
-    "estimate_label": "estimate",
+    "estimate_label": "method",
+    "p_above_national": "P(above national)",
 }
 
 #: Columns that hold counts (shown as integers) and p values (shown as a paper prints them).
@@ -628,6 +643,8 @@ def study_table_display(
             shown[column] = [_whole(v) for v in shown[column]]
         elif column in _P_COLUMNS:
             shown[column] = [p_text(v) for v in shown[column]]
+        elif column == "p_above_national":
+            shown[column] = [probability_text(v) for v in shown[column]]
     headers = {}
     for column in shown.columns:
         text = str(column)

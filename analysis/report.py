@@ -27,6 +27,7 @@ from analysis.labelled_tables import (
     comparison_display,
     contextual_display,
     parameter_label,
+    probability_text,
     reference_text,
     sensitivity_display,
     subgroup_differences_display,
@@ -299,7 +300,9 @@ def _checks_table(checks: pd.DataFrame, labeller: TermLabeller) -> str:
         **{c: percent * shown[c] for c in columns},
     )
     table = page.table(
-        shown[["group", "statistic", "n", *columns, "bayes_p"]].rename(columns=CHECK_HEADERS)
+        shown[["group", "statistic", "n", *columns, "bayes_p"]]
+        .assign(bayes_p=shown["bayes_p"].map(probability_text))
+        .rename(columns=CHECK_HEADERS)
     )
     return page.details(note.removeprefix("<p>").removesuffix("</p>") + " (table)", table)
 

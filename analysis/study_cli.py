@@ -161,7 +161,7 @@ def _bayesian(
         checks = convergence_checks(fit.idata, free_parameter_names(spec))
         failures += [f"{spec.name}: {m}" for m in failure_messages(checks)]
         write_ame(fit, args.out)
-        summaries[spec.name] = summarise_draws(
+        summaries[spec.label or spec.name] = summarise_draws(
             att_draws(posterior, fit.design, term, treated.astype(bool)), f"ATT {spec.name}"
         )
         if spec.name == study.raw.get("province_effects_spec"):

@@ -28,7 +28,12 @@ from analysis.descriptive_tables import (
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
 from analysis.forest_plot import forest_plot
-from analysis.labelled_tables import interval_text, reference_text, with_reference_rows
+from analysis.labelled_tables import (
+    interval_text,
+    probability_text,
+    reference_text,
+    with_reference_rows,
+)
 from analysis.odds_ratios import group_sd_summary, odds_ratio_table
 from analysis.publication_table import ModelColumn, write_publication_table
 from analysis.term_labels import TermLabeller, declarations_beside, default_language
@@ -40,25 +45,16 @@ from models.parameter_names import free_parameter_names
 CONVERGENCE_FAILED = 3
 
 
-def _probability(value: float) -> str:
-    # 4,000 draws cannot tell 0 from 0.0002: print the bound, not a false zero
-    if value < 0.001:
-        return "<0.001"
-    if value > 0.999:
-        return ">0.999"
-    return f"{value:.3f}"
-
-
 def _weights_label(table: pd.DataFrame) -> str:
     """Describe the weights (and survey design) in the weighted column's header.
 
-    ``; Kish n_eff 512 of 632`` (plus ``, UNRELIABLE``, and ``; 32 strata, 284 PSUs`` with a
+    ``; Kish effective n 512 of 632`` (plus ``, UNRELIABLE``, and ``; 32 strata, 284 PSUs`` with a
     declared design) when the table records the weights.
     """
     if "freq_kish_n_eff" not in table or table.empty:
         return ""
     row = table.iloc[0]
-    label = f"; Kish n_eff {row['freq_kish_n_eff']:.0f} of {row['freq_n']:.0f}"
+    label = f"; Kish effective n {row['freq_kish_n_eff']:.0f} of {row['freq_n']:.0f}"
     label += ", UNRELIABLE" if bool(row["freq_weights_unreliable"]) else ""
     design = str(row.get("freq_survey_design", "") or "")
     if design and not design.startswith("weights only"):
@@ -105,7 +101,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
                 interval_text(*r)
                 for r in table[["posterior_median_or", "cri_low", "cri_high"]].to_numpy()
             ],
-            above: table["prob_or_gt_1"].map(_probability),
+            above: table["prob_or_gt_1"].map(probability_text),
             "R-hat": table["r_hat"].map("{:.3f}".format),
             "ESS bulk": table["ess_bulk"].map("{:.0f}".format),
             f"{frequentist} {short} (95% CI{weights})": _frequentist_cells(table),

@@ -121,6 +121,13 @@ def frequentist_results(study: Study, table: pd.DataFrame) -> FrequentistResults
     )
 
 
+def _relation(value: float) -> str:
+    """Return "< 0.001", "> 0.999" or "= 0.012": a p value or probability as a paper prints it."""
+    if value < 0.001:
+        return "< 0.001"
+    return "> 0.999" if value > 0.999 else f"= {value:.3f}"
+
+
 def _row(label: str, source: str, estimate: float, low: float, high: float, note: str) -> dict:
     return {
         "estimate_label": label,
@@ -149,7 +156,8 @@ def comparison_table(
     freq : FrequentistResults
         This data's frequentist results.
     bayes : dict of str to pandas.DataFrame
-        Per Bayesian spec, its ATT summary (:func:`analysis.g_computation.summarise_draws`).
+        Per Bayesian spec (by its label), its ATT summary
+        (:func:`analysis.g_computation.summarise_draws`).
 
     Returns
     -------
@@ -193,7 +201,8 @@ def comparison_table(
             float(freq.difference["estimate"].iloc[0]),
             float(freq.difference["low"].iloc[0]),
             float(freq.difference["high"].iloc[0]),
-            f"one-way ANOVA F = {freq.anova['f'].iloc[0]:.2f}, p = {freq.anova['p'].iloc[0]:.2g}",
+            f"one-way ANOVA F = {freq.anova['f'].iloc[0]:.2f}, "
+            f"p {_relation(freq.anova['p'].iloc[0])}",
         ),
         _row(
             "OLS, full model (HC3 SEs)",
@@ -236,7 +245,7 @@ def comparison_table(
                 float(row["mean"]),
                 float(row["low"]),
                 float(row["high"]),
-                f"posterior mean and 95% CrI; P(ATT > 0) = {row['p_positive']:.3f}",
+                f"posterior mean and 95% CrI; P(ATT > 0) {_relation(row['p_positive'])}",
             )
         )
     return pd.DataFrame(rows)
@@ -297,7 +306,8 @@ def published_figures_table(
         ]
     )
     columns = ["figure", "label", "group", "published", "this_data", "unit"]
-    return rows.rename(columns={"value": "published"})[[c for c in columns if c in rows]]
+    rows = rows.rename(columns={"value": "published"})
+    return rows[[c for c in columns if c in rows]]
 
 
 def index_scale_table(

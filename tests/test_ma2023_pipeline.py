@@ -8,6 +8,8 @@ g-computation ATT equals the posterior of the host-city coefficient draw by draw
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,6 +68,9 @@ def test_study_runs_end_to_end(tmp_path):
     # (convergence messages may name the parameter; no table cell shows the code)
     assert "Host city (ref: Hometown)" in report and ">smi_location_host_city<" not in report
     assert "smi_location_host_city" in set(pd.read_csv(tmp_path / "tables" / "ols_full.csv").term)
+    figures_md = (tmp_path / "tables" / "published_vs_data.md").read_text(encoding="utf-8")
+    assert "Respondents analysed (insured)" in figures_md and "n_insured_analysed" not in figures_md
+    assert not re.search(r"\| \d+\.0+ \| respondents", figures_md)  # counts are whole numbers
 
     fit = load_fit(
         tmp_path / "fits" / "index_multilevel.nc", tmp_path / "data" / "model_data.parquet"
@@ -75,7 +80,8 @@ def test_study_runs_end_to_end(tmp_path):
     draws = att_draws(posterior, fit.design, "smi_location_host_city", treated)
     beta = posterior["beta"].sel(term="smi_location_host_city").stack(s=("chain", "draw"))
     np.testing.assert_allclose(draws, beta.to_numpy(), rtol=1e-9, atol=1e-9)
-    row = comparison.loc[comparison["estimate_label"].str.contains("index_multilevel")].iloc[0]
+    by_label = comparison["estimate_label"].str.contains("province and city intercepts")
+    row = comparison.loc[by_label].iloc[0]  # index_multilevel, named by its label
     assert row["estimate"] == pytest.approx(float(beta.mean()), rel=1e-9)
     # identity link, no interactions: the AME of host city vs hometown is the coefficient itself
     ame = pd.read_csv(tmp_path / "tables" / "ame_index_multilevel.csv")

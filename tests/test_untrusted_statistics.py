@@ -87,7 +87,9 @@ def test_unreliable_weights_are_shown_beside_the_weighted_estimates():
         bayes_weighted_likelihood=True,
     )
     columns = list(display_table(table).columns)
-    assert any("weighted logit" in c and "Kish n_eff 1 of 632, UNRELIABLE" in c for c in columns)
+    assert any(
+        "weighted logit" in c and "Kish effective n 1 of 632, UNRELIABLE" in c for c in columns
+    )
     assert any(c.startswith("Bayes OR") and "UNRELIABLE" in c for c in columns)
     (note,) = table_notes(table)
     assert "Kish effective sample size 1 of 632" in note and "do not trust" in note
