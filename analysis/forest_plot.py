@@ -85,7 +85,7 @@ def _mark_untrusted(ax, table: pd.DataFrame, y: np.ndarray, est: str, colour: st
 _REFERENCE_OPENINGS = (" (ref: ", " (参照: ")
 
 
-def _wrap(label: str, width: int = 44) -> str:
+def wrap_term_label(label: str, width: int = 44) -> str:
     """Break a term label into lines: "Variable: Level", its reference on a line of its own.
 
     A long "Variable: Level" breaks after the variable; "(ref: ...)" always takes its own
@@ -96,7 +96,7 @@ def _wrap(label: str, width: int = 44) -> str:
         for opening in _REFERENCE_OPENINGS:
             main, found, reference = label.rpartition(opening)
             if found:
-                return f"{_wrap(main, width)}\n({opening.removeprefix(' (')}{reference}"
+                return f"{wrap_term_label(main, width)}\n({opening.removeprefix(' (')}{reference}"
     if len(label) <= width or ": " not in label:
         return label
     return label.replace(": ", ":\n", 1)
@@ -139,7 +139,9 @@ def forest_plot(
             (*s[:3], bayes_label, *s[4:]) if s[0] == "posterior_median_or" else s for s in sources
         )
     n_terms = len(table)
-    labels = [_wrap(text) for text in (table["label"] if "label" in table else table["term"])]
+    labels = [
+        wrap_term_label(text) for text in (table["label"] if "label" in table else table["term"])
+    ]
     fig, ax = plt.subplots(figsize=(11.0, 1.8 + 0.55 * n_terms), layout="constrained")
     positions = np.arange(n_terms)[::-1]
     offsets = (0.22, 0.0, -0.22) if len(sources) == 3 else (0.15, -0.15)

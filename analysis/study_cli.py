@@ -40,7 +40,7 @@ from analysis.study_plots import (
     comparison_plot,
     scree_plot,
 )
-from analysis.study_report import descriptive_display, labelled, study_labeller, write_study_report
+from analysis.study_report import descriptive_display, study_labeller, write_study_report
 from analysis.treatment_study import (
     build_index,
     comparison_table,
@@ -222,11 +222,15 @@ def run_treatment_index(study: Study, args: argparse.Namespace) -> int:
         (freq.ols_stepwise, "ols_stepwise", "OLS, stepwise (paper's procedure)"),
     ):
         write_table(frame, tables, name, title, readable(name, frame))
-    balance = labelled(freq.balance, "covariate", labeller)
     shown = readable("matching_balance", freq.balance)
     write_table(freq.balance, tables, "matching_balance", "Covariate balance", shown)
-    save_figure(balance_plot(balance), figures / "matching_balance.png")
-    labels = (study.raw["treatment"]["control"], study.raw["treatment"]["treated"])
+    balance = freq.balance.assign(covariate=shown["covariate"].to_numpy())
+    treatment = study.raw["treatment"]
+    labels = tuple(
+        labeller.level(treatment["variable"], treatment[k]) for k in ("control", "treated")
+    )
+    difference = f"{labels[1]} - {labels[0].lower()}"
+    save_figure(balance_plot(balance, difference), figures / "matching_balance.png")
     used = freq.matching.control_weight > 0
     save_figure(
         common_support_plot(freq.matching.propensity, treated, used, labels),
@@ -249,7 +253,8 @@ def run_treatment_index(study: Study, args: argparse.Namespace) -> int:
     comparison = comparison_table(study, published, freq, summaries)
     shown = readable("comparison", comparison)
     write_table(comparison, tables, "comparison", "Published, frequentist and Bayesian", shown)
-    save_figure(comparison_plot(comparison, "index points"), figures / "comparison.png")
+    contrast = f"{labels[1]} minus {labels[0].lower()}"
+    save_figure(comparison_plot(comparison, "index points", contrast), figures / "comparison.png")
     write_study_report(study, args.out, failures)
     print(f"=== {study.name}: host-city minus hometown SMI, integration index points ===")
     shown = comparison[["estimate_label", "estimate", "low", "high"]]

@@ -7,12 +7,15 @@ caller saves it with :func:`analysis.figures.save_figure`.
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.factor_index import EIGENVALUE_THRESHOLD
+from analysis.forest_plot import wrap_term_label
 
 
 def scree_plot(eigenvalues: pd.Series) -> Figure:
@@ -29,11 +32,16 @@ def scree_plot(eigenvalues: pd.Series) -> Figure:
     return fig
 
 
-def balance_plot(balance: pd.DataFrame) -> Figure:
-    """Standardised mean differences before and after matching (Love plot)."""
+def balance_plot(balance: pd.DataFrame, contrast: str = "treated - control") -> Figure:
+    """Standardised mean differences before and after matching (Love plot).
+
+    ``balance`` names its covariates by label ("Sex: Female (ref: Male)": the reference goes
+    on a line of its own); ``contrast`` says which group is subtracted ("Host city -
+    hometown").
+    """
     table = balance.iloc[::-1]
     y = np.arange(len(table))
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(table) + 1.8))
+    fig, ax = plt.subplots(figsize=(8.5, 0.5 * len(table) + 1.8), layout="constrained")
     ax.scatter(
         table["smd_before"],
         y,
@@ -46,18 +54,21 @@ def balance_plot(balance: pd.DataFrame) -> Figure:
     for bound in (-0.1, 0.1):
         ax.axvline(bound, color="grey", ls=":", lw=1)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, table["covariate"])
-    ax.set_xlabel("standardised mean difference (treated - control)")
-    ax.set_title("Covariate balance (dotted: |SMD| = 0.1)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)
-    fig.tight_layout()
+    ax.set_yticks(y, [wrap_term_label(str(c)) for c in table["covariate"]], fontsize=8)
+    ax.set_xlabel(f"standardised mean difference ({contrast})")
+    fig.suptitle("Covariate balance (dotted: |SMD| = 0.1)")
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     return fig
 
 
 def common_support_plot(
     propensity: np.ndarray, treated: np.ndarray, matched_control: np.ndarray, labels: tuple
 ) -> Figure:
-    """Propensity-score histograms: treated, all controls, controls used by the matching."""
+    """Propensity-score histograms: treated, all controls, controls used by the matching.
+
+    ``labels`` names the control and the treated group (their level labels: "Hometown",
+    "Host city").
+    """
     treated = np.asarray(treated).astype(bool)
     bins = np.linspace(0, max(0.05, float(np.max(propensity)) * 1.02), 40)
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -118,20 +129,24 @@ def caterpillar_plot(effects: pd.DataFrame, group: str, national: float, unit: s
     return fig
 
 
-def comparison_plot(comparison: pd.DataFrame, unit: str) -> Figure:
-    """One row per estimate (published, frequentist, Bayesian): point and 95% interval."""
+def comparison_plot(
+    comparison: pd.DataFrame, unit: str, contrast: str = "treated minus control"
+) -> Figure:
+    """One row per estimate (published, frequentist, Bayesian): point and 95% interval.
+
+    ``contrast`` names the difference in words ("Host city minus hometown SMI").
+    """
     table = comparison.iloc[::-1]
     y = np.arange(len(table))
     colours = {"published": "#555555", "frequentist": "#b22222", "Bayesian": "#1f4e79"}
-    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(table) + 1.4))
+    fig, ax = plt.subplots(figsize=(9.5, 0.55 * len(table) + 1.4), layout="constrained")
     for k, row in enumerate(table.itertuples()):
         colour = colours.get(row.source, "black")
         if np.isfinite(row.low):
             ax.plot([row.low, row.high], [k, k], color=colour, lw=1.5)
         ax.plot(row.estimate, k, "o", color=colour)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, table["estimate_label"], fontsize=8)
-    ax.set_xlabel(f"treated minus control ({unit}), 95% interval")
-    ax.set_title("Published, frequentist and Bayesian estimates", loc="right")
-    fig.tight_layout()
+    ax.set_yticks(y, [textwrap.fill(str(s), 48) for s in table["estimate_label"]], fontsize=8)
+    ax.set_xlabel(f"{contrast} ({unit}), 95% interval")
+    fig.suptitle("Published, frequentist and Bayesian estimates")
     return fig

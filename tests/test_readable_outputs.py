@@ -14,7 +14,7 @@ import re
 import pandas as pd
 import pytest
 
-from analysis.forest_plot import _wrap
+from analysis.forest_plot import wrap_term_label
 from analysis.heterogeneity_cli import subgroup_labels
 from analysis.labelled_tables import (
     CONTEXTUAL_LEGEND,
@@ -221,10 +221,12 @@ def test_stepwise_steps_are_integers(study_labeller):
 
 
 def test_forest_row_puts_the_reference_on_its_own_line():
-    wrapped = _wrap("Number of local friends: 3 or more (ref: Fewer than 3)")
+    wrapped = wrap_term_label("Number of local friends: 3 or more (ref: Fewer than 3)")
     assert wrapped == "Number of local friends: 3 or more\n(ref: Fewer than 3)"
-    assert _wrap("Age (per year)") == "Age (per year)"
-    assert _wrap("家庭月收入: 第二四分位 (参照: 最低四分位)").endswith("\n(参照: 最低四分位)")
+    assert wrap_term_label("Age (per year)") == "Age (per year)"
+    assert wrap_term_label("家庭月收入: 第二四分位 (参照: 最低四分位)").endswith(
+        "\n(参照: 最低四分位)"
+    )
 
 
 def test_chinese_fixed_words():
