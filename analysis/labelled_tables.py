@@ -403,7 +403,7 @@ def subgroup_differences_display(differences: pd.DataFrame, labeller: TermLabell
     shown = pd.DataFrame(
         {
             "comparison": differences.get("comparison", ""),
-            "effect of": [labeller.variable(str(t)) for t in differences.get("term", [])],
+            "effect of": [labeller.short(str(t)) for t in differences.get("term", [])],
         },
         index=differences.index,
     )

@@ -708,7 +708,7 @@ def _heterogeneity_section(folder: Path, labeller: TermLabeller | None = None) -
         page.table(subgroup_differences_display(differences, labeller)),
     ]
     for path in sorted((folder / "figures").glob("subgroup_forest_*.png")):
-        term = labeller.variable(path.stem.removeprefix("subgroup_forest_"))
+        term = labeller.short(path.stem.removeprefix("subgroup_forest_"))
         parts.append(page.image(path, f"Effect of {term} by subgroup, three methods"))
     ame = _csv(folder / "tables" / "ame_heterogeneity.csv")
     if ame is not None:

@@ -185,6 +185,21 @@ def load_input(
     return LoadedInput(table, flow, findings, declarations, wave)
 
 
+def write_declarations(
+    table: pd.DataFrame, declarations: dict, out_dir: Path, wave: int | None = None
+) -> dict:
+    """Write ``declarations.yaml`` beside the analysis table; return the columns' declarations.
+
+    What each column is (labels, levels, units), without the codebook's derivations (their
+    raw items are not in the table): every later stage labels its outputs from this file.
+    """
+    in_table = {n: d for n, d in declarations.items() if n in table.columns}
+    described = {n: replace(d, source=None) for n, d in in_table.items()}
+    header = f"# Declarations of the columns of {ANALYSIS_DATA_FILE} (labels for every output)\n"
+    write_text(Path(out_dir) / DECLARATIONS_FILE, dump_declarations(described, wave, header))
+    return in_table
+
+
 def write_outputs(
     table: pd.DataFrame,
     flow: pd.DataFrame,
@@ -208,12 +223,8 @@ def write_outputs(
         print(f"survey weights: {describe(weights.iloc[0].to_dict())}")
     for finding in findings:
         print(f"{finding.severity}: {finding}")
-    in_table = {n: d for n, d in declarations.items() if n in table.columns}
+    in_table = write_declarations(table, declarations, out_dir, wave)
     dictionary = data_dictionary(in_table).assign(wave=wave if wave else "")
-    # what each column is, without the codebook's derivations (their raw items are not here)
-    described = {n: replace(d, source=None) for n, d in in_table.items()}
-    header = f"# Declarations of the columns of {ANALYSIS_DATA_FILE} (labels for every output)\n"
-    write_text(out_dir / DECLARATIONS_FILE, dump_declarations(described, wave, header))
     write_with(out_dir / DATA_DICTIONARY_FILE, lambda p: dictionary.to_csv(p, index=False))
     write_text((out_dir / DATA_DICTIONARY_FILE).with_suffix(".md"), to_markdown(dictionary))
     write_with(out_dir / FLOW_FILE, lambda p: flow.to_csv(p, index=False))

@@ -20,7 +20,7 @@ from cmds_common.atomic import write_with
 from cmds_common.declarations import type_table
 from cmds_common.reference import figure_value, published_figures
 from cmds_common.study import Study, StudyError, load_study
-from data_prep.build_cli import INPUT_ERRORS, load_input, write_outputs
+from data_prep.build_cli import INPUT_ERRORS, load_input, write_declarations, write_outputs
 from data_prep.codebook import Codebook, CodebookError, load_codebook, with_variables
 from data_prep.flow import FlowStep, flow_table, parse_flow
 from data_prep.synthetic_factor_sample import generate_factor_sample, load_factor_params
@@ -91,9 +91,15 @@ def build_study_synthetic(study: Study, out_dir: Path, seed: int, n: int | None 
 
 
 def build_subgroup_synthetic(study: Study, out_dir: Path, seed: int, n: int | None = None) -> Path:
-    """Write the heterogeneity study's synthetic sample and its truth; return the table's path."""
+    """Write the heterogeneity study's synthetic sample, its truth and its declarations.
+
+    The declarations (the codebook's and the study's own variables, those in the table) label
+    every later output; returns the table's path.
+    """
     sample = generate_subgroup_sample(load_params(study.path("synthetic")), n=n, seed=seed)
     path = write_subgroup_sample(sample, out_dir)
+    declarations = study_codebook(study, study.path("codebook")).declarations
+    write_declarations(sample.table, declarations, out_dir, int(study.raw["wave"]))
     print(f"wrote {path} ({len(sample.table)} respondents, seed {seed}) and the generating truth")
     return path
 

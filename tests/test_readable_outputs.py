@@ -133,7 +133,7 @@ def test_subgroup_differences_by_label(labeller):
         }
     )
     shown = subgroup_differences_display(differences, labeller)
-    assert shown["effect of"].iloc[0] == labeller.variable("age_years")
+    assert shown["effect of"].iloc[0] == labeller.short("age_years")
     assert shown["pooled Bayes difference (95% CrI)"].iloc[0] == "+0.12 (-0.03, +0.27)"
     assert "separate regressions (95% CI)" in shown
     assert not _codes(shown)
@@ -236,3 +236,20 @@ def test_chinese_fixed_words():
     assert shown["Bayes OR (95% CrI)"].tolist() == ["1 (参照)", "1.50 (1.2-1.9)"]
     checks = pd.DataFrame({"check": ["overall"], "variable": [""], "level": [""]})
     assert check_group_labels(checks, zh).tolist() == ["全样本"]
+
+
+def test_heterogeneity_sample_has_its_declarations(tmp_path):
+    from analysis.term_labels import declarations_beside
+    from cmds_common.study import load_study as study_file
+    from data_prep.study_data import build_subgroup_synthetic
+
+    path = build_subgroup_synthetic(
+        study_file("studies/heterogeneity/study.yaml"), tmp_path, 1, 600
+    )
+    labeller = TermLabeller(declarations_beside(path))
+    labels = subgroup_labels(
+        pd.Series(["female:45_59:senior_high_or_above"]),
+        ["sex", "age_group", "education_group"],
+        labeller,
+    )
+    assert labels == {"female:45_59:senior_high_or_above": "Female | 45-59 | Senior high or more"}
