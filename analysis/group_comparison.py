@@ -43,7 +43,7 @@ def _count_share(count: int, total: int) -> str:
 
 
 def _mean_sd(values: pd.Series) -> str:
-    return f"{values.mean():.3f} ({values.std():.3f})"
+    return f"{values.mean():.2f} ({values.std():.2f})"  # as a paper prints them
 
 
 def descriptive_by_group(

@@ -517,8 +517,8 @@ def _words(code: str) -> str:
 #: Headers of a treatment study's tables for readers (other codes: underscores as spaces).
 STUDY_HEADERS = {
     "se": "SE",
-    "low": "95% CI, low",
-    "high": "95% CI, high",
+    "low": "95% interval, low",
+    "high": "95% interval, high",
     "se_type": "SE type",
     "r_squared": "R²",
     "step_entered": "step entered",

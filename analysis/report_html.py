@@ -58,6 +58,15 @@ INTERVAL_HEADER = "95%"
 _NUMBER_WITH_BRACKET = re.compile(r"^[<>]?-?\d[\d.,]* \(")
 
 
+#: A cell holding a number printed as text ("3333", "-1.44", "<0.001"): right-aligned too.
+_NUMBER_TEXT = re.compile(r"^[<>]?-?\d[\d.,]*$")
+
+
+def _is_number_text(values: pd.Series) -> bool:
+    texts = [v for v in values if isinstance(v, str) and v]
+    return bool(texts) and all(_NUMBER_TEXT.match(v) for v in texts)
+
+
 def _is_interval(column: object, values: pd.Series) -> bool:
     if INTERVAL_HEADER in str(column):
         return True
@@ -102,10 +111,13 @@ def table(frame: pd.DataFrame, float_format: str = "{:.2f}") -> str:
     Returns
     -------
     str
-        HTML; numeric columns right-aligned, text left-aligned, intervals and counts with
+        HTML; numeric columns (and numbers printed as text, "<0.001") right-aligned, text
+        left-aligned, intervals and counts with
         their percentages unbroken; underscores in headers shown as spaces, so they wrap.
     """
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    numeric = [
+        pd.api.types.is_numeric_dtype(frame[c]) or _is_number_text(frame[c]) for c in frame.columns
+    ]
     kinds = [
         "num" if is_number else ("interval" if _is_interval(c, frame[c]) else "")
         for c, is_number in zip(frame.columns, numeric, strict=True)
