@@ -180,12 +180,14 @@ def write_contextual(
     """Write the contextual measures: CSV with codes; Markdown and figure with labels."""
     labels = {name: fit.label for name, fit in fits.items()}
     shown = contextual_display(table, fit_labeller(next(iter(fits.values()))), labels)
-    reference = labels.get(sequence[0], sequence[0]) if sequence else "-"
+    pcv = ""
+    if sequence:
+        reference = labels.get(sequence[0], sequence[0])
+        pcv = f" PCV: change of each grouping factor's variance from {reference}."
     write_with(out / "tables" / "contextual_measures.csv", lambda p: table.to_csv(p, index=False))
     write_text(
         out / "tables" / "contextual_measures.md",
-        "# Contextual measures (Merlo)\n\nPosterior median and 95% interval. PCV: change "
-        f"of each grouping factor's variance from {reference}.\n\n"
+        f"# Contextual measures (Merlo)\n\nPosterior median and 95% interval.{pcv}\n\n"
         + to_markdown(shown)
         + f"\n\n{CONTEXTUAL_LEGEND}\n",
     )

@@ -113,7 +113,7 @@ def subgroup_analysis(
     markdown = _differences_markdown(differences, fit.label, labeller)
     write_text(tables / "subgroup_differences.md", markdown)
     for term in terms:
-        title = f"{fit.label}\neffect of {labeller.short(term).lower()} by subgroup"
+        title = f"{fit.label}\nEffect of {labeller.short(term).lower()}, by subgroup"
         save_figure(
             subgroup_forest_plot(effects, term, title, labels),
             figures / f"subgroup_forest_{term}.png",
