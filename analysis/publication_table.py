@@ -134,7 +134,7 @@ def publication_table(
         for model in models:
             found = estimates.get((model.name, variable, level or ""))
             if is_reference and any(p == variable for p in model.predictors):
-                row[model.name] = REFERENCE_TEXT
+                row[model.name] = REFERENCE_TEXT.replace("ref.", labeller.word("ref."))
                 row.update({f"{model.name}_{k}": 1.0 for k in ("estimate", "low", "high")})
             elif found is not None:
                 row[model.name] = _cell(*found)

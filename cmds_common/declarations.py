@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from cmds_common.provinces import province_names, to_province_names
+from cmds_common.provinces import province_chinese_names, province_names, to_province_names
 from cmds_common.yaml_text import YAML12BoolLoader
 
 #: Declared types: measurement types, then roles. ``stratum`` and ``psu`` are the survey's
@@ -187,9 +187,15 @@ class Declaration:
         return self.label or self.name
 
     def level_label(self, level: str, lang: str = "en") -> str:
-        """Return the label of ``level`` in ``lang``, else its English label, else the code."""
+        """Return the label of ``level`` in ``lang``, else its English label, else the code.
+
+        A province (the column with ``levels_from: provinces``) reads its Chinese name in
+        Chinese ("Beijing" -> "北京").
+        """
         if lang == "zh" and level in self.level_labels_zh:
             return self.level_labels_zh[level]
+        if lang == "zh" and self.is_province:
+            return province_chinese_names().get(level, level)
         return self.level_labels.get(level, level)
 
     @property

@@ -54,6 +54,12 @@ class UnknownProvinceError(ValueError):
     """Province values that match no code, Chinese, English or pinyin name."""
 
 
+def province_chinese_names() -> dict[str, str]:
+    """Return ``{English name: Chinese name}`` of the 32 units ("Beijing" -> "北京")."""
+    table = province_table()
+    return dict(zip(table["name_en"], table["name_zh"], strict=True))
+
+
 def province_key(value: object) -> str:
     """Normalise a province code or name for lookup (case, spacing, ``44.0`` -> ``"44"``)."""
     if isinstance(value, float) and value.is_integer():

@@ -253,3 +253,10 @@ def test_heterogeneity_sample_has_its_declarations(tmp_path):
         labeller,
     )
     assert labels == {"female:45_59:senior_high_or_above": "Female | 45-59 | Senior high or more"}
+
+
+def test_chinese_province_names():
+    zh = TermLabeller(synthetic_declarations(), "zh")
+    checks = pd.DataFrame({"check": ["province"], "variable": ["province"], "level": ["Beijing"]})
+    assert check_group_labels(checks, zh).iloc[0].endswith(": 北京")
+    assert TermLabeller(synthetic_declarations()).level("province", "Beijing") == "Beijing"
