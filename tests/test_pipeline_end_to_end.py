@@ -243,6 +243,12 @@ def test_report_speaks_in_labels(pipeline_dir):
     for code in codes:
         assert code not in text, code
     assert "<td>Whole sample</td>" in text and "1 (ref.)" in text
+    # the predictive checks name the outcome by its label; the comparison flags read yes/no
+    assert "Share who has established a health record in the inflow community (%)" in text
+    assert "health_record = 1" not in text and "<td>True</td>" not in text
+    assert "Household monthly income: Q1, lowest" in text and "Q1 poorest" not in text
+    ppc_md = (pipeline_dir / "tables" / "ppc_model2.md").read_text(encoding="utf-8")
+    assert "health_record" not in ppc_md and "| Whole sample |" in ppc_md
     # model headings by the spec's label, the code in small type; a contents list links them
     assert '<h3 id="odds-ratios-model2">Model 2: social integration + covariates' in text
     assert '<a href="#odds-ratios-model2">' in text and 'class="contents"' in text
