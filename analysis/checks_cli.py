@@ -35,6 +35,7 @@ from analysis.province_variation import group_effects, standardised_rates, varia
 from analysis.term_labels import TermLabeller, declarations_beside, default_language
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
+from cmds_common.provinces import province_names
 from data_prep.variables import synthetic_declarations
 
 #: Factors with more levels get a histogram of p values instead of one row per level.
@@ -176,8 +177,12 @@ def group_variation(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
         )
         label = factor_words(fit, group.factor[-1])
         about = outcome_words(fit)["outcome"]
+        shown = effects
+        if group.name == "province":  # the provinces' names in the labels' language
+            names = province_names_shown(fit)
+            shown = effects.assign(province=effects["province"].replace(names))
         figure = caterpillar_plot(
-            effects, f"{fit.label}\n{label} effects on {about}", group.name, label
+            shown, f"{fit.label}\n{label} effects on {about}", group.name, label
         )
         suffix = "" if group.name == "province" else f"_{group.name}"
         save_figure(figure, figures / f"caterpillar_{name}{suffix}.png")
@@ -196,6 +201,12 @@ def group_variation(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
     return summary
 
 
+def province_names_shown(fit: LoadedFit) -> dict[str, str]:
+    """Return ``{English name: name shown}`` of the provinces (Chinese with ``LANG=zh``)."""
+    labeller = fit_labeller(fit)
+    return {name: labeller.level("province", name) for name in province_names()}
+
+
 def province_views(
     fit: LoadedFit, effects: pd.DataFrame, summary: pd.DataFrame, out_dir: Path
 ) -> None:
@@ -210,15 +221,26 @@ def province_views(
         number = "{:.1f}" if scale == "outcome units" else "{:.2f}"
         label = f"Province effect ({scale}, posterior median)"
         save_figure(
-            tile_map(values, f"{fit.label}\nprovince effects on {words['outcome']}", label, number),
+            tile_map(
+                values,
+                f"{fit.label}\nprovince effects on {words['outcome']}",
+                label,
+                number,
+                names=province_names_shown(fit),
+            ),
             figures / f"tilemap_{name}.png",
         )
         return
     rates = standardised_rates(fit.idata, fit.design, fit.data, outcome=fit.spec.outcome)
     write_with(tables / f"province_rates_{name}.csv", lambda p: rates.to_csv(p, index=False))
     overall = fit.data[fit.spec.outcome].mean()
+    names = province_names_shown(fit)
     save_figure(
-        shrinkage_plot(rates, overall, f"{fit.label}: partial pooling"),
+        shrinkage_plot(
+            rates.assign(province=rates["province"].replace(names)),
+            overall,
+            f"{fit.label}: partial pooling",
+        ),
         figures / f"shrinkage_{name}.png",
     )
     by_province = rates.set_index("province")
@@ -230,6 +252,7 @@ def province_views(
             low=by_province["standardised_low"] * 100,
             high=by_province["standardised_high"] * 100,
             n=by_province["n"],
+            names=names,
         ),
         figures / f"tilemap_{name}.png",
     )

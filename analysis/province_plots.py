@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -167,6 +169,7 @@ def tile_map(
     low: pd.Series | None = None,
     high: pd.Series | None = None,
     n: pd.Series | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Figure:
     """Tile-grid map of the 32 provincial units coloured by one value per province.
 
@@ -185,6 +188,9 @@ def tile_map(
         with 12 respondents does not look as certain as one with 280.
     n
         Respondents per province, printed on each tile.
+    names
+        The name printed on each tile, by English name (e.g. the Chinese names); default the
+        English name.
     """
     layout = province_table().set_index("name_en")
     norm = colors.Normalize(values.min(), values.max())
@@ -201,7 +207,8 @@ def tile_map(
         ax.add_patch(Rectangle((col, -row), 0.95, 0.95, facecolor=colour, edgecolor="white"))
         luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
         text_colour = "white" if luminance < 0.5 else "black"
-        label = name.replace(" ", "\n", 1) if len(name) > 10 else name
+        shown = (names or {}).get(name, name)
+        label = shown.replace(" ", "\n", 1) if len(shown) > 10 else shown
         ax.text(
             col + 0.475, -row + 0.75, label, ha="center", va="center", fontsize=7, color=text_colour
         )

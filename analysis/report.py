@@ -537,7 +537,11 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
         tail = checks.query("check == 'ess_tail'")["value"]
         bfmi = checks.query("check == 'e_bfmi'")["value"]
         divergences = checks.query("check == 'divergences'")["value"]
-        status = "passed" if failed.empty else f"FAILED ({len(failed)} checks)"
+        status = (
+            "passed"
+            if failed.empty
+            else f"FAILED ({len(failed)} check{'' if len(failed) == 1 else 's'})"
+        )
         rows.append(
             {
                 "model": name,

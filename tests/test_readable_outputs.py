@@ -260,3 +260,14 @@ def test_chinese_province_names():
     checks = pd.DataFrame({"check": ["province"], "variable": ["province"], "level": ["Beijing"]})
     assert check_group_labels(checks, zh).iloc[0].endswith(": 北京")
     assert TermLabeller(synthetic_declarations()).level("province", "Beijing") == "Beijing"
+
+
+def test_tile_map_prints_the_names_given():
+    from analysis.province_plots import tile_map
+    from cmds_common.provinces import province_chinese_names
+
+    names = province_chinese_names()
+    values = pd.Series(1.0, index=list(names))
+    figure = tile_map(values, "title", "value", names=names)
+    texts = {t.get_text() for t in figure.axes[0].texts}
+    assert "北京" in texts and "Beijing" not in texts
