@@ -57,6 +57,11 @@ def declarations_beside(data_path: Path | None) -> dict[str, Declaration]:
         return {}
 
 
+def _binary_levels(decl: Declaration) -> bool:
+    """Whether ``decl`` is a binary variable with its two levels declared (0 = first)."""
+    return decl.type == "binary" and len(decl.levels) == 2
+
+
 def _plain(code: str) -> str:
     text = code.replace("_", " ")
     return text[:1].upper() + text[1:]
@@ -137,12 +142,22 @@ class TermLabeller:
         decl = self.declarations.get(name)
         if decl is None:
             return _plain(level)
+        if _binary_levels(decl) and level in ("0", "1"):  # a binary stored as 0/1
+            level = decl.levels[int(level)]
         label = decl.level_label(level, self.lang)
         return _plain(label) if label == level else label
 
+    def _with_levels(self, name: str) -> str:
+        """Return the variable's label before a level ("1 = has X, 0 = not" reads "Has X")."""
+        label = self.variable(name)
+        if not label.startswith("1 = "):
+            return label
+        short = self.short(name)
+        return short[:1].upper() + short[1:]
+
     def category(self, name: str, level: str) -> str:
         """Return ``Label: Level`` of one category ("Number of local friends: 3 or more")."""
-        return f"{self.variable(name)}: {self.level(name, level)}"
+        return f"{self._with_levels(name)}: {self.level(name, level)}"
 
     def reference(self, name: str) -> str | None:
         """Return the reference level of a categorical variable, or ``None``."""
@@ -190,6 +205,13 @@ class TermLabeller:
     def part(self, part: TermPart, with_reference: bool = True) -> str:
         """Return the label of one part: ``Label: Level (ref: ...)`` or ``Label (per unit)``."""
         name = self.variable(part.variable)
+        decl = self.declarations.get(part.variable)
+        if part.level is None and decl is not None and _binary_levels(decl):
+            # a declared binary predictor is a 0/1 column: its coefficient is level 1 vs 0;
+            # an outcome-style label "1 = has ..., 0 = not" is cut to "Has ..."
+            part = TermPart(part.variable, decl.levels[1])
+        if part.level is not None:
+            name = self._with_levels(part.variable)
         if part.level is None:
             return f"{name} ({self.unit(part.variable)})"
         text = f"{name}: {self.level(part.variable, part.level)}"

@@ -271,3 +271,17 @@ def test_tile_map_prints_the_names_given():
     figure = tile_map(values, "title", "value", names=names)
     texts = {t.get_text() for t in figure.axes[0].texts}
     assert "北京" in texts and "Beijing" not in texts
+
+
+def test_declared_binary_predictor_reads_as_its_levels():
+    # a binary variable is stored as 0/1: its coefficient and its AME contrast ("1 vs 0") read
+    # as the declared second level against the first, and an outcome-style label is cut short
+    from analysis.term_labels import TermLabeller
+    from data_prep.variables import synthetic_declarations
+
+    labeller = TermLabeller(synthetic_declarations())
+    expected = "Received health education in the inflow area in the past year: Yes (ref: No)"
+    variables = ["health_education", "age_years"]
+    assert labeller.term("health_education", variables) == expected
+    assert labeller.term("health_education_1", variables) == expected
+    assert labeller.term("health_education:age_years", variables).startswith(expected + " × ")
