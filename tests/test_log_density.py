@@ -180,7 +180,6 @@ def test_nutpie_entry_points_keep_their_shape(default_table, route):
     """
     import inspect
 
-    import nutpie
     from nutpie.compiled_pyfunc import from_pyfunc
 
     from models.log_density_sampler import callback_route_available
@@ -198,10 +197,17 @@ def test_nutpie_entry_points_keep_their_shape(default_table, route):
     }
     assert used <= set(inspect.signature(from_pyfunc).parameters)
     assert callback_route_available(), "nutpie.compile_pymc.CompiledPyMCModel changed its fields"
+    assert_short_sample_is_labelled(default_table, route)
+
+
+def assert_short_sample_is_labelled(table, route: str) -> None:
+    """Sample model1 briefly through one nutpie route; check the draws' dims and labels."""
+    import nutpie
+
     spec = load_spec("model1")
-    design = build_design(default_table.iloc[:400], spec)
+    design = build_design(table.iloc[:400], spec)
     problem = prepare_problem(design, spec, "auto")
-    model = nutpie_model(problem, route)
+    model = nutpie_model(problem, route=route)
     assert model.n_dim == problem.n_dim
     trace = nutpie.sample(model, draws=30, tune=30, chains=1, seed=1, progress_bar=False)
     posterior = trace.posterior

@@ -19,9 +19,10 @@ from cmds_common.spec import SpecError, load_spec, spec_from_dict
 from models import log_density
 from models.design import build_design
 from models.log_density_jax import JAX_INSTALL_HINT
-from models.log_density_sampler import nutpie_model, prepare_problem
+from models.log_density_sampler import prepare_problem
 from models.sampling import SamplerSettings, resolve_sampler, sample_spec
 from tests.test_families import wave2017_table
+from tests.test_log_density import assert_short_sample_is_labelled
 from tests.test_log_density_factors import COMPILED_SPECS
 
 RTOL = 1e-10  # both are float64 sums over the same rows, in another order
@@ -97,19 +98,7 @@ def test_jax_flags_non_finite_values_as_minus_infinity(default_table, jax_log_de
 
 
 def test_jax_route_samples_and_labels_the_draws(default_table, jax_log_density):
-    import nutpie
-
-    spec = load_spec("model1")
-    design = build_design(default_table.iloc[:400], spec)
-    problem = prepare_problem(design, spec, "auto")
-    model = nutpie_model(problem, route="jax")
-    assert model.n_dim == problem.n_dim
-    trace = nutpie.sample(model, draws=30, tune=30, chains=1, seed=1, progress_bar=False)
-    posterior = trace.posterior
-    assert posterior["beta"].dims == ("chain", "draw", "term")
-    assert list(posterior["term"].values) == design.terms
-    assert list(posterior[f"{spec.group}_effect"][spec.group].values) == design.group_levels
-    assert np.isfinite(posterior["intercept"].values).all()
+    assert_short_sample_is_labelled(default_table, "jax")
 
 
 def test_jax_sees_a_device(jax_log_density):
