@@ -88,9 +88,20 @@ def _markdown_checks(checks: pd.DataFrame, fit: LoadedFit) -> str:
 
 
 def outcome_words(fit: LoadedFit) -> dict[str, str]:
-    """Return a fit's outcome in words: ``outcome`` (its label), ``share`` (of a 0/1 outcome)."""
+    """Return a fit's outcome in words.
+
+    ``outcome`` (its short label), ``share`` (of a 0/1 outcome) and ``effects_on``, what
+    group effects act on in a title: "the share who has established a health record ..." for
+    a label "1 = has ..., 0 = not", else the short label.
+    """
     labeller, outcome = fit_labeller(fit), fit.spec.outcome
-    return {"outcome": labeller.short(outcome), "share": labeller.share(outcome)}
+    share = labeller.share(outcome)
+    on = (
+        f"the {share[:1].lower()}{share[1:]}"
+        if labeller.variable(outcome).startswith("1 = ")
+        else labeller.short(outcome)
+    )
+    return {"outcome": labeller.short(outcome), "share": share, "effects_on": on}
 
 
 def factor_words(fit: LoadedFit, factor: str) -> str:
@@ -176,7 +187,7 @@ def group_variation(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:
             lambda p, e=effects: e.to_csv(p, index=False),
         )
         label = factor_words(fit, group.factor[-1])
-        about = outcome_words(fit)["outcome"]
+        about = outcome_words(fit)["effects_on"]
         shown = effects
         if group.name == "province":  # the provinces' names in the labels' language
             names = province_names_shown(fit)
@@ -223,7 +234,7 @@ def province_views(
         save_figure(
             tile_map(
                 values,
-                f"{fit.label}\nprovince effects on {words['outcome']}",
+                f"{fit.label}\nprovince effects on {words['effects_on']}",
                 label,
                 number,
                 names=province_names_shown(fit),

@@ -11,6 +11,7 @@ saving a figure with CJK text warns and names the package to install (Debian/Ubu
 from __future__ import annotations
 
 import re
+import textwrap
 import warnings
 from functools import cache
 from pathlib import Path
@@ -43,6 +44,15 @@ _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
 _CJK_FILES = re.compile(r"(?i)(notosanscjk|notoserifcjk|sourcehan|wqy|droidsansfallback)")
+
+
+def wrap_title(text: str, width: int = 72) -> str:
+    """Return a figure title with each of its lines wrapped at ``width`` characters.
+
+    Titles carry a model's label and an outcome's label, either of which can be long; matplotlib
+    does not wrap them and cuts them at the figure's edge.
+    """
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
 
 
 @cache

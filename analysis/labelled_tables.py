@@ -478,7 +478,106 @@ def comparison_display(
     for column in ("loo_reliable", "ranking_reliable"):
         if column in shown:
             shown[column] = [("" if pd.isna(v) else flag_text(v)) for v in shown[column]]
+    # one column per estimate with its SE, and the outcome only when there are several, so
+    # the table fits a page
+    for value, se in (("elpd_loo", "se"), ("elpd_diff", "dse")):
+        if {value, se} <= set(shown):
+            shown[value] = [
+                "" if pd.isna(v) else f"{v:.1f} ({e:.1f})"
+                for v, e in zip(shown[value], shown[se], strict=True)
+            ]
+            shown = shown.drop(columns=se)
+    if "outcome" in shown and shown["outcome"].nunique() <= 1:
+        shown = shown.drop(columns="outcome")
+    if "pareto_k_threshold" in shown and shown["pareto_k_threshold"].nunique() <= 1:
+        threshold = shown["pareto_k_threshold"].dropna()
+        shown = shown.drop(columns="pareto_k_threshold")
+        if len(threshold):
+            shown = shown.rename(
+                columns={"pareto_k_good": f"k good, <= {threshold.iloc[0]:.2f} (n)"}
+            )
     return shown.rename(columns=COMPARISON_HEADERS)
+
+
+#: Names of the variation measures in ``tables/group_variation_<model>.csv``.
+_MEASURE_WORDS = {
+    "icc_latent": "ICC (latent scale)",
+    "icc": "ICC (observed scale)",
+    "median_odds_ratio": "MOR (median odds ratio)",
+}
+
+
+def variation_display(table: pd.DataFrame, labeller: TermLabeller) -> pd.DataFrame:
+    """Return a model's variation measures for readers: factor and measure in words.
+
+    ``table`` is ``tables/group_variation_<model>.csv`` (``group``, ``measure``, ``median``,
+    ``low``, ``high``); the result has ``Grouping factor``, ``Measure`` and ``Median (95%
+    CrI)``; the SD reads "SD of the intercepts".
+    """
+    measures = [
+        "SD of the intercepts" if str(m).endswith("_sd") else _MEASURE_WORDS.get(str(m), str(m))
+        for m in table["measure"]
+    ]
+    factors = [labeller.variable(str(g)) for g in table["group"]]
+    return pd.DataFrame(
+        {
+            "Grouping factor": factors,
+            "Measure": measures,
+            "Median (95% CrI)": [
+                f"{m:.3f} ({lo:.3f} to {hi:.3f})"
+                for m, lo, hi in table[["median", "low", "high"]].to_numpy()
+            ],
+        }
+    )
+
+
+def group_sd_display(
+    table: pd.DataFrame, model_labels: dict[str, str], labeller: TermLabeller
+) -> pd.DataFrame:
+    """Return ``tables/province_sd.csv`` for readers: models by label, SD in words.
+
+    Columns: ``Model``, ``Parameter`` (e.g. "SD of inflow province intercepts"),
+    ``SD (95% CrI)``, ``R-hat`` (3 decimals) and ``ESS bulk`` (whole draws).
+    """
+    return pd.DataFrame(
+        {
+            "Model": [model_labels.get(str(m), str(m)) for m in table["model"]],
+            "Parameter": [parameter_label(str(p), labeller) for p in table["parameter"]],
+            "SD (95% CrI)": [
+                interval_text(*row)
+                for row in table[["posterior_median", "cri_low", "cri_high"]].to_numpy()
+            ],
+            "R-hat": [f"{v:.3f}" for v in table["r_hat"]],
+            "ESS bulk": [f"{v:.0f}" for v in table["ess_bulk"]],
+        }
+    )
+
+
+def province_rates_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``tables/province_rates_<model>.csv`` for readers, highest standardised first.
+
+    Shares in %, each with its 95% credible interval in one column; rank probabilities as
+    P(top 5) and P(bottom 5).
+    """
+    shown = table.sort_values("standardised_rate", ascending=False)
+
+    def percent(stem: str) -> list[str]:
+        return [
+            f"{100 * v:.1f} ({100 * lo:.1f}-{100 * hi:.1f})"
+            for v, lo, hi in shown[[f"{stem}_rate", f"{stem}_low", f"{stem}_high"]].to_numpy()
+        ]
+
+    return pd.DataFrame(
+        {
+            "Province": shown["province"].astype(str),
+            "n": [f"{v:.0f}" for v in shown["n"]],
+            "Raw share (%)": [f"{100 * v:.1f}" for v in shown["raw_rate"]],
+            "Fitted share (%, 95% CrI)": percent("fitted"),
+            "Standardised share (%, 95% CrI)": percent("standardised"),
+            "P(top 5)": [probability_text(v) for v in shown["prob_top5"]],
+            "P(bottom 5)": [probability_text(v) for v in shown["prob_bottom5"]],
+        }
+    )
 
 
 def probability_text(value: float) -> str:

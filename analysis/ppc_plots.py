@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
+from analysis.figures import wrap_title
 from analysis.ppc import is_percent
 
 #: Characters per line of an axis label (a long outcome label wraps instead of running off).
@@ -102,7 +103,7 @@ def interval_check_plot(
     axes[0, 0].set_ylim(-0.8, n - 0.2)
     handles, names = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncol=3, frameon=False, fontsize=8)
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(wrap_title(title), fontsize=11)
     return fig
 
 
@@ -125,7 +126,7 @@ def p_value_histogram(checks: pd.DataFrame, title: str) -> Figure:
         ax.set_title(f"{statistic}: {extreme} of {len(p)} groups outside 95%", fontsize=9)
         ax.set_xlabel("Bayesian p value of the group")
     axes[0, 0].set_ylabel("Groups")
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(wrap_title(title), fontsize=11)
     return fig
 
 
@@ -178,7 +179,7 @@ def calibration_plot(calibration: pd.DataFrame, title: str, share: str = "") -> 
     ax.set_ylim(low, high)
     ax.set_xlabel("Mean predicted probability, decile (%)")
     ax.set_ylabel(textwrap.fill(f"{share or 'Observed share'} (%)", 60))
-    ax.set_title(title)
+    ax.set_title(wrap_title(title))
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.grid(color="0.92")
     return fig

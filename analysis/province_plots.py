@@ -11,6 +11,7 @@ from matplotlib import colormaps, colors, ticker
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from analysis.figures import wrap_title
 from cmds_common.provinces import province_table
 
 _OR_TICKS = (0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 10, 20)
@@ -81,7 +82,7 @@ def caterpillar_plot(
         if ratio
         else f"Deviation from the average {words} (outcome units), median and 95% CrI"
     )
-    ax.set_title(title, fontsize=11)
+    ax.set_title(wrap_title(title), fontsize=11)
     ax.grid(axis="x", color="0.92")
     return fig
 
@@ -122,7 +123,7 @@ def shrinkage_plot(
             label=f"n = {k}",
         )
     ax.legend(loc="upper left", fontsize=8, frameon=False, labelspacing=1.2)
-    ax.set_title(title, fontsize=11)
+    ax.set_title(wrap_title(title), fontsize=11)
     ax.grid(color="0.92")
     return fig
 
@@ -244,7 +245,7 @@ def tile_map(
     ax.axis("off")
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6)
     bar.set_label(colour_label)
-    ax.set_title(title, fontsize=11)
+    ax.set_title(wrap_title(title), fontsize=11)
     if width is not None:
         fig.text(
             0.01,
@@ -328,7 +329,7 @@ def slopes_plot(idata, group: str, labels: dict[str, str] | None = None, title: 
         ax.grid(axis="x", color="0.9")
     axes[0][0].legend(loc="lower right", fontsize=7)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(wrap_title(title), fontsize=11)
     return fig
 
 

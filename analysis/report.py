@@ -26,11 +26,14 @@ from analysis.labelled_tables import (
     check_group_labels,
     comparison_display,
     contextual_display,
+    group_sd_display,
     parameter_label,
     probability_text,
+    province_rates_display,
     reference_text,
     sensitivity_display,
     subgroup_differences_display,
+    variation_display,
     weighting_display,
     with_reference_rows,
 )
@@ -218,7 +221,7 @@ def _odds_ratio_section(inputs: ReportInputs) -> str:
         if stale:
             parts.append(heading + stale)
             continue
-        parts.append(heading + page.warnings_box(table_notes(table)))
+        parts.append(heading + _gate_failure(inputs, name) + page.warnings_box(table_notes(table)))
         parts.append(page.table(_estimates_display(inputs, name, table)))
         caption = (
             f"{inputs.label(name)}: Bayesian and frequentist estimates (and published ones "
@@ -230,9 +233,28 @@ def _odds_ratio_section(inputs: ReportInputs) -> str:
         parts.append(
             "<h3>SD of each model's first grouping factor</h3><p>Log-odds scale (latent "
             "scale for ordinal outcomes, outcome units for continuous ones); every factor is "
-            'under <a href="#variation">Variation between groups</a>.</p>' + page.table(sd)
+            'under <a href="#variation">Variation between groups</a>.</p>'
+            + page.table(
+                group_sd_display(
+                    sd, {str(m): inputs.label(str(m)) for m in sd["model"]}, inputs.labeller
+                )
+            )
         )
     return _section("odds-ratios", "Estimates (Table 3: odds ratios)", "".join(parts))
+
+
+def _gate_failure(inputs: ReportInputs, name: str) -> str:
+    """Return a red line for a model's own table when its fit failed the convergence gate."""
+    checks = _csv(inputs.results / "tables" / f"convergence_{name}.csv")
+    if checks is None or "passed" not in checks or bool(checks["passed"].astype(bool).all()):
+        return ""
+    failed = int((~checks["passed"].astype(bool)).sum())
+    return (
+        f'<p class="fail">{html.escape(inputs.label(name))} FAILED the convergence checks '
+        f"({failed} check{'s' if failed > 1 else ''}, listed under "
+        '<a href="#convergence">Convergence diagnostics</a>): do not interpret these '
+        "estimates; refit with more draws.</p>"
+    )
 
 
 def _estimates_display(inputs: ReportInputs, name: str, table: pd.DataFrame) -> pd.DataFrame:
@@ -365,7 +387,7 @@ def _model_variation(inputs: ReportInputs, name: str) -> str:
     stale = inputs.stale_note(summary, f"The variation table of {name}")
     if stale or summary is None:
         return heading + (stale or "<p>Not run (make ppc).</p>")
-    parts = [heading, page.table(summary.drop(columns=["data_hash"], errors="ignore"), "{:.3f}")]
+    parts = [heading, page.table(variation_display(summary, inputs.model_labeller(spec)))]
     for group in spec.groups:
         suffix = "" if group.name == "province" else f"_{group.name}"
         parts.append(
@@ -383,10 +405,10 @@ def _model_variation(inputs: ReportInputs, name: str) -> str:
                 parts.append(page.image(path, f"{label}: {caption}"))
     rates = _csv(tables / f"province_rates_{name}.csv")
     if rates is not None and spec.family == "bernoulli" and spec.group == "province":
-        shown = rates.sort_values("standardised_rate", ascending=False)
-        for column in [c for c in shown.columns if c.endswith(("rate", "low", "high"))]:
-            shown[column] = 100 * shown[column]
-        parts.append("<h4>Standardised shares (%) and rank probabilities</h4>" + page.table(shown))
+        parts.append(
+            "<h4>Standardised shares (%) and rank probabilities</h4>"
+            + page.table(province_rates_display(rates))
+        )
     return "".join(parts)
 
 

@@ -162,8 +162,85 @@ def test_comparison_flags_and_models_in_words(labeller):
     assert shown["LOO reliable"].tolist() == ["yes", "no"]
     assert shown["rank"].tolist() == ["1", "2"]
     assert shown["k good (n)"].tolist() == ["3158", "3158"]
-    assert shown["outcome"].iloc[0] == "has established a health record in the inflow community"
     assert "data_hash" not in shown and "True" not in shown.to_string()
+    # one outcome: said once above the table, not in every row (the table fits a page)
+    assert "outcome" not in shown
+    two = comparison_display(table.assign(outcome=["health_record", "family_doctor"]), {}, labeller)
+    assert two["outcome"].iloc[0] == "has established a health record in the inflow community"
+
+
+def test_comparison_estimates_carry_their_standard_errors(labeller):
+    table = pd.DataFrame(
+        {
+            "model": ["m1", "m2"],
+            "elpd_loo": [-2009.54, -2058.91],
+            "se": [18.53, 18.6],
+            "elpd_diff": [0.0, 49.37],
+            "dse": [0.0, 9.12],
+            "pareto_k_threshold": [0.7, 0.7],
+            "pareto_k_good": [3158, 3158],
+        }
+    )
+    shown = comparison_display(table, {}, labeller)
+    assert shown["elpd_loo"].tolist() == ["-2009.5 (18.5)", "-2058.9 (18.6)"]
+    assert shown["elpd_diff"].tolist() == ["0.0 (0.0)", "49.4 (9.1)"]
+    assert "se" not in shown and "dse" not in shown and "k good, <= 0.70 (n)" in shown
+
+
+def test_variation_sd_and_rate_tables_in_words(labeller):
+    from analysis.labelled_tables import (
+        group_sd_display,
+        province_rates_display,
+        variation_display,
+    )
+
+    variation = pd.DataFrame(
+        {
+            "group": ["province", "province"],
+            "measure": ["province_sd", "median_odds_ratio"],
+            "median": [0.457, 1.546],
+            "low": [0.332, 1.372],
+            "high": [0.633, 1.829],
+        }
+    )
+    shown = variation_display(variation, labeller)
+    assert shown["Measure"].tolist() == ["SD of the intercepts", "MOR (median odds ratio)"]
+    assert shown["Median (95% CrI)"].iloc[0] == "0.457 (0.332 to 0.633)"
+    assert shown["Grouping factor"].iloc[0].startswith("Inflow province")  # declared label
+    sd = pd.DataFrame(
+        {
+            "model": ["model2"],
+            "parameter": ["province_sigma"],
+            "posterior_median": [0.457],
+            "cri_low": [0.332],
+            "cri_high": [0.633],
+            "r_hat": [1.0014],
+            "ess_bulk": [2606.9],
+        }
+    )
+    shown = group_sd_display(sd, {"model2": "Model 2"}, labeller)
+    assert shown.iloc[0].tolist() == [
+        "Model 2", "SD of inflow province intercepts", "0.46 (0.33-0.63)", "1.001", "2607"
+    ]  # fmt: skip
+    rates = pd.DataFrame(
+        {
+            "province": ["Beijing", "Tianjin"],
+            "n": [186, 93],
+            "raw_rate": [0.2258, 0.3441],
+            "fitted_rate": [0.2459, 0.3534],
+            "fitted_low": [0.1919, 0.2717],
+            "fitted_high": [0.3050, 0.4398],
+            "standardised_rate": [0.2694, 0.3904],
+            "standardised_low": [0.2096, 0.3061],
+            "standardised_high": [0.3327, 0.4789],
+            "prob_top5": [0.0, 0.0025],
+            "prob_bottom5": [0.948, 0.051],
+        }
+    )
+    shown = province_rates_display(rates)
+    assert shown["Province"].tolist() == ["Tianjin", "Beijing"]  # highest standardised first
+    assert shown["Standardised share (%, 95% CrI)"].iloc[0] == "39.0 (30.6-47.9)"
+    assert shown["P(top 5)"].tolist() == ["0.003", "<0.001"]
 
 
 def test_published_figures_counts_whole_and_labelled(study_labeller):

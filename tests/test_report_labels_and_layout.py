@@ -250,3 +250,25 @@ def test_ordinal_ame_outcome_categories_read_as_level_labels():
     shown = ame_display(ame, labeller, "srh")
     assert list(shown["outcome"].iloc[-2:]) == ["P(Unhealthy)", "P(Healthy)"]
     assert "P(unhealthy)" in list(ame_display(ame, labeller)["outcome"])  # no outcome: as given
+
+
+def test_a_failed_fit_is_marked_on_its_own_table(tmp_path):
+    from analysis.report import _gate_failure
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    checks = pd.DataFrame(
+        {
+            "model": "model2",
+            "check": ["r_hat", "ess_bulk", "r_hat"],
+            "parameter": ["intercept", "intercept", "beta[age_years]"],
+            "passed": [True, False, False],
+        }
+    )
+    checks.to_csv(tables / "convergence_model2.csv", index=False)
+    checks.assign(passed=True).to_csv(tables / "convergence_model1.csv", index=False)
+    inputs = ReportInputs(results=tmp_path, models=["model1", "model2"])
+    mark = _gate_failure(inputs, "model2")
+    assert 'class="fail"' in mark and "FAILED the convergence checks (2 checks" in mark
+    assert _gate_failure(inputs, "model1") == ""  # passed: no mark
+    assert _gate_failure(inputs, "model0") == ""  # no checks written: no mark
