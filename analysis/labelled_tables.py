@@ -216,9 +216,14 @@ def ame_display(
         ],
     }
     if "freq_estimate" in table and table["freq_estimate"].notna().any():
+        notes = table.get("freq_note", pd.Series("", index=table.index)).fillna("")
         columns["logit AME (95% CI)"] = [
-            _difference(*row)
-            for row in table[["freq_estimate", "freq_ci_low", "freq_ci_high"]].to_numpy()
+            note or _difference(*row)
+            for note, row in zip(
+                notes,
+                table[["freq_estimate", "freq_ci_low", "freq_ci_high"]].to_numpy(),
+                strict=True,
+            )
         ]
     return with_reference_rows(
         pd.DataFrame(columns), terms, labeller, predictors, REFERENCE_DIFFERENCE

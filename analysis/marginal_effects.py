@@ -23,6 +23,8 @@ Each AME is summarised by the posterior median and equal-tailed 95% interval ove
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -188,15 +190,20 @@ def frequentist_logit_ames(
     delta-method standard errors. Only terms with the same estimand as
     :func:`average_marginal_effects` are returned: continuous predictors and categorical
     predictors with two levels (for more levels statsmodels changes one indicator while a
-    respondent may hold another level).
+    respondent may hold another level), none that enters an interaction (statsmodels changes
+    the main-effect column alone).
 
     Returns
     -------
     pandas.DataFrame
         ``variable``, ``contrast``, ``freq_estimate``, ``freq_ci_low``, ``freq_ci_high``
-        (probability scale).
+        (probability scale) and ``freq_note``: "not estimable (separation)" for a separated
+        term (its estimate left empty), else empty.
     """
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    from models.frequentist import NOT_ESTIMABLE, separated_terms
 
     if design.family != "bernoulli":
         raise ValueError("frequentist AMEs are available for bernoulli models")
@@ -205,19 +212,33 @@ def frequentist_logit_ames(
         if _zero_one(data[variable]) and variable in design.terms:
             # back on 0/1, so that margins takes the discrete change (only the constant moves)
             X[:, design.terms.index(variable)] += centre
-    result = sm.Logit(design.y, sm.add_constant(X)).fit(disp=False)
+    with warnings.catch_warnings():  # non-convergence under separation is reported below
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = sm.Logit(design.y, sm.add_constant(X)).fit(disp=False)
     margins = result.get_margeff(at="overall", dummy=True)
     low, high = margins.conf_int(alpha=1 - interval_prob).T
     by_term = dict(zip(design.terms, zip(margins.margeff, low, high, strict=True), strict=True))
+    # a separated term has no maximum-likelihood estimate: no AME is shown for it
+    separated = separated_terms(design, np.asarray(result.params)[1:])
     rows = []
     for variable, contrast, *_ in _contrasts(data, spec):
         values = data[variable]
-        terms = [t for t in design.terms if t == variable or t.startswith(f"{variable}_")]
+        # every term the variable enters, interactions included: margins changes one column,
+        # so a variable in an interaction has no comparable AME there
+        terms = [
+            t
+            for t in design.terms
+            if any(p == variable or p.startswith(f"{variable}_") for p in t.split(":"))
+        ]
         categorical = isinstance(values.dtype, pd.CategoricalDtype)
         if len(terms) != 1 or (categorical and len(values.cat.categories) != 2):
             continue
-        rows.append((variable, contrast, *by_term[terms[0]]))
-    columns = ["variable", "contrast", "freq_estimate", "freq_ci_low", "freq_ci_high"]
+        if terms[0] in separated:
+            rows.append((variable, contrast, np.nan, np.nan, np.nan, NOT_ESTIMABLE))
+            continue
+        rows.append((variable, contrast, *by_term[terms[0]], ""))
+    columns = ["variable", "contrast", "freq_estimate", "freq_ci_low", "freq_ci_high", "freq_note"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -26,6 +26,16 @@ from cmds_common.atomic import write_text, write_with
 
 REFERENCE_TEXT = "1 (ref.)"
 FAILED_MARK = "†"
+#: Marks an estimate the data cannot identify (separation): it rests on the prior.
+SEPARATED_MARK = "‡"
+
+
+def _separated(estimates: pd.DataFrame) -> set[str]:
+    """Terms of an estimate table whose frequentist fit found separation."""
+    if "freq_note" not in estimates:
+        return set()
+    notes = estimates["freq_note"].fillna("").astype(str)
+    return set(estimates.loc[notes.str.startswith("not estimable"), "term"].astype(str))
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,7 @@ def publication_table(
     order: list[tuple[str, str | None]] = []  # (variable, level) rows; level None: continuous
     interactions: list[str] = []
     estimates: dict[tuple[str, str, str | None], tuple[float, float, float]] = {}
+    separated: set[str] = set()  # "<model>\0<term>" of separated terms
     for model in models:
         for row in model.estimates.itertuples(index=False):
             try:
@@ -96,6 +107,8 @@ def publication_table(
             except ValueError:  # a term the spec's variables do not explain: shown by its code
                 parts = []
             values = (row.posterior_median_or, row.cri_low, row.cri_high)
+            if row.term in _separated(model.estimates):
+                separated.add(model.name + "\0" + row.term)
             if len(parts) != 1:
                 key = ("", row.term, None)
                 if row.term not in interactions:
@@ -137,7 +150,9 @@ def publication_table(
                 row[model.name] = REFERENCE_TEXT.replace("ref.", labeller.word("ref."))
                 row.update({f"{model.name}_{k}": 1.0 for k in ("estimate", "low", "high")})
             elif found is not None:
-                row[model.name] = _cell(*found)
+                term = variable if not level else f"{variable}_{level}"
+                mark = SEPARATED_MARK if f"{model.name}\0{term}" in separated else ""
+                row[model.name] = _cell(*found) + mark
                 row.update(
                     dict(
                         zip(
@@ -187,6 +202,12 @@ def _notes(models: Sequence[ModelColumn]) -> list[str]:
         "Posterior median and equal-tailed 95% credible interval; 1 (ref.): the reference level; "
         "n: respondents per level."
     ]
+    if any(_separated(m.estimates) for m in models):
+        notes.append(
+            f"{SEPARATED_MARK} Separation: every respondent with this level has the same outcome, "
+            "so the data cannot estimate it (the weighted logit gives none); the Bayesian "
+            "estimate rests on its prior. Do not interpret it."
+        )
     failed = [m.label for m in models if not m.converged]
     if failed:
         notes.append(

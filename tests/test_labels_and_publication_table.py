@@ -179,6 +179,22 @@ def test_publication_table_files(tmp_path, declarations, models):
     assert any("did not pass" in p.text for p in document.paragraphs)
 
 
+def test_separated_estimate_is_marked_with_a_note(declarations, models):
+    from analysis.publication_table import SEPARATED_MARK, _notes
+
+    separated = ModelColumn(
+        "m1",
+        "Model 1",
+        models[0].estimates.assign(freq_note=["not estimable (separation): all 90 respondents"]),
+        ["local_friends"],
+    )
+    table = publication_table([separated], TermLabeller(declarations), _data())
+    cell = table.loc[table["level"] == "ge3", "m1"].iloc[0]
+    assert cell.endswith(SEPARATED_MARK)
+    assert any(n.startswith(f"{SEPARATED_MARK} Separation") for n in _notes([separated]))
+    assert not any(SEPARATED_MARK in n for n in _notes(models))  # none without separation
+
+
 def test_intervals_with_negative_bounds_read_with_to():
     from analysis.labelled_tables import interval_text
 

@@ -196,3 +196,24 @@ def test_zero_one_number_gets_the_discrete_change_as_statsmodels_does(default_ta
     assert row["estimate"] == pytest.approx(change.mean(), rel=1e-8)
     assert frequentist.loc["insured", "contrast"] == "1 vs 0"
     assert frequentist.loc["insured", "freq_estimate"] == pytest.approx(change.mean(), rel=1e-5)
+
+
+def test_frequentist_ame_is_withheld_under_separation_and_in_interactions(default_table):
+    # field case 5: a category whose respondents all have the outcome has no ML estimate, so no
+    # frequentist AME is shown for it; a variable in an interaction has none comparable either
+    from analysis.marginal_effects import frequentist_logit_ames
+    from cmds_common.spec import spec_from_dict
+    from models.frequentist import NOT_ESTIMABLE
+
+    table = default_table.copy()
+    table.loc[table["occupation"] == "employed", "health_record"] = 1
+    spec = spec_from_dict(
+        {"name": "t", "formula": "health_record ~ occupation + hukou * local_friends + age_years"}
+    )
+    ames = frequentist_logit_ames(build_design(table, spec), table, spec).set_index("variable")
+    assert ames.loc["occupation", "freq_note"] == NOT_ESTIMABLE
+    assert np.isnan(ames.loc["occupation", "freq_estimate"])
+    assert ames.loc["age_years", "freq_note"] == "" and np.isfinite(
+        ames.loc["age_years", "freq_estimate"]
+    )
+    assert "hukou" not in ames.index and "local_friends" not in ames.index
