@@ -506,8 +506,9 @@ def _comparison_section(inputs: ReportInputs) -> str:
     return _section(
         "comparison",
         "Model comparison (PSIS-LOO)",
-        "<p>Higher elpd_loo is better. elpd_diff and dse: difference from the best model and its "
-        "standard error (less than about 2 dse is no clear difference). Pareto k: counts of "
+        "<p>Higher elpd_loo is better (its standard error in brackets). elpd_diff: difference "
+        "from the best model, with the standard error of the difference in brackets (less "
+        "than about 2 of those is no clear difference). Pareto k: counts of "
         "respondents whose leave-one-out approximation is good (at or below the threshold "
         "min(1 - 1/log10(draws), 0.7)), bad, and very bad (&gt; 1). Fits with survey weights in "
         "the likelihood are not ranked.</p>"
