@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis.figures import wrap_title
+
 
 def contextual_plot(table: pd.DataFrame, shown: pd.DataFrame | None = None) -> Figure:
     """Two panels, MOR and ICC, one row per model x grouping factor, with 95% intervals.
@@ -54,16 +56,16 @@ def prior_uptake_plot(summary: pd.DataFrame, overall: np.ndarray, title: str) ->
         Figure title.
     """
     groups = summary[summary["group"] != "overall"].sort_values("median")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, max(4.0, 0.16 * len(groups) + 1.5)))
-    left.hist(overall, bins=40, range=(0, 1), color="C0", alpha=0.8)
-    left.set_xlabel("overall uptake implied by the prior")
-    left.set_ylabel("prior draws")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, max(4.0, 0.24 * len(groups) + 1.5)))
+    left.hist(100 * np.asarray(overall), bins=40, range=(0, 100), color="C0", alpha=0.8)
+    left.set_xlabel("Overall uptake implied by the prior (%)")
+    left.set_ylabel("Prior draws")
     y = np.arange(len(groups))
-    right.hlines(y, groups["low"], groups["high"], color="0.5")
-    right.plot(groups["median"], y, "o", color="C0", ms=3)
-    right.set_yticks(y, groups["group"], fontsize=6)
-    right.set_xlim(0, 1)
-    right.set_xlabel("uptake among the group's respondents (prior median, 95% interval)")
-    fig.suptitle(title)
+    right.hlines(y, 100 * groups["low"], 100 * groups["high"], color="0.5")
+    right.plot(100 * groups["median"], y, "o", color="C0", ms=4)
+    right.set_yticks(y, groups["group"], fontsize=8)
+    right.set_xlim(0, 100)
+    right.set_xlabel("Uptake in each group (%): prior median, 95% interval")
+    fig.suptitle(wrap_title(title))
     fig.tight_layout()
     return fig
