@@ -22,7 +22,7 @@ import pandas as pd
 from analysis.cli_options import add_data, add_fits, add_models, add_out
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
-from analysis.labelled_tables import check_group_labels, probability_text
+from analysis.labelled_tables import check_group_labels, group_words, probability_text
 from analysis.ppc import calibration_table, is_percent, predictive_checks
 from analysis.ppc_plots import (
     calibration_plot,
@@ -106,8 +106,7 @@ def outcome_words(fit: LoadedFit) -> dict[str, str]:
 
 def factor_words(fit: LoadedFit, factor: str) -> str:
     """Return a grouping factor's label in lower case, for titles ("inflow province")."""
-    label = fit_labeller(fit).short(factor)
-    return label[:1].lower() + label[1:]
+    return group_words(factor, fit_labeller(fit))
 
 
 def check_fit(fit: LoadedFit, out_dir: Path) -> pd.DataFrame:

@@ -267,17 +267,18 @@ def parameter_label(
     slope = re.fullmatch(r"(\w+)_slope_sigma\[(.+)\]", parameter)
     if slope:
         term = term_column([slope.group(2)], labeller, predictors)[0]
-        return f"SD of {_group_words(slope.group(1), labeller)} slopes: {term}"
+        return f"SD of {group_words(slope.group(1), labeller)} slopes: {term}"
     sigma = re.fullmatch(r"(\w+)_sigma", parameter)
     if sigma:
-        return f"SD of {_group_words(sigma.group(1), labeller)} intercepts"
+        return f"SD of {group_words(sigma.group(1), labeller)} intercepts"
     return parameter
 
 
 _PARAMETER_WORDS = {"intercept": "Intercept", "Intercept": "Intercept", "sigma": "Residual SD"}
 
 
-def _group_words(group: str, labeller: TermLabeller) -> str:
+def group_words(group: str, labeller: TermLabeller) -> str:
+    """Return a grouping factor's short label in lower case, for prose ("inflow province")."""
     label = labeller.short(group)
     return label[:1].lower() + label[1:]
 
@@ -529,8 +530,7 @@ def variation_display(table: pd.DataFrame, labeller: TermLabeller) -> pd.DataFra
             "Grouping factor": factors,
             "Measure": measures,
             "Median (95% CrI)": [
-                f"{m:.3f} ({lo:.3f} to {hi:.3f})"
-                for m, lo, hi in table[["median", "low", "high"]].to_numpy()
+                _difference(*row) for row in table[["median", "low", "high"]].to_numpy()
             ],
         }
     )

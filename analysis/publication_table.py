@@ -101,13 +101,14 @@ def publication_table(
     estimates: dict[tuple[str, str, str | None], tuple[float, float, float]] = {}
     separated: set[str] = set()  # "<model>\0<term>" of separated terms
     for model in models:
+        separated_here = _separated(model.estimates)
         for row in model.estimates.itertuples(index=False):
             try:
                 parts = labeller.split(row.term, model.predictors)
             except ValueError:  # a term the spec's variables do not explain: shown by its code
                 parts = []
             values = (row.posterior_median_or, row.cri_low, row.cri_high)
-            if row.term in _separated(model.estimates):
+            if row.term in separated_here:
                 separated.add(model.name + "\0" + row.term)
             if len(parts) != 1:
                 key = ("", row.term, None)

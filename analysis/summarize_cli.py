@@ -161,7 +161,7 @@ def summarize_fit(
     declarations: dict | None = None,
     lang: str = "en",
     fit: LoadedFit | None = None,
-) -> tuple[pd.DataFrame, list[str], dict | None]:
+) -> tuple[pd.DataFrame, list[str], list[dict]]:
     """Write the tables and forest plot of one fit.
 
     ``declarations`` (``{column: Declaration}``) give the labels of terms in ``lang``; ``fit``
@@ -173,11 +173,12 @@ def summarize_fit(
         The full odds-ratio table.
     failures : list of str
         Failed convergence checks (empty when the fit passed).
-    group_sd : dict or None
-        Posterior summary of the province SD (``None`` for a pooled model).
+    group_sds : list of dict
+        Posterior summary of each grouping factor's intercept SD, in the spec's order (the
+        first factor first; empty for a pooled model).
     """
     fit = fit or load_fit(netcdf)
-    idata, name, group = fit.idata, fit.name, fit.spec.group
+    idata, name = fit.idata, fit.name
     attrs = idata.posterior.attrs
     frequentist = pd.read_csv(netcdf.with_name(f"{name}_frequentist.csv"))
     table = odds_ratio_table(idata, frequentist, fit.spec.published_model, family=fit.spec.family)
@@ -194,8 +195,7 @@ def summarize_fit(
     checks.insert(0, "model", name)
     write_with(tables_dir / f"convergence_{name}.csv", lambda p: checks.to_csv(p, index=False))
     failures = failure_messages(checks)
-    group_sd = group_sd_summary(idata, group) if group else None
-    # every grouping factor with an intercept SD (province, city, ...), the first as group_sd
+    # every grouping factor with an intercept SD (province, city, ...)
     group_sds = [
         group_sd_summary(idata, g.name)
         for g in fit.spec.groups
@@ -258,7 +258,7 @@ def summarize_fit(
         figures_dir / f"forest_{name}.png",
         150,
     )
-    return table, failures, group_sd
+    return table, failures, group_sds
 
 
 def describe_data(data_path: Path, out_dir: Path, lang: str = "en") -> pd.DataFrame:
@@ -332,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
             netcdf = args.fits / f"{name}.nc"
             fit = load_fit(netcdf)
             outcomes.add(fit.spec.outcome)
-            table, failures, group_sd = summarize_fit(netcdf, args.out, declarations, lang, fit)
+            table, failures, factor_sds = summarize_fit(netcdf, args.out, declarations, lang, fit)
             outcome = TermLabeller(declarations, lang).variable(fit.spec.outcome)
             print(f"\n=== {name}: {_scale_words(table)}; outcome: {outcome} ===")
             columns.append(
@@ -348,15 +348,13 @@ def run(args: argparse.Namespace) -> int:
             print(display_table(table).to_string(index=False))
             for note in table_notes(table):
                 print(f"warning: {note}")
-            if group_sd:
-                group_sds.append({"model": name, **group_sd})
-            for group in fit.spec.groups:  # every grouping factor's SD, not only the first
-                if f"{group.name}_sigma" in fit.idata.posterior:
-                    sd = group_sd_summary(fit.idata, group.name)
-                    print(
-                        f"{sd['parameter']}: {sd['posterior_median']:.2f} "
-                        f"(95% CrI {sd['cri_low']:.2f}-{sd['cri_high']:.2f})"
-                    )
+            if factor_sds:  # the first grouping factor's SD goes to tables/province_sd
+                group_sds.append({"model": name, **factor_sds[0]})
+            for sd in factor_sds:  # every grouping factor's SD, not only the first
+                print(
+                    f"{sd['parameter']}: {sd['posterior_median']:.2f} "
+                    f"(95% CrI {sd['cri_low']:.2f}-{sd['cri_high']:.2f})"
+                )
             print(f"convergence: {'passed' if not failures else 'FAILED'}")
             if failures:
                 all_failures[name] = failures
