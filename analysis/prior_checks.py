@@ -1,14 +1,15 @@
 r"""What the priors imply on the probability scale: prior draws of uptake, overall and by group.
 
-Draws of every parameter from the prior of :func:`models.hierarchical.build_model` (PyMC's
-``sample_prior_predictive``, seeded) are pushed through the linear predictor of
-:mod:`analysis.marginal_effects`; for each draw the implied uptake is the mean of
-:math:`\operatorname{logit}^{-1}\eta_i` over the respondents, overall and among each group's
-respondents. With the defaults (intercept :math:`\mathcal N(0, 1.5^2)`, coefficients
-:math:`\mathcal N(0, 1)` per contrast or SD, group SD :math:`\operatorname{HalfNormal}(1)`),
-the prior puts uptake almost anywhere between a few percent and most respondents, so the data,
-not the prior, decide where it lies. Bernoulli models without random slopes (whose intercept
-has a flat density with a prior term that prior sampling cannot draw from).
+Draws of every parameter from the prior of :func:`models.hierarchical.build_model`
+(:func:`models.prior_draws.prior_groups`, seeded, the draws stored with every fit) are pushed
+through the linear predictor of :mod:`analysis.marginal_effects`; for each draw the implied
+uptake is the mean of :math:`\operatorname{logit}^{-1}\eta_i` over the respondents, overall
+and among each group's respondents. With the defaults (intercept
+:math:`\mathcal N(0, 1.5^2)`, coefficients :math:`\mathcal N(0, 1)` per contrast or SD, group
+SD :math:`\operatorname{HalfNormal}(1)`), the prior puts uptake almost anywhere between a few
+percent and most respondents, so the data, not the prior, decide where it lies. Bernoulli
+models without random slopes (whose intercept has a flat density with a prior term that prior
+sampling cannot draw from).
 """
 
 from __future__ import annotations
@@ -21,17 +22,12 @@ from analysis.marginal_effects import linear_predictor
 from cmds_common.constants import DEFAULT_SEED, INTERVAL_PROB
 from cmds_common.spec import ModelSpec
 from models.design import Design
+from models.prior_draws import prior_groups
 
 
 def prior_draws(design: Design, spec: ModelSpec, draws: int, seed: int) -> dict[str, np.ndarray]:
     """Prior draws of the model's parameters, ``{name: (draws, ...)}``."""
-    import pymc as pm
-
-    from models.hierarchical import build_model
-    from models.progress_lines import quiet_forward_sampling
-
-    with build_model(design, spec), quiet_forward_sampling():
-        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed).prior.to_dataset()
+    prior = prior_groups(design, spec, draws, seed)["prior"]
     stacked = prior.stack(sample=("chain", "draw"))
     return {k: v.transpose("sample", ...).to_numpy() for k, v in stacked.data_vars.items()}
 

@@ -7,6 +7,7 @@ The one path behind ``python -m models`` (which adds fit keys and files) and the
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from cmds_common.analysis_table import data_hash
 from cmds_common.spec import ModelSpec, spec_to_yaml
 from cmds_common.survey_weights import weight_summary
 from models.design import Design, build_design
+from models.fit_file import preload_writer
 from models.frequentist import fit_frequentist
-from models.prior_draws import attach_prior
+from models.prior_draws import attach_prior, draws_directly, prior_groups
 from models.sampling import SamplerSettings, resolve_sampler, sample_spec
 
 
@@ -106,6 +108,23 @@ def fit_model(
         "n_obs": len(design.y),
         **(attrs or {}),
     }
-    idata = sample_spec(design, spec, settings, attrs=provenance)
-    attach_prior(idata, design, spec, settings.prior_draws, settings.seed)
+    # Work that needs nothing from the posterior runs on a second thread while the sampler's
+    # threads draw (the compiled engine's threads do not hold Python's lock): the prior draws
+    # made in NumPy and the imports of the NetCDF writer. PyMC's forward sampling is left until
+    # sampling is done (PyTensor compiles are not made from two threads at once).
+    with ThreadPoolExecutor(max_workers=1) as second_thread:
+        ahead = second_thread.submit(_while_sampling, design, spec, settings)
+        idata = sample_spec(design, spec, settings, attrs=provenance)
+        prior = ahead.result()
+    attach_prior(idata, design, spec, settings.prior_draws, settings.seed, groups=prior)
     return design, frequentist, idata
+
+
+def _while_sampling(
+    design: Design, spec: ModelSpec, settings: SamplerSettings
+) -> dict[str, xr.Dataset] | None:
+    """Import the writer and, when NumPy draws them, draw the prior (else return ``None``)."""
+    preload_writer()
+    if settings.prior_draws and draws_directly(design):
+        return prior_groups(design, spec, settings.prior_draws, settings.seed)
+    return None

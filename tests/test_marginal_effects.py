@@ -135,9 +135,10 @@ def test_profile_predictions_by_hand(default_table, model2):
 
 
 def test_prior_uptake_matches_numpy_draws_of_the_same_priors(default_table):
-    """PyMC's prior draws against an independent NumPy draw of the documented priors.
+    """The fit's prior draws (models.prior_draws) against an independent draw, written here, of
+    the documented priors.
 
-    Monte Carlo tolerance: 2,000 PyMC and 8,000 NumPy draws; the SE of a quantile of a
+    Monte Carlo tolerance: 2,000 and 8,000 draws; the SE of a quantile of a
     spread-out share is below 0.015, so 0.04 is about 2.5 SE.
     """
     spec = load_spec("model2")
