@@ -178,7 +178,7 @@ endif
 heterogeneity: ## The third study (integration and health by sex x age x education): make fit STUDY=heterogeneity
 	$(MAKE) --no-print-directory fit STUDY=heterogeneity
 
-validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets fitted (~4 min on 2 cores, not in CI)
+validate: $(DATA_FILE) ## Simulation-based calibration: 100 simulated data sets fitted (~10 min on 2 cores, not in CI)
 	$(PYTHON) -m analysis validate --data $(DATA_FILE) --out $(RESULTS) --seed $(SEED) \
 		$(if $(REPLICATES),--replicates $(REPLICATES)) $(BATCH_ARGS)
 
