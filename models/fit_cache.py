@@ -29,6 +29,7 @@ _MODEL_SOURCES = (
     ("models", "log_density.py"),
     ("models", "log_density_jax.py"),
     ("models", "log_density_sampler.py"),
+    ("models", "log_density_slopes.py"),
     ("models", "parameterisation.py"),
     ("models", "sampling.py"),
     ("cmds_common", "spec.py"),

@@ -145,8 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--sampler",
         choices=SAMPLERS,
         default="auto",
-        help="auto (default): compiled for pooled and random-intercept specs, nutpie otherwise; "
-        "jax: the compiled engine's log-density in JAX, on a GPU when JAX sees one",
+        help="auto (default): compiled for bernoulli and binomial specs (random intercepts, "
+        "group predictors, correlated slopes), nutpie otherwise; jax: the compiled "
+        "random-intercept log-density in JAX, on a GPU when JAX sees one",
     )
     parser.add_argument(
         "--parameterisation",

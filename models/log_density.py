@@ -42,6 +42,16 @@ one row can stand for many respondents with the same covariates and groups
 log-likelihood and for weighted rows the survey-weighted pseudo-likelihood. Binomial
 coefficients are constants and are left out.
 
+Group-level predictors :math:`w_j` of the first factor (spec ``group_predictors``, z-scored
+across its levels), :math:`u_{1j} = w_j'\gamma + \sigma_1 z_j` with
+:math:`\gamma \sim \mathcal N(0, 1)`, enter as extra columns :math:`w_{g_1(i)}` of :math:`x_i`
+(centred at their mean over rows like every column) whose coefficients, the last :math:`P` entries
+of :math:`\beta`, are :math:`\gamma`: the linear predictor, the priors and hence the posterior
+are those of the PyMC model, where :math:`w_j'\gamma` sits in the group effect. The levels'
+parameters above then describe :math:`u_{1j} - w_j'\gamma`; :func:`expand` adds
+:math:`w_j'\gamma` back to the stored ``<group>_effect`` (the stored offset stays
+:math:`(u_{1j} - w_j'\gamma) / \sigma_1`, as in the PyMC model).
+
 All data travel in one float64 buffer; the layout is written by :func:`pack_data` and read by
 ``_unpack``.
 """
@@ -83,6 +93,7 @@ def pack_data(
     column_means: np.ndarray,
     intercept_prior_sd: float,
     group_sd_scale: float,
+    group_X: np.ndarray | None = None,
 ) -> np.ndarray:
     """Lay out the data and prior scales in the buffer the compiled functions read.
 
@@ -103,6 +114,9 @@ def pack_data(
         Means subtracted from the columns of the design (to report the reference intercept).
     intercept_prior_sd, group_sd_scale
         Prior SD of the reference intercept and half-normal scale of every group SD.
+    group_X
+        ``(levels of the first factor, P)`` group-level predictors, whose coefficients are the
+        last ``P`` columns of ``X_centred`` (``None``: none).
 
     Returns
     -------
@@ -132,6 +146,11 @@ def pack_data(
         np.asarray(beta_prior_sd, dtype=np.float64),
         np.asarray(column_means, dtype=np.float64),
     ]
+    group_X = np.empty((0, 0)) if group_X is None else np.asarray(group_X, dtype=np.float64)
+    n_predictors = group_X.shape[1] if group_X.size else 0
+    if n_predictors and (not len(centred) or group_X.shape[0] != len(centred[0])):
+        raise ValueError("group_X needs one row per level of the first grouping factor")
+    parts += [np.array([n_predictors], dtype=np.float64), group_X.ravel()]
     return np.ascontiguousarray(np.concatenate(parts))
 
 
@@ -187,6 +206,16 @@ def _unpack(buffer_pointer):
     beta_sd = _segment(buffer_pointer, at + n_levels, n_terms)
     means = _segment(buffer_pointer, at + n_levels + n_terms, n_terms)
     return header, X_columns, successes, trials, groups, sizes, centred, beta_sd, means
+
+
+@numba.njit(cache=True, inline="always")
+def _group_predictors(buffer_pointer, n_rows, n_terms, sizes, n_levels):
+    """``(levels of the first factor, P)`` group-level predictors (``P`` may be 0)."""
+    n_factors = sizes.shape[0]
+    at = _HEADER + n_rows * (n_terms + 2 + n_factors) + n_factors + n_levels + 2 * n_terms
+    n_predictors = int(_segment(buffer_pointer, at, 1)[0])
+    n_first = int(sizes[0]) if n_predictors > 0 else 0
+    return numba.carray(_shift(buffer_pointer, at + 1), (n_first, n_predictors), dtype=np.float64)
 
 
 @numba.njit(cache=True, inline="always")
@@ -312,11 +341,17 @@ def log_density(theta, grad, buffer_pointer):
 
 @numba.njit(cache=True, nogil=True)
 def expand(theta, out, buffer_pointer):
-    """Write one stored draw: intercept, beta, then per factor sigma, ``u/sigma`` and ``u``."""
+    r"""Write one stored draw: intercept, beta, then per factor sigma, offsets and effects.
+
+    ``beta`` ends with the group predictors' coefficients (stored as ``<group>_gamma``), and
+    the first factor's effects include :math:`w_j'\gamma`.
+    """
     _, X_columns, _, _, _, sizes, centred, _, means = _unpack(buffer_pointer)
-    n_terms = X_columns.shape[0]
+    n_terms, n_rows = X_columns.shape
     n_factors = sizes.shape[0]
     level_start = _level_starts(sizes)
+    group_X = _group_predictors(buffer_pointer, n_rows, n_terms, sizes, level_start[n_factors])
+    n_predictors = group_X.shape[1]
     alpha_c = theta[0]
     alpha = alpha_c
     for k in range(n_terms):
@@ -336,6 +371,9 @@ def expand(theta, out, buffer_pointer):
             else:
                 effect = sigma * raw
             out[at + 1 + j] = effect / sigma
+            if f == 0:  # the group predictors' part of the effect: w_j' gamma
+                for p in range(n_predictors):
+                    effect += group_X[j, p] * theta[1 + n_terms - n_predictors + p]
             out[at + 1 + n_f + j] = effect
 
 
@@ -401,7 +439,8 @@ def buffer_layout(buffer: np.ndarray) -> dict[str, np.ndarray | float]:
     For log-densities written outside numba (:mod:`models.log_density_jax`): ``X``
     ``(rows, terms)``, ``successes``, ``trials``, ``groups`` ``(factors, rows)`` (level index
     within each factor), ``sizes`` (levels per factor), ``centred`` (one flag per level of every
-    factor), ``beta_sd``, ``means``, ``intercept_sd`` and ``group_sd_scale``.
+    factor), ``beta_sd``, ``means``, ``group_X`` (group predictors of the first factor's levels,
+    an empty array when none), ``intercept_sd`` and ``group_sd_scale``.
     """
     n_rows, n_terms, n_factors = (int(value) for value in buffer[:3])
     at = _HEADER
@@ -423,9 +462,17 @@ def buffer_layout(buffer: np.ndarray) -> dict[str, np.ndarray | float]:
         "centred": buffer[at : at + n_levels] != 0.0,
         "beta_sd": buffer[at + n_levels : at + n_levels + n_terms],
         "means": buffer[at + n_levels + n_terms : at + n_levels + 2 * n_terms],
+        "group_X": _group_predictor_values(buffer, at + n_levels + 2 * n_terms, sizes),
         "intercept_sd": float(buffer[3]),
         "group_sd_scale": float(buffer[4]),
     }
+
+
+def _group_predictor_values(buffer: np.ndarray, at: int, sizes: np.ndarray) -> np.ndarray:
+    """Read the ``(levels of the first factor, P)`` group predictors stored from ``at``."""
+    n_predictors = int(buffer[at]) if at < len(buffer) else 0
+    n_first = int(sizes[0]) if n_predictors else 0
+    return buffer[at + 1 : at + 1 + n_first * n_predictors].reshape(n_first, n_predictors)
 
 
 def expand_draw(theta: np.ndarray, buffer: np.ndarray, size: int | None = None) -> np.ndarray:

@@ -1,27 +1,32 @@
-"""Sample the random-intercept logistic model with nutpie on the compiled log-density.
+"""Sample logistic and binomial models with nutpie on the compiled log-densities.
+
+Random intercepts (and group predictors) go to :mod:`models.log_density`, correlated random
+slopes to :mod:`models.log_density_slopes`; both are packed by :func:`prepare_problem` and
+reached through the same routes.
 
 nutpie is reached without its private ``nutpie._lib`` module, by one of two routes:
 
 * **C callbacks** (the fast route). nutpie's own numba backend hands the sampler a
   ``nutpie.compile_pymc.CompiledPyMCModel`` that holds two ``numba.cfunc`` callbacks and a
   pointer to their data; the sampler's threads call them directly, with no Python in the loop.
-  :func:`callback_model` builds that class around :data:`models.log_density.logp_cfunc` and
-  :data:`~models.log_density.expand_cfunc`, with the packed data as the user data. It is used
-  when the class has exactly the fields this module fills (:data:`CALLBACK_FIELDS`, checked at
-  run time and by ``tests/test_log_density.py``).
+  :func:`callback_model` builds that class around the kernel module's ``logp_cfunc`` and
+  ``expand_cfunc`` (e.g. :data:`models.log_density.logp_cfunc`), with the packed data as the
+  user data. It is used when the class has exactly the fields this module fills
+  (:data:`CALLBACK_FIELDS`, checked at run time and by ``tests/test_log_density.py``).
 * **``from_pyfunc``**, nutpie's public entry point for user-written log-densities (the one its
   JAX backend uses): nutpie calls a small Python function per gradient, which hands the work to
   the same numba function. Equally exact, but each call takes Python's lock (about 50 us per
   gradient here), so it is the fallback when the class above has changed.
 * **JAX** (``SAMPLER=jax``): the same ``from_pyfunc`` entry point around the same log-density
   written in JAX (:mod:`models.log_density_jax`), on whatever device JAX sees (a GPU when
-  there is one).
+  there is one); random intercepts only.
 
 :func:`sample_compiled` returns the same ``InferenceData`` layout as the PyMC route in
 :mod:`models.sampling` (variables ``intercept``, ``beta``, ``<group>_sigma``,
-``<group>_offset``, ``<group>_effect`` with the same dims), so everything downstream reads
-either. Pointwise log-likelihood and posterior predictive draws are computed here in NumPy from
-the draws and the respondent-level design.
+``<group>_offset``, ``<group>_effect``; ``<group>_gamma``; ``intercept_at_means``,
+``<group>_chol``, ``<group>_slope_sigma``, ``<group>_corr``, ``<group>_slope`` with the same
+dims), so everything downstream reads either. Pointwise log-likelihood and posterior predictive
+draws are computed here in NumPy from the draws and the respondent-level design.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,7 +45,7 @@ from nutpie import sample as nutpie_sample
 from nutpie.compiled_pyfunc import from_pyfunc
 
 from cmds_common.spec import ModelSpec
-from models import log_density
+from models import log_density, log_density_slopes
 from models.aggregation import aggregate_rows
 from models.design import Design
 from models.parameterisation import centred_groups, pooled_logit_fit
@@ -66,12 +72,26 @@ def pointwise_thinning(n_obs: int, chains: int, draws: int, limit: int | None = 
 
 
 def compiled_supports(spec: ModelSpec) -> bool:
-    """Whether the compiled log-density covers ``spec``.
+    """Whether the compiled log-densities cover ``spec``.
 
-    It covers Bernoulli and binomial specs, pooled or with any number of random-intercept
-    terms (``(1 | province) + (1 | city)``, any column, nested ``province:city`` factors);
-    interactions are columns of ``X`` and so covered too. Random slopes, group predictors and
-    the other families go to nutpie on the PyMC model.
+    They cover Bernoulli and binomial specs (weighted or not), pooled or with any number of
+    random-intercept terms (``(1 | province) + (1 | city)``, any column, nested
+    ``province:city`` factors), with group-level predictors (``group_predictors``) of the
+    first factor, and with correlated random slopes ``(1 + a + b | g)`` by one factor (LKJ
+    prior, :mod:`models.log_density_slopes`), alone or beside other random intercepts;
+    interactions are columns of ``X`` and so covered too. Slopes without a group intercept
+    (``(0 + a | g)``) and the other families go to nutpie on the PyMC model.
+    """
+    return spec.family in ("bernoulli", "binomial") and all(
+        group.intercept for group in spec.groups
+    )
+
+
+def random_intercepts_only(spec: ModelSpec) -> bool:
+    """Whether ``spec`` is a Bernoulli or binomial model with random intercepts only.
+
+    What :mod:`models.log_density` alone covers without group predictors, and so what the JAX
+    copy of it (:mod:`models.log_density_jax`) and the simulation-based calibration cover.
     """
     return (
         spec.family in ("bernoulli", "binomial")
@@ -84,8 +104,12 @@ def compiled_supports(spec: ModelSpec) -> bool:
 class LogDensityProblem:
     """Everything the compiled functions need, plus the labels of the stored draws.
 
-    ``group_sizes`` holds the number of levels of each grouping factor and ``centred`` one flag
-    per level of every factor, factor after factor.
+    ``n_terms`` counts the columns of the packed design (the group predictors' columns
+    included); ``group_sizes`` holds the number of levels of each random-intercept factor and
+    ``centred`` one flag per level of every such factor, factor after factor. A problem with
+    ``slope_columns`` (columns of the design whose slopes vary by a factor of
+    ``slope_levels`` levels) is sampled by :mod:`models.log_density_slopes`, and
+    ``group_sizes`` then lists the other factors only.
     """
 
     buffer: np.ndarray
@@ -98,27 +122,46 @@ class LogDensityProblem:
     var_shapes: list[tuple[int, ...]]
     dims: dict[str, tuple[str, ...]]
     coords: dict[str, pd.Index]
+    slope_columns: tuple[int, ...] = ()
+    slope_levels: int = 0
+
+    @property
+    def kernel(self) -> ModuleType:
+        """The module of the compiled functions: the random-intercept or the slopes one."""
+        return log_density_slopes if self.slope_columns else log_density
 
     @property
     def n_dim(self) -> int:
         """Number of unconstrained parameters."""
+        if self.slope_columns:
+            return log_density_slopes.n_parameters(
+                self.n_terms, len(self.slope_columns), self.slope_levels, self.group_sizes
+            )
         return log_density.n_parameters(self.n_terms, self.group_sizes)
 
     @property
     def n_groups(self) -> int:
         """Number of levels over all grouping factors."""
-        return int(sum(self.group_sizes))
+        return int(sum(self.group_sizes)) + self.slope_levels
 
     @property
     def n_expanded(self) -> int:
         """Length of one stored draw."""
+        if self.slope_columns:
+            return log_density_slopes.n_expanded(
+                self.n_terms, len(self.slope_columns), self.slope_levels, self.group_sizes
+            )
         return log_density.n_expanded(self.n_terms, self.group_sizes)
 
 
 def prepare_problem(
     design: Design, spec: ModelSpec, parameterisation: str = "auto", aggregate: bool = True
 ) -> LogDensityProblem:
-    """Pack a design for the compiled log-density.
+    r"""Pack a design for the compiled log-density.
+
+    Group-level predictors become extra columns :math:`w_{g(i)}` of the design (their
+    coefficients are ``<group>_gamma``, prior :math:`\mathcal N(0, 1)`); a spec with
+    correlated random slopes is packed for :mod:`models.log_density_slopes`.
 
     Parameters
     ----------
@@ -127,7 +170,8 @@ def prepare_problem(
         :func:`compiled_supports`.
     parameterisation
         ``"auto"``, ``"centred"`` or ``"non_centred"`` (see :mod:`models.parameterisation`),
-        applied to each grouping factor in turn.
+        applied to each random-intercept factor in turn (the slopes factor is non-centred
+        through the Cholesky factor).
     aggregate
         Collapse respondents with identical covariates in the same groups (exact).
 
@@ -144,20 +188,19 @@ def prepare_problem(
     group_idx = np.zeros((n_obs, len(design.groups)), dtype=np.int64)
     for f, group in enumerate(design.groups):
         group_idx[:, f] = group.idx
-    column_means = design.X.mean(axis=0)
+    X, prior_sd = _packed_columns(design, spec)
+    column_means = X.mean(axis=0)
     if aggregate:  # patterns of X are those of the centred X: centre the patterns only
-        rows = aggregate_rows(design.X, design.y.astype(float), weights, group_idx, trials)
+        rows = aggregate_rows(X, design.y.astype(float), weights, group_idx, trials)
         X_rows, successes, row_trials = rows.X - column_means, rows.successes, rows.trials
         row_groups = rows.group_idx
     else:
-        X_rows, successes, row_trials = (
-            design.X - column_means,
-            weights * design.y,
-            weights * trials,
-        )
+        X_rows, successes, row_trials = X - column_means, weights * design.y, weights * trials
         row_groups = group_idx
+    slope_at = next((f for f, g in enumerate(design.groups) if g.slope_columns), None)
+    intercept_factors = [f for f in range(len(design.groups)) if f != slope_at]
     prob = None
-    if parameterisation == "auto" and design.groups:  # one pooled fit serves every factor
+    if parameterisation == "auto" and intercept_factors:  # one pooled fit serves every factor
         prob = pooled_logit_fit(X_rows, successes, row_trials)
     centred = [
         centred_groups(
@@ -165,53 +208,133 @@ def prepare_problem(
             successes,
             row_trials,
             row_groups[:, f],
-            len(group.levels),
+            len(design.groups[f].levels),
             parameterisation,
             prob,
         )
-        for f, group in enumerate(design.groups)
+        for f in intercept_factors
     ]
     priors = spec.priors
-    buffer = log_density.pack_data(
-        X_rows,
-        successes,
-        row_trials,
-        row_groups,
-        centred,
-        priors.coefficient_sd / design.term_scales,
-        column_means,
-        priors.intercept_sd,
-        priors.group_sd_scale,
-    )
+    group_X = design.group_X if design.group_predictor_names else None
+    if slope_at is None:
+        buffer = log_density.pack_data(
+            X_rows,
+            successes,
+            row_trials,
+            row_groups,
+            centred,
+            prior_sd,
+            column_means,
+            priors.intercept_sd,
+            priors.group_sd_scale,
+            group_X,
+        )
+    else:
+        slope_group = design.groups[slope_at]
+        buffer = log_density_slopes.pack_data(
+            X_rows,
+            successes,
+            row_trials,
+            row_groups[:, slope_at],
+            len(slope_group.levels),
+            slope_group.slope_columns,
+            row_groups[:, intercept_factors],
+            centred,
+            prior_sd,
+            column_means,
+            (priors.intercept_sd, priors.group_sd_scale, priors.slope_scale, priors.lkj_eta),
+            group_X,
+        )
     share = float(np.clip(successes.sum() / row_trials.sum(), 0.01, 0.99))
+    labels = _draw_labels(design, slope_at)
+    return LogDensityProblem(
+        buffer=buffer,
+        n_terms=X.shape[1],
+        group_sizes=tuple(len(design.groups[f].levels) for f in intercept_factors),
+        centred=np.concatenate([np.zeros(0, dtype=bool), *centred]),
+        n_rows=len(row_trials),
+        start_intercept=float(np.log(share / (1.0 - share))),
+        slope_columns=tuple(design.groups[slope_at].slope_columns) if slope_at is not None else (),
+        slope_levels=len(design.groups[slope_at].levels) if slope_at is not None else 0,
+        **labels,
+    )
+
+
+def _packed_columns(design: Design, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Return the design's columns, then the group predictors'; each column's prior SD."""
+    prior_sd = spec.priors.coefficient_sd / design.term_scales
+    if not design.group_predictor_names:
+        return design.X, prior_sd
+    first = design.groups[0]
+    X = np.column_stack([design.X, design.group_X[first.idx]])
+    return X, np.concatenate([prior_sd, np.ones(design.group_X.shape[1])])
+
+
+def _draw_labels(design: Design, slope_at: int | None) -> dict[str, Any]:
+    """Names, shapes, dims and coords of the stored draw, as the PyMC model labels them."""
     names, shapes = ["intercept", "beta"], [(), (len(design.terms),)]
     dims: dict[str, tuple[str, ...]] = {"beta": ("term",)}
     coords = {"term": pd.Index(design.terms)}
-    for group in design.groups:
+    if design.group_predictor_names:
+        first = design.groups[0].name
+        names.append(f"{first}_gamma")
+        shapes.append((len(design.group_predictor_names),))
+        dims[f"{first}_gamma"] = ("group_predictor",)
+        coords["group_predictor"] = pd.Index(design.group_predictor_names)
+    if slope_at is not None:
+        group = design.groups[slope_at]
+        name, size, n_slopes = group.name, len(group.levels), len(group.slope_columns)
+        n = n_slopes + 1
+        slope_terms = [design.terms[k] for k in group.slope_columns]
+        names += [
+            "intercept_at_means",
+            f"{name}_chol",
+            f"{name}_offset",
+            f"{name}_sigma",
+            f"{name}_slope_sigma",
+            f"{name}_corr",
+            f"{name}_effect",
+            f"{name}_slope",
+        ]
+        shapes += [(), (n * (n + 1) // 2,), (size, n), (), (n_slopes,), (n, n), (size,)]
+        shapes.append((size, n_slopes))
+        dims.update(
+            {
+                f"{name}_chol": (f"{name}_chol_dim_0",),
+                f"{name}_offset": (name, "effect"),
+                f"{name}_slope_sigma": ("slope_term",),
+                f"{name}_corr": ("effect", "effect_bis"),
+                f"{name}_effect": (name,),
+                f"{name}_slope": (name, "slope_term"),
+            }
+        )
+        coords.update(
+            {
+                name: pd.Index(group.levels),
+                f"{name}_chol_dim_0": pd.RangeIndex(n * (n + 1) // 2),
+                "slope_term": pd.Index(slope_terms),
+                "effect": pd.Index(["intercept", *slope_terms]),
+                "effect_bis": pd.Index(["intercept", *slope_terms]),
+            }
+        )
+    for f, group in enumerate(design.groups):
+        if f == slope_at:
+            continue
         name, size = group.name, len(group.levels)
         names += [f"{name}_sigma", f"{name}_offset", f"{name}_effect"]
         shapes += [(), (size,), (size,)]
         dims.update({f"{name}_offset": (name,), f"{name}_effect": (name,)})
         coords[name] = pd.Index(group.levels)
-    return LogDensityProblem(
-        buffer=buffer,
-        n_terms=len(design.terms),
-        group_sizes=tuple(len(group.levels) for group in design.groups),
-        centred=np.concatenate([np.zeros(0, dtype=bool), *centred]),
-        n_rows=len(row_trials),
-        start_intercept=float(np.log(share / (1.0 - share))),
-        var_names=names,
-        var_shapes=shapes,
-        dims=dims,
-        coords=coords,
-    )
+    return {"var_names": names, "var_shapes": shapes, "dims": dims, "coords": coords}
 
 
 def initial_point(problem: LogDensityProblem, seed: int) -> np.ndarray:
     """Start near the overall log-odds with PyMC-style uniform(-1, 1) jitter."""
     start = np.random.default_rng(seed).uniform(-1.0, 1.0, problem.n_dim)
     start[0] += problem.start_intercept
-    if problem.group_sizes and problem.group_sizes[0]:
+    # a centred level of the first random-intercept factor stores alpha_c + u_j (not so beside
+    # random slopes, where every centred level stores u_j)
+    if problem.group_sizes and problem.group_sizes[0] and not problem.slope_columns:
         first = start[2 + problem.n_terms : 2 + problem.n_terms + problem.group_sizes[0]]
         first[problem.centred[: problem.group_sizes[0]]] += problem.start_intercept
     return start
@@ -261,8 +384,8 @@ def callback_model(problem: LogDensityProblem) -> Any:
     names, shapes = list(problem.var_names), [tuple(shape) for shape in problem.var_shapes]
     return compile_pymc.CompiledPyMCModel(
         dims=dict(problem.dims),
-        compiled_logp_func=log_density.logp_cfunc,
-        compiled_expand_func=log_density.expand_cfunc,
+        compiled_logp_func=problem.kernel.logp_cfunc,
+        compiled_expand_func=problem.kernel.expand_cfunc,
         initial_point_func=lambda seed: initial_point(problem, seed),
         shared_data={},
         shared_var_keys={},
@@ -306,16 +429,18 @@ def nutpie_model(problem: LogDensityProblem, route: str = "auto") -> Any:
         raise ValueError(f"route must be one of {NUTPIE_ROUTES}, not {route!r}")
     if route == "callback" or (route == "auto" and callback_route_available()):
         return callback_model(problem)
-    buffer = problem.buffer
+    buffer, kernel = problem.buffer, problem.kernel
     if route == "jax":
+        if problem.slope_columns:
+            raise ValueError("the JAX log-density covers random intercepts only")
         from models.log_density_jax import jax_log_density
 
         functions = jax_log_density(buffer)
         return _pyfunc_model(problem, functions.value_and_grad, functions.expand)
     return _pyfunc_model(
         problem,
-        lambda x: log_density.value_and_grad(x, buffer),
-        lambda x: log_density.expand_draw(x, buffer, problem.n_expanded),
+        lambda x: kernel.value_and_grad(x, buffer),
+        lambda x: kernel.expand_draw(x, buffer, problem.n_expanded),
     )
 
 
@@ -358,11 +483,12 @@ def _pyfunc_model(
 def pointwise_groups(
     posterior: Any, design: Design, spec: ModelSpec, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise log-likelihood and posterior predictive draws per respondent.
+    r"""Pointwise log-likelihood and posterior predictive draws per respondent.
 
     Bernoulli, or binomial with the design's trials (the log-likelihood then includes the
     binomial coefficient, as PyMC's does). Every grouping factor's ``<name>_effect`` is added
-    to the linear predictor.
+    to the linear predictor, and for a factor with random slopes
+    :math:`\sum_k x_{i c_k} v_{g(i) k}` from its ``<name>_slope``.
 
     Returns
     -------
@@ -380,6 +506,11 @@ def pointwise_groups(
     loglik = np.empty((n_chains, n_draws, len(design.y)), dtype=np.float32)
     predictive = np.empty_like(loglik, dtype=np.int32 if binomial else np.int8)
     effects = [(posterior[f"{group.name}_effect"].to_numpy(), group.idx) for group in design.groups]
+    slopes = [
+        (posterior[f"{group.name}_slope"].to_numpy(), group.idx, group.slope_columns)
+        for group in design.groups
+        if group.slope_columns
+    ]
     log_coefficient = (
         special.gammaln(trials + 1)
         - special.gammaln(design.y + 1)
@@ -392,6 +523,9 @@ def pointwise_groups(
         eta = intercept[chain][:, None] + beta[chain] @ design.X.T
         for effect, idx in effects:
             eta += effect[chain][:, idx]
+        for slope, idx, columns in slopes:
+            for k, column in enumerate(columns):
+                eta += slope[chain][:, idx, k] * design.X[:, column]
         if binomial:
             softplus = np.logaddexp(0.0, eta)
             loglik[chain] = log_coefficient + design.y * eta - trials * softplus
@@ -410,11 +544,12 @@ def sample_compiled(
     settings: SamplerSettings,
     pointwise: bool = True,
 ) -> tuple[xr.DataTree, dict[str, Any]]:
-    """Draw the posterior of a random-intercept (or pooled) logistic or binomial spec.
+    """Draw the posterior of a logistic or binomial spec that :func:`compiled_supports`.
 
     ``settings`` gives chains, draws, warm-up, seed, target acceptance, progress bar,
     parameterisation and aggregation; its ``sampler`` field picks the numba log-density (any
-    value but ``"jax"``) or the JAX one (``"jax"``, :mod:`models.log_density_jax`).
+    value but ``"jax"``) or the JAX one (``"jax"``, :mod:`models.log_density_jax`; random
+    intercepts only).
 
     Returns
     -------
@@ -459,7 +594,8 @@ def sample_compiled(
         **jax_details,
         "compiled_centred_groups": int(problem.centred.sum()),
         "compiled_groups": problem.n_groups,
-        "compiled_grouping_factors": len(problem.group_sizes),
+        "compiled_grouping_factors": len(problem.group_sizes) + bool(problem.slope_columns),
+        "compiled_random_slopes": len(problem.slope_columns),
         "pointwise_stored": int(thin > 0),
         "pointwise_thinning": thin,
     }

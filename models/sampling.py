@@ -1,12 +1,15 @@
 """Draw posteriors with one of three engines, all No-U-Turn samplers.
 
-* ``compiled``: nutpie on the project's compiled log-density (:mod:`models.log_density`), for pooled
-  and random-intercept specs. No per-run compilation; the default where it applies.
+* ``compiled``: nutpie on the project's compiled log-densities (:mod:`models.log_density`,
+  :mod:`models.log_density_slopes`), for Bernoulli and binomial specs: pooled, random
+  intercepts, group predictors, correlated random slopes by one factor. No per-run compilation;
+  the default where it applies.
 * ``nutpie``: nutpie on the PyMC model (compiled with numba on every run); any spec.
 * ``pymc``: PyMC's own NUTS on the PyMC model; any spec, and the fallback when nutpie fails.
 * ``jax``: nutpie on the same log-density as ``compiled``, written in JAX
-  (:mod:`models.log_density_jax`), on the device JAX sees (a GPU when there is one); the same
-  specs as ``compiled``, and only when asked for. JAX is an optional dependency.
+  (:mod:`models.log_density_jax`), on the device JAX sees (a GPU when there is one); random
+  intercepts only (no slopes or group predictors), and only when asked for. JAX is an optional
+  dependency.
 
 ``auto`` (the default) picks ``compiled`` when the spec allows it and ``nutpie`` otherwise. When
 only effective sample sizes fall short, :func:`sample_spec` draws further batches of chains
@@ -129,15 +132,21 @@ def resolve_sampler(requested: str, spec: ModelSpec) -> str:
         JAX installed (the message says how to install it).
     """
     from models.log_density_jax import JAX_INSTALL_HINT, jax_available
-    from models.log_density_sampler import compiled_supports
+    from models.log_density_sampler import compiled_supports, random_intercepts_only
 
     if requested == "auto":
         return "compiled" if compiled_supports(spec) else "nutpie"
-    if requested in LOG_DENSITY_ENGINES and not compiled_supports(spec):
+    if requested == "compiled" and not compiled_supports(spec):
+        raise SpecError(
+            f"model {spec.name!r} has slopes without a group intercept or a family other than "
+            "bernoulli and binomial, which the compiled engine does not cover; use "
+            "--sampler nutpie or pymc"
+        )
+    if requested == "jax" and not random_intercepts_only(spec):
         raise SpecError(
             f"model {spec.name!r} has random slopes, group predictors or a family other than "
-            f"bernoulli and binomial, which the {requested} engine does not cover; use "
-            "--sampler nutpie or pymc"
+            "bernoulli and binomial, which the jax engine does not cover; use --sampler "
+            "compiled, nutpie or pymc"
         )
     if requested == "jax" and not jax_available():
         raise SpecError(JAX_INSTALL_HINT)

@@ -122,10 +122,12 @@ def test_missing_jax_stops_with_the_install_command(monkeypatch):
     assert "pip install" in JAX_INSTALL_HINT
 
 
-def test_jax_engine_covers_what_the_compiled_engine_covers():
+def test_jax_engine_covers_random_intercepts_only():
     slopes = spec_from_dict({"name": "slopes", "formula": "y ~ x + (1 + x | province)"})
     with pytest.raises(SpecError, match="jax engine does not cover"):
         resolve_sampler("jax", slopes)
+    with pytest.raises(SpecError, match="jax engine does not cover"):
+        resolve_sampler("jax", load_spec("model2_gdp"))
     assert resolve_sampler("auto", load_spec("model2")) == "compiled"  # never picked by auto
 
 
