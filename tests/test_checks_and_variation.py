@@ -144,7 +144,7 @@ def test_random_slopes_model_structure(default_table):
     assert model.named_vars_to_dims["province_corr"] == ("effect", "effect_bis")
     assert list(model.coords["effect"]) == ["intercept", *design.slope_terms]
     assert "province_slope_sigma" in free_parameter_names(spec)
-    assert spec.sampler == {"tune": 1500, "draws": 4000}
+    assert spec.sampler == {"tune": 1500, "draws": 3000}
 
 
 def test_random_slope_enters_linear_predictor(default_table):
