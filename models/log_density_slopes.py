@@ -265,6 +265,20 @@ def _slope_column_value(X_columns, means, column, row):
     return X_columns[column, row] + means[column]
 
 
+@numba.njit(cache=True, inline="always")
+def _deviations(theta, at_z, n_levels, tau, U):
+    r"""``(levels, n)`` deviations :math:`d_j = \operatorname{diag}(\tau) U z_j` of each level."""
+    n = tau.shape[0]
+    deviation = np.zeros((max(n_levels, 1), n))
+    for j in range(n_levels):
+        for r in range(n):
+            total = 0.0
+            for e in range(r + 1):
+                total += U[r, e] * theta[at_z + j * n + e]
+            deviation[j, r] = tau[r] * total
+    return deviation
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FAST_MATH)
 def log_density(theta, grad, buffer_pointer):
     """Log posterior density (up to a constant) and its gradient; ``grad`` is filled in."""
@@ -287,13 +301,7 @@ def log_density(theta, grad, buffer_pointer):
         tau[e] = math.exp(theta[at_tau + e])
     U, q = _correlation_factor(theta, at_y, n)
     # deviations d_j = diag(tau) U z_j: intercept (e = 0) and slopes (e >= 1) of level j
-    deviation = np.zeros((max(n_levels, 1), n))
-    for j in range(n_levels):
-        for r in range(n):
-            total = 0.0
-            for e in range(r + 1):
-                total += U[r, e] * theta[at_z + j * n + e]
-            deviation[j, r] = tau[r] * total
+    deviation = _deviations(theta, at_z, n_levels, tau, U)
 
     level_start = _level_starts(sizes)
     n_other = level_start[n_factors]
@@ -477,13 +485,7 @@ def expand(theta, out, buffer_pointer):
                 total += U[r, e] * U[c, e]
             out[at] = total
             at += 1
-    deviation = np.zeros((max(n_levels, 1), n))
-    for j in range(n_levels):
-        for r in range(n):
-            total = 0.0
-            for e in range(r + 1):
-                total += U[r, e] * theta[at_z + j * n + e]
-            deviation[j, r] = tau[r] * total
+    deviation = _deviations(theta, at_z, n_levels, tau, U)
     for j in range(n_levels):  # effects: w_j' gamma + d_j0
         effect = deviation[j, 0]
         for p in range(n_predictors):
@@ -508,6 +510,8 @@ def expand(theta, out, buffer_pointer):
         at += 1 + 2 * n_f
 
 
+# numba caches a C callback only when it calls a module-level function, so each log-density
+# module carries its own pair of callbacks and NumPy wrappers (as models/log_density.py does).
 @numba.cfunc(LOGP_SIGNATURE, cache=True, nogil=True)
 def logp_cfunc(dim, x_pointer, grad_pointer, logp_pointer, buffer_pointer):  # pragma: no cover
     """:func:`log_density` behind nutpie's C interface; the user data is the packed buffer."""

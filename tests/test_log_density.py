@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from cmds_common.spec import load_spec
 from models import log_density
@@ -28,6 +27,12 @@ from models.log_density_sampler import (
 )
 from models.parameterisation import centred_groups
 from models.sampling import SamplerSettings, sample_posterior
+from tests.log_density_checks import (
+    assert_callbacks_match,
+    assert_same_log_density,
+    callback_status,
+    random_posterior,
+)
 
 N_POINTS = 5
 
@@ -101,13 +106,9 @@ def test_aggregated_rows_give_the_same_log_density(default_table, name):
     patterns = prepare_problem(design, spec, "non_centred", aggregate=True)
     if name == "model1":  # categorical predictors only: many respondents share a pattern
         assert patterns.n_rows < rows.n_rows / 2
-    rng = np.random.default_rng(3)
-    for _ in range(N_POINTS):
-        theta = rng.normal(scale=0.5, size=rows.n_dim)
-        by_row, grad_row = log_density.evaluate(theta, rows.buffer)
-        by_pattern, grad_pattern = log_density.evaluate(theta, patterns.buffer)
-        assert by_pattern == pytest.approx(by_row, rel=1e-11)
-        np.testing.assert_allclose(grad_pattern, grad_row, rtol=1e-9, atol=1e-9)
+    assert_same_log_density(
+        log_density.evaluate, rows.buffer, patterns.buffer, rows.n_dim, 3, N_POINTS
+    )
 
 
 def test_aggregation_counts_and_weights_add_up():
@@ -225,38 +226,14 @@ def test_c_callbacks_equal_the_python_entry(default_table):
     Same numba code on both sides; only the fast-math reassociation of the compiled copies may
     differ, hence the 1e-10 relative tolerance.
     """
-    import ctypes
-
     spec = load_spec("model2")
     problem = prepare_problem(build_design(default_table, spec), spec, "auto")
-    n_dim = problem.n_dim
-    address = ctypes.c_void_p(problem.buffer.ctypes.data)
-
-    def pointer(array):
-        return array.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-
     rng = np.random.default_rng(11)
     for _ in range(5):
-        theta = rng.normal(scale=0.3, size=n_dim)
-        grad, value = np.zeros(n_dim), np.zeros(1)
-        status = log_density.logp_cfunc.ctypes(
-            n_dim, pointer(theta), pointer(grad), pointer(value), address
-        )
-        expected_value, expected_grad = log_density.evaluate(theta, problem.buffer)
-        assert status == 0
-        np.testing.assert_allclose(value[0], expected_value, rtol=1e-10)
-        np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-10)
-        size = problem.n_expanded
-        out = np.zeros(size)
-        assert (
-            log_density.expand_cfunc.ctypes(n_dim, size, pointer(theta), pointer(out), address) == 0
-        )
-        np.testing.assert_allclose(out, log_density.expand_draw(theta, problem.buffer, size))
+        theta = rng.normal(scale=0.3, size=problem.n_dim)
+        assert_callbacks_match(log_density, problem, theta)
     theta[0] = np.inf
-    status = log_density.logp_cfunc.ctypes(
-        n_dim, pointer(theta), pointer(grad), pointer(value), address
-    )
-    assert status in (3, 4)
+    assert callback_status(log_density, problem, theta) in (3, 4)
 
 
 def test_unknown_nutpie_route_is_refused(default_table):
@@ -271,18 +248,7 @@ def test_pointwise_log_likelihood_is_bernoulli(default_table):
 
     spec = load_spec("model2")
     design = build_design(default_table, spec)
-    rng = np.random.default_rng(6)
-    n_terms, n_groups = len(design.terms), len(design.group_levels)
-    posterior = xr.Dataset(
-        {
-            "intercept": (("chain", "draw"), rng.normal(size=(1, 2))),
-            "beta": (("chain", "draw", "term"), rng.normal(scale=0.1, size=(1, 2, n_terms))),
-            "province_effect": (
-                ("chain", "draw", "province"),
-                rng.normal(scale=0.5, size=(1, 2, n_groups)),
-            ),
-        }
-    )
+    posterior = random_posterior(design, np.random.default_rng(6))
     loglik, predictive = pointwise_groups(posterior, design, spec, seed=1)
     eta = (
         posterior["intercept"].values[0, 1]

@@ -19,6 +19,7 @@ from models import log_density
 from models.design import build_design
 from models.hierarchical import build_model
 from models.log_density_sampler import compiled_supports, prepare_problem
+from tests.log_density_checks import assert_same_log_density
 from tests.test_families import FAMILY_SPECS, wave2017_table
 
 COMPILED_SPECS = {
@@ -120,13 +121,7 @@ def test_aggregation_with_several_factors_is_exact(table, name):
     patterns = prepare_problem(design, spec, "auto", aggregate=True)
     assert patterns.n_rows <= rows.n_rows
     np.testing.assert_array_equal(patterns.centred, rows.centred)
-    rng = np.random.default_rng(6)
-    for _ in range(4):
-        theta = rng.normal(scale=0.5, size=rows.n_dim)
-        by_row, grad_row = log_density.evaluate(theta, rows.buffer)
-        by_pattern, grad_pattern = log_density.evaluate(theta, patterns.buffer)
-        assert by_pattern == pytest.approx(by_row, rel=1e-11)
-        np.testing.assert_allclose(grad_pattern, grad_row, rtol=1e-9, atol=1e-9)
+    assert_same_log_density(log_density.evaluate, rows.buffer, patterns.buffer, rows.n_dim, 6)
 
 
 def test_expanded_draw_per_factor(table):

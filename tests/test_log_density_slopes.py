@@ -30,6 +30,11 @@ from models.log_density_sampler import (
     sample_compiled,
 )
 from models.sampling import SamplerSettings, resolve_sampler
+from tests.log_density_checks import (
+    assert_callbacks_match,
+    assert_same_log_density,
+    random_posterior,
+)
 from tests.test_families import wave2017_table
 
 N_POINTS = 4
@@ -293,43 +298,17 @@ def test_aggregated_slopes_rows_give_the_same_log_density(default_table, table20
     rows = prepare_problem(design, spec, "auto", aggregate=False)
     patterns = prepare_problem(design, spec, "auto", aggregate=True)
     assert patterns.n_rows < rows.n_rows
-    rng = np.random.default_rng(25)
-    for _ in range(N_POINTS):
-        theta = rng.normal(scale=0.5, size=rows.n_dim)
-        by_row, grad_row = log_density_slopes.evaluate(theta, rows.buffer)
-        by_pattern, grad_pattern = log_density_slopes.evaluate(theta, patterns.buffer)
-        assert by_pattern == pytest.approx(by_row, rel=1e-11)
-        np.testing.assert_allclose(grad_pattern, grad_row, rtol=1e-9, atol=1e-9)
+    assert_same_log_density(
+        log_density_slopes.evaluate, rows.buffer, patterns.buffer, rows.n_dim, 25, N_POINTS
+    )
 
 
 def test_slopes_c_callbacks_equal_the_python_entry(default_table):
-    import ctypes
-
     spec = load_spec("model2_slopes")
     problem = prepare_problem(build_design(default_table, spec), spec, "auto")
-    address = ctypes.c_void_p(problem.buffer.ctypes.data)
-
-    def pointer(array):
-        return array.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-
     theta = np.random.default_rng(26).normal(scale=0.3, size=problem.n_dim)
-    grad, value = np.zeros(problem.n_dim), np.zeros(1)
-    status = log_density_slopes.logp_cfunc.ctypes(
-        problem.n_dim, pointer(theta), pointer(grad), pointer(value), address
-    )
-    expected_value, expected_grad = log_density_slopes.evaluate(theta, problem.buffer)
-    assert status == 0
-    np.testing.assert_allclose(value[0], expected_value, rtol=1e-10)
-    np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-10)
-    size = problem.n_expanded
-    out = np.zeros(size)
-    assert (
-        log_density_slopes.expand_cfunc.ctypes(
-            problem.n_dim, size, pointer(theta), pointer(out), address
-        )
-        == 0
-    )
-    np.testing.assert_allclose(out, log_density_slopes.expand_draw(theta, problem.buffer, size))
+    assert_callbacks_match(log_density_slopes, problem, theta)
+    expected_value, _ = log_density_slopes.evaluate(theta, problem.buffer)
     value_nutpie, _ = log_density_slopes.value_and_grad(theta, problem.buffer)
     assert value_nutpie == pytest.approx(expected_value, rel=1e-12)
     theta[0] = np.nan
@@ -369,23 +348,7 @@ def test_pointwise_log_likelihood_includes_the_slopes(default_table):
 
     spec = load_spec("model2_slopes")
     design = build_design(default_table, spec)
-    rng = np.random.default_rng(27)
-    n_terms, n_groups = len(design.terms), len(design.group_levels)
-    n_slopes = len(design.slope_columns)
-    posterior = xr.Dataset(
-        {
-            "intercept": (("chain", "draw"), rng.normal(size=(1, 2))),
-            "beta": (("chain", "draw", "term"), rng.normal(scale=0.1, size=(1, 2, n_terms))),
-            "province_effect": (
-                ("chain", "draw", "province"),
-                rng.normal(scale=0.5, size=(1, 2, n_groups)),
-            ),
-            "province_slope": (
-                ("chain", "draw", "province", "slope_term"),
-                rng.normal(scale=0.5, size=(1, 2, n_groups, n_slopes)),
-            ),
-        }
-    )
+    posterior = random_posterior(design, np.random.default_rng(27))
     loglik, _ = pointwise_groups(posterior, design, spec, seed=1)
     slope = posterior["province_slope"].values[0, 1][design.group_idx]
     eta = (
