@@ -21,10 +21,13 @@ For each grouping factor :math:`g` (province, city, PSU, ...) of a spec:
 
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import special, stats
+from scipy import stats
 
 from analysis.ppc import fitted_probabilities
 from cmds_common.constants import INTERVAL_PROB
@@ -137,6 +140,47 @@ def _province_deviations(idata: xr.DataTree, design: Design, group: str) -> tupl
     return alpha, beta, effect, slopes
 
 
+@numba.njit(cache=True, parallel=True, nogil=True)
+def standardised_means(
+    base: np.ndarray, effect: np.ndarray, slope_x: np.ndarray, slopes: np.ndarray
+) -> np.ndarray:
+    r"""Mean over respondents of :math:`\operatorname{expit}(b_{si} + u_{js} + x_i'v_{js})`.
+
+    One compiled pass over draws (in parallel), groups and respondents, without the
+    draws x respondents temporaries NumPy would build per group (about ten times faster for a
+    random-slopes fit: 12,000 draws x 3,158 respondents x 32 provinces).
+
+    Parameters
+    ----------
+    base
+        ``(draws, obs)`` linear predictor without the group's terms, float64.
+    effect
+        ``(groups, draws)`` group intercept deviations :math:`u_{js}`.
+    slope_x
+        ``(obs, k)`` columns with group-varying slopes (``k`` may be 0).
+    slopes
+        ``(groups, k, draws)`` slope deviations :math:`v_{js}`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(draws, groups)`` standardised shares.
+    """
+    n_draws, n_obs = base.shape
+    n_groups, n_slopes = effect.shape[0], slope_x.shape[1]
+    out = np.empty((n_draws, n_groups))
+    for s in numba.prange(n_draws):
+        for j in range(n_groups):
+            total = 0.0
+            for i in range(n_obs):
+                eta = base[s, i] + effect[j, s]
+                for k in range(n_slopes):
+                    eta += slope_x[i, k] * slopes[j, k, s]
+                total += 1.0 / (1.0 + math.exp(-eta))
+            out[s, j] = total / n_obs
+    return out
+
+
 def standardised_rates(
     idata: xr.DataTree,
     design: Design,
@@ -161,14 +205,13 @@ def standardised_rates(
         interval), ``prob_top5``, ``prob_bottom5``.
     """
     alpha, beta, effect, slopes = _province_deviations(idata, design, group)
-    base = (alpha[:, None] + (design.X @ beta).T).astype(np.float32)  # (draws, obs)
     n_groups, n_draws = effect.shape
-    standardised = np.empty((n_draws, n_groups))
-    for j in range(n_groups):
-        linear = base + effect[j][:, None]
-        if slopes is not None:
-            linear = linear + (design.X[:, design.slope_columns] @ slopes[j]).T
-        standardised[:, j] = special.expit(linear).mean(axis=1)
+    slope_x = design.X[:, design.slope_columns]
+    if slopes is None:
+        slopes = np.zeros((n_groups, 0, n_draws))
+    standardised = standardised_means(
+        alpha[:, None] + (design.X @ beta).T, effect, np.ascontiguousarray(slope_x), slopes
+    )
     ranks = (-standardised).argsort(axis=1).argsort(axis=1) + 1  # 1 = highest uptake
     fitted = fitted_probabilities(idata, outcome)
     observed = data[outcome].to_numpy()

@@ -179,3 +179,28 @@ def test_group_predictor_is_z_scored(default_table):
     model = build_model(design, spec)
     assert initial_point_is_finite(model)
     assert model.named_vars_to_dims["province_gamma"] == ("group_predictor",)
+
+
+def test_standardised_means_match_numpy_with_slopes():
+    """The compiled pass against the NumPy formula (an independent implementation): random
+    linear predictors, intercept and slope deviations for 5 groups and 2 slopes."""
+    from analysis.province_variation import standardised_means
+
+    rng = np.random.default_rng(12)
+    n_draws, n_obs, n_groups, n_slopes = 40, 300, 5, 2
+    base = rng.normal(0, 1.5, (n_draws, n_obs))
+    effect = rng.normal(0, 0.8, (n_groups, n_draws))
+    slope_x = rng.integers(0, 2, (n_obs, n_slopes)).astype(float)
+    slopes = rng.normal(0, 0.5, (n_groups, n_slopes, n_draws))
+    expected = np.stack(
+        [
+            special.expit(base + effect[j][:, None] + (slope_x @ slopes[j]).T).mean(axis=1)
+            for j in range(n_groups)
+        ],
+        axis=1,
+    )
+    ours = standardised_means(base, effect, slope_x, slopes)
+    np.testing.assert_allclose(ours, expected, rtol=1e-12)
+    no_slopes = standardised_means(base, effect, slope_x[:, :0], slopes[:, :0])
+    expected = special.expit(base[:, None, :] + effect.T[:, :, None]).mean(axis=2)
+    np.testing.assert_allclose(no_slopes, expected, rtol=1e-12)
