@@ -366,7 +366,9 @@ def test_compiled_slopes_posterior_equals_nutpie_on_the_pymc_model(default_table
     """Posterior means agree within Monte Carlo error; names, dims and coords are the same.
 
     A 1,500-respondent subsample keeps it quick; tolerance is 4 combined Monte Carlo standard
-    errors per quantity.
+    errors per quantity. 2,000 draws per chain: the slope SDs mix slowly (as in the spec, which
+    draws 3,000), and at 1,000 the compiled fit's largest R-hat was 1.009 on one machine and
+    1.020 on another.
     """
     import arviz as az
 
@@ -375,7 +377,7 @@ def test_compiled_slopes_posterior_equals_nutpie_on_the_pymc_model(default_table
     spec = load_spec("model2_slopes")
     rows = np.random.default_rng(28).choice(len(default_table), 1500, replace=False)
     design = build_design(default_table.iloc[np.sort(rows)].reset_index(drop=True), spec)
-    settings = {"chains": 4, "draws": 1000, "tune": 1000, "seed": 12, "target_accept": 0.9}
+    settings = {"chains": 4, "draws": 2000, "tune": 1000, "seed": 12, "target_accept": 0.9}
     plain = sample_posterior(
         build_model(design, spec), SamplerSettings(sampler="nutpie", progress=False, **settings)
     )
