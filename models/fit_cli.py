@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -120,6 +121,33 @@ def _as_numbers(table: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     return table.assign(**{spec.outcome: values.cat.codes.where(values.notna())})
 
 
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """Make an argparse type: a whole number >= ``minimum``, else a usage error naming the option.
+
+    Parameters
+    ----------
+    minimum
+        Smallest value allowed.
+
+    Returns
+    -------
+    callable
+        Converts the option's text; raises ``argparse.ArgumentTypeError`` (argparse prints it
+        with the option's name and exits with status 2) for anything else.
+    """
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}")
+        return value
+
+    return convert
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of ``python -m models``."""
     parser = argparse.ArgumentParser(
@@ -162,22 +190,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="compiled and jax engines: keep one likelihood term per respondent "
         "(same posterior, slower)",
     )
-    parser.add_argument("--chains", type=int, help=f"default {DEFAULT_CHAINS}, or the spec's")
-    parser.add_argument("--draws", type=int, help=f"default {DEFAULT_DRAWS}, or the spec's")
-    parser.add_argument("--tune", type=int, help=f"default {DEFAULT_TUNE}, or the spec's")
+    parser.add_argument(
+        "--chains", type=whole_number(1), help=f"default {DEFAULT_CHAINS}, or the spec's"
+    )
+    parser.add_argument(
+        "--draws", type=whole_number(1), help=f"default {DEFAULT_DRAWS}, or the spec's"
+    )
+    parser.add_argument(
+        "--tune", type=whole_number(0), help=f"default {DEFAULT_TUNE}, or the spec's"
+    )
     parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="seed of the sampler (same seed, same draws)"
     )
     parser.add_argument(
         "--max-extra-batches",
-        type=int,
+        type=whole_number(0),
         default=MAX_EXTRA_BATCHES,
         help="further batches of chains drawn when only ESS falls short "
         f"(default {MAX_EXTRA_BATCHES}; 0: none)",
     )
     parser.add_argument(
         "--prior-draws",
-        type=int,
+        type=whole_number(0),
         default=DEFAULT_PRIOR_DRAWS,
         help="prior and prior-predictive draws stored with each fit "
         f"(default {DEFAULT_PRIOR_DRAWS}; 0: none)",
