@@ -31,7 +31,7 @@ from cmds_common.constants import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, D
 from cmds_common.spec import ModelSpec, spec_to_yaml
 from models.design import Design
 from models.fit_cache import fit_key
-from models.log_density_sampler import random_intercepts_only, sample_compiled
+from models.log_density_sampler import sample_compiled
 from models.sampling import SamplerSettings
 from models.task_runner import SERIAL, Task, TaskOutcome, run_tasks
 
@@ -230,7 +230,7 @@ def run_calibration(
         When a replicate failed (each failure is named; the finished ones are kept in
         ``cache_dir``).
     """
-    if not random_intercepts_only(spec) or not spec.group:
+    if not spec.random_intercepts_only or not spec.group:
         raise ValueError("calibration covers random-intercept specs ((1 | province) only)")
     keys = {r: replicate_key(data_key, spec, settings, r) for r in range(settings.replicates)}
     done: dict[int, pd.DataFrame] = {}

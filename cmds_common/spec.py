@@ -159,6 +159,19 @@ class ModelSpec(_FirstGroup):
             rhs += f" + {group.formula}"
         return f"{self.outcome} ~ {rhs}"
 
+    @property
+    def random_intercepts_only(self) -> bool:
+        """Whether this is a Bernoulli or binomial model with random intercepts only.
+
+        No slopes and no group-level predictors: what the random-intercept log-density, its JAX
+        copy, the calibration study and NumPy prior draws cover.
+        """
+        return (
+            self.family in ("bernoulli", "binomial")
+            and not any(group.slopes for group in self.groups)
+            and not self.group_predictors
+        )
+
     def used_columns(self) -> list[str]:
         """Every data column the spec reads."""
         cols = [self.outcome, *self.predictors]

@@ -20,7 +20,7 @@ from cmds_common.survey_weights import weight_summary
 from models.design import Design, build_design
 from models.fit_file import preload_writer
 from models.frequentist import fit_frequentist
-from models.prior_draws import attach_prior, draws_directly, prior_groups
+from models.prior_draws import attach_prior, prior_groups
 from models.sampling import SamplerSettings, resolve_sampler, sample_spec
 
 
@@ -125,6 +125,6 @@ def _while_sampling(
 ) -> dict[str, xr.Dataset] | None:
     """Import the writer and, when NumPy draws them, draw the prior (else return ``None``)."""
     preload_writer()
-    if settings.prior_draws and draws_directly(design):
+    if settings.prior_draws and spec.random_intercepts_only:
         return prior_groups(design, spec, settings.prior_draws, settings.seed)
     return None

@@ -222,7 +222,7 @@ def jax_log_density(buffer: np.ndarray) -> JaxLogDensity:
         When JAX is not installed (the message says how to install it).
     ValueError
         When the buffer holds group-level predictors, which this copy does not add to the
-        stored effects (:func:`models.log_density_sampler.random_intercepts_only` keeps such
+        stored effects (:attr:`cmds_common.spec.ModelSpec.random_intercepts_only` keeps such
         specs away from it).
     """
     if log_density.buffer_layout(buffer)["group_X"].size:

@@ -87,19 +87,6 @@ def compiled_supports(spec: ModelSpec) -> bool:
     )
 
 
-def random_intercepts_only(spec: ModelSpec) -> bool:
-    """Whether ``spec`` is a Bernoulli or binomial model with random intercepts only.
-
-    What :mod:`models.log_density` alone covers without group predictors, and so what the JAX
-    copy of it (:mod:`models.log_density_jax`) and the simulation-based calibration cover.
-    """
-    return (
-        spec.family in ("bernoulli", "binomial")
-        and not any(group.slopes for group in spec.groups)
-        and not spec.group_predictors
-    )
-
-
 @dataclass(frozen=True)
 class LogDensityProblem:
     """Everything the compiled functions need, plus the labels of the stored draws.

@@ -43,18 +43,6 @@ from scipy import special
 from cmds_common.spec import ModelSpec
 from models.design import Design
 
-DIRECT_FAMILIES = ("bernoulli", "binomial")
-
-
-def draws_directly(design: Design) -> bool:
-    """Whether :func:`direct_prior_groups` draws this design's prior (else PyMC does)."""
-    return (
-        design.family in DIRECT_FAMILIES
-        and not design.slope_columns
-        and not design.group_predictor_names
-        and all(group.intercept and not group.slope_columns for group in design.groups)
-    )
-
 
 def direct_prior_groups(
     design: Design, spec: ModelSpec, draws: int, seed: int
@@ -64,9 +52,9 @@ def direct_prior_groups(
     Parameters
     ----------
     design
-        Output of :func:`models.design.build_design`, with :func:`draws_directly` true.
+        Output of :func:`models.design.build_design`.
     spec
-        The model spec (its ``priors:`` scales).
+        The model spec (its ``priors:`` scales), with ``random_intercepts_only`` true.
     draws
         Number of draws (one chain), >= 1.
     seed
@@ -82,9 +70,9 @@ def direct_prior_groups(
     Raises
     ------
     ValueError
-        When the design is not one :func:`draws_directly` covers.
+        When the spec is not ``random_intercepts_only``.
     """
-    if not draws_directly(design):
+    if not spec.random_intercepts_only:
         raise ValueError("direct prior draws cover bernoulli/binomial random-intercept models")
     priors = spec.priors
     rng = np.random.default_rng(seed)
@@ -160,7 +148,7 @@ def prior_groups(design: Design, spec: ModelSpec, draws: int, seed: int) -> dict
     """
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
-    if draws_directly(design):
+    if spec.random_intercepts_only:
         return direct_prior_groups(design, spec, draws, seed)
     return pymc_prior_groups(design, spec, draws, seed)
 

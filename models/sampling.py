@@ -132,7 +132,7 @@ def resolve_sampler(requested: str, spec: ModelSpec) -> str:
         JAX installed (the message says how to install it).
     """
     from models.log_density_jax import JAX_INSTALL_HINT, jax_available
-    from models.log_density_sampler import compiled_supports, random_intercepts_only
+    from models.log_density_sampler import compiled_supports
 
     if requested == "auto":
         return "compiled" if compiled_supports(spec) else "nutpie"
@@ -142,7 +142,7 @@ def resolve_sampler(requested: str, spec: ModelSpec) -> str:
             "bernoulli and binomial, which the compiled engine does not cover; use "
             "--sampler nutpie or pymc"
         )
-    if requested == "jax" and not random_intercepts_only(spec):
+    if requested == "jax" and not spec.random_intercepts_only:
         raise SpecError(
             f"model {spec.name!r} has random slopes, group predictors or a family other than "
             "bernoulli and binomial, which the jax engine does not cover; use --sampler "

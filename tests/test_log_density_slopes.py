@@ -26,7 +26,6 @@ from models.log_density_sampler import (
     compiled_supports,
     pointwise_groups,
     prepare_problem,
-    random_intercepts_only,
     sample_compiled,
 )
 from models.sampling import SamplerSettings, resolve_sampler
@@ -68,7 +67,7 @@ def _slopes_parts(name, default_table, table2017):
     else:
         spec = spec_from_dict({"name": name, **SLOPES_SPECS[name]})
         table = table2017 if name == "binomial_city" else default_table
-    assert compiled_supports(spec) and not random_intercepts_only(spec)
+    assert compiled_supports(spec) and not spec.random_intercepts_only
     design = build_design(table, spec)
     return spec, design, build_model(design, spec)
 
@@ -319,8 +318,8 @@ def test_auto_picks_the_compiled_engine_for_slopes_and_group_predictors():
     assert resolve_sampler("auto", load_spec("model2_slopes")) == "compiled"
     assert resolve_sampler("auto", load_spec("model2_gdp")) == "compiled"
     assert resolve_sampler("compiled", load_spec("model2_slopes")) == "compiled"
-    assert random_intercepts_only(load_spec("model2"))
-    assert not random_intercepts_only(load_spec("model2_gdp"))
+    assert load_spec("model2").random_intercepts_only
+    assert not load_spec("model2_gdp").random_intercepts_only
     independent = spec_from_dict(
         {"name": "s", "formula": "health_record ~ hukou + (0 + hukou | province)"}
     )

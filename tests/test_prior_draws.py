@@ -14,7 +14,6 @@ from models.hierarchical import build_model
 from models.prior_draws import (
     attach_prior,
     direct_prior_groups,
-    draws_directly,
     prior_groups,
     pymc_prior_groups,
 )
@@ -101,7 +100,7 @@ def test_random_slopes_prior_is_drawn_and_stored(default_table):
 def test_prior_draws_leave_no_sampling_notice_in_the_log(default_table, caplog):
     spec = load_spec("model2_slopes")  # drawn by PyMC
     design = build_design(default_table.sample(300, random_state=2), spec)
-    assert not draws_directly(design)
+    assert not spec.random_intercepts_only
     with caplog.at_level(logging.INFO):
         prior_groups(design, spec, 10, seed=1)
     assert not [r for r in caplog.records if r.getMessage().startswith("Sampling:")]
@@ -142,7 +141,7 @@ def test_numpy_prior_draws_match_pymc_forward_sampling(default_table, name):
     2,000 draws a wrong scale such as a group SD prior of 0.5 instead of 1 gives p < 1e-20)."""
     spec = spec_from_dict({"name": name, **TWO_ROUTE_SPECS[name]})
     design = build_design(wave2017_table(default_table, n=600, seed=8), spec)
-    assert draws_directly(design)
+    assert spec.random_intercepts_only
     direct = direct_prior_groups(design, spec, DRAWS, seed=3)
     forward = pymc_prior_groups(design, spec, DRAWS, seed=4)
     for group in ("prior", "prior_predictive"):
