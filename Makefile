@@ -97,7 +97,7 @@ help: ## List the targets
 	@echo "  DRAWS=  TUNE=  CHAINS=   (empty: each spec's own; else 1000 draws, 500 warm-up, 4 chains)"
 	@echo "  REFIT=1   refit even when nothing changed;  ACCEPT_CONVERGENCE_FAILURE=1  exit 0 despite a failed gate"
 	@echo "  GRID=$(GRID) (grid)  SCHEDULER=$(SCHEDULER) (local|serial|tcp://host:port)  WORKERS= (validate, grid)"
-	@echo "  RESULTS=$(RESULTS)  REPLICATES= (validate)  BENCH_REPEATS=  BENCH_NO_WAVE=1  BENCH_NO_POOLED=1 (bench)"
+	@echo "  RESULTS=$(RESULTS)  REPLICATES= (validate)  BENCH_REPEATS=  BENCH_NO_WAVE=1  BENCH_NO_POOLED=1  BENCH_NO_MAKE_FIT=1 (bench)"
 	@echo "  PYTHON3=/path/to/python3.12  interpreter for .venv (default: found by tools/find-python)"
 	@echo "  PYTHON=$(PYTHON)  VENV=$(VENV)  (PYTHON=/path/to/env/python uses an environment you have)"
 	@echo "  EXTRAS=$(EXTRAS)  extras installed into .venv (EXTRAS=dev,jax adds JAX for SAMPLER=jax)"
@@ -188,7 +188,7 @@ grid: $(DATA_FILE) ## Robustness grid (GRID=file.yaml): specs x outcomes x data 
 bench: $(ENV_READY) ## Time Model 2 per engine, other specs, a 206,000-row fit, 1.5 M pooled rows + glmer: results/bench.csv
 	$(PYTHON) -m devtools.bench --out $(RESULTS) --seed $(SEED) \
 		$(if $(BENCH_REPEATS),--repeats $(BENCH_REPEATS)) $(if $(BENCH_NO_WAVE),--no-wave) \
-		$(if $(BENCH_NO_POOLED),--no-pooled)
+		$(if $(BENCH_NO_POOLED),--no-pooled) $(if $(BENCH_NO_MAKE_FIT),--no-make-fit)
 
 wave: $(ENV_READY) ## Fit Model 2 on a 206,000-row all-ages synthetic sample (whole-wave size, ~3 min)
 	$(PYTHON) -m data_prep --out $(RESULTS)/wave/data --seed $(SEED) --n $(WAVE_N) --population all_ages

@@ -39,7 +39,14 @@ def convergence_checks(
         One row per check: ``check``, ``parameter``, ``value``, ``threshold``, ``passed``.
     """
     present = [v for v in var_names if v in idata.posterior]
-    summary = az.summary(idata, var_names=present, kind="diagnostics", round_to="none")
+    posterior = idata.posterior.to_dataset()[present]
+    # R-hat and both ESS straight from arviz-stats (``az.summary(kind="diagnostics")`` also
+    # computes the MCSEs, which the gate does not use); labels as ``az.summary`` writes them
+    statistics = xr.concat(
+        [az.ess(posterior, method="bulk"), az.ess(posterior, method="tail"), az.rhat(posterior)],
+        dim="statistic",
+    ).assign_coords(statistic=["ess_bulk", "ess_tail", "r_hat"])
+    summary = az.dataset_to_dataframe(statistics, sample_dims=["statistic"]).T
     rows = []
     for parameter, stats in summary.iterrows():
         rows.append(("r_hat", parameter, stats["r_hat"], rhat_max, stats["r_hat"] <= rhat_max))

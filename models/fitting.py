@@ -19,7 +19,6 @@ from cmds_common.spec import ModelSpec, spec_to_yaml
 from cmds_common.survey_weights import weight_summary
 from models.design import Design, build_design
 from models.fit_file import preload_writer
-from models.frequentist import fit_frequentist
 from models.prior_draws import attach_prior, prior_groups
 from models.sampling import SamplerSettings, resolve_sampler, sample_spec
 
@@ -87,14 +86,10 @@ def fit_model(
         + f"; data hash {hash_of_data}"
         + (f" (of {Path(attrs['data_path']).name})" if attrs and "data_path" in attrs else "")
     )
-    frequentist = fit_frequentist(design)
-    frequentist.insert(0, "model", spec.name)
     weights = weight_summary(design.weights)
     if weights["weights_unreliable"]:
         fits = "weighted logit" + (" and weighted posterior" if spec.weighted_likelihood else "")
         print(f"warning: [{spec.name}] {weights['weights_message']} ({fits})", file=sys.stderr)
-    for note in frequentist.loc[frequentist["note"] != "", "note"]:
-        print(f"warning: [{spec.name}] weighted logit: {note}", file=sys.stderr)
     print(
         f"[{spec.name}] sampling {settings.chains} chains x {settings.draws} draws "
         f"({settings.tune} warm-up) with {settings.sampler}, seed {settings.seed}"
@@ -109,22 +104,33 @@ def fit_model(
         **(attrs or {}),
     }
     # Work that needs nothing from the posterior runs on a second thread while the sampler's
-    # threads draw (the compiled engine's threads do not hold Python's lock): the prior draws
-    # made in NumPy and the imports of the NetCDF writer. PyMC's forward sampling is left until
-    # sampling is done (PyTensor compiles are not made from two threads at once).
+    # threads draw (the compiled engine's threads do not hold Python's lock): the frequentist
+    # fit (and the import of statsmodels), the prior draws made in NumPy and the imports of the
+    # NetCDF writer. PyMC's forward sampling is left until sampling is done (PyTensor compiles
+    # are not made from two threads at once).
     with ThreadPoolExecutor(max_workers=1) as second_thread:
         ahead = second_thread.submit(_while_sampling, design, spec, settings)
         idata = sample_spec(design, spec, settings, attrs=provenance)
-        prior = ahead.result()
+        frequentist, prior = ahead.result()
+    for note in frequentist.loc[frequentist["note"] != "", "note"]:
+        print(f"warning: [{spec.name}] weighted logit: {note}", file=sys.stderr)
     attach_prior(idata, design, spec, settings.prior_draws, settings.seed, groups=prior)
     return design, frequentist, idata
 
 
 def _while_sampling(
     design: Design, spec: ModelSpec, settings: SamplerSettings
-) -> dict[str, xr.Dataset] | None:
-    """Import the writer and, when NumPy draws them, draw the prior (else return ``None``)."""
+) -> tuple[pd.DataFrame, dict[str, xr.Dataset] | None]:
+    """Fit the frequentist model, import the writer and, when NumPy draws them, draw the prior.
+
+    Returns the frequentist table (``model`` column first) and the prior groups (``None`` when
+    PyMC must draw them, after sampling).
+    """
+    from models.frequentist import fit_frequentist  # imports statsmodels (about 0.3 s)
+
+    frequentist = fit_frequentist(design)
+    frequentist.insert(0, "model", spec.name)
     preload_writer()
     if settings.prior_draws and spec.random_intercepts_only:
-        return prior_groups(design, spec, settings.prior_draws, settings.seed)
-    return None
+        return frequentist, prior_groups(design, spec, settings.prior_draws, settings.seed)
+    return frequentist, None

@@ -509,21 +509,37 @@ def _expand(theta, out, buffer):
     expand(theta, out, _address(buffer))
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_FAST_MATH)
-def bernoulli_pointwise(eta, y, uniforms, loglik, predictive):
-    r"""Fill per-element Bernoulli log-likelihoods and predictive draws in one pass.
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=_FAST_MATH)
+def bernoulli_pointwise(
+    intercept, beta, X, group_draws, group_columns, group_x, y, uniforms, loglik, predictive
+):
+    r"""Per-respondent Bernoulli log-likelihoods and predictive draws, in one parallel pass.
 
-    ``eta``, ``uniforms``: ``(draws, obs)`` linear predictors and U(0, 1) draws; ``y``:
-    ``(obs,)`` 0/1 outcomes. ``loglik`` gets :math:`y\eta - \log(1 + e^\eta)` and
-    ``predictive`` 1 where the uniform is below :math:`\mathrm{logit}^{-1}(\eta)`, else 0
-    (what NumPy's ``logaddexp`` route computes, without its temporaries).
+    The linear predictor of draw :math:`d` and respondent :math:`i` is formed in the loop
+    (no ``draws x respondents`` temporary):
+    :math:`\eta_{di} = \alpha_d + x_i'\beta_d + \sum_t v_{d, c_{it}} z_{it}`, where ``group_draws``
+    ``(draws, M)`` holds every group-level draw side by side (intercept effects, and slopes
+    flattened level by level), ``group_columns`` ``(obs, T)`` the column of each of a
+    respondent's ``T`` group terms and ``group_x`` ``(obs, T)`` its multiplier (1 for an
+    intercept effect, the predictor's value for a slope).
+
+    Other inputs: ``intercept`` ``(draws,)``, ``beta`` ``(draws, K)``, ``X`` ``(obs, K)``,
+    ``y`` ``(obs,)`` 0/1 outcomes, ``uniforms`` ``(draws, obs)`` U(0, 1) draws. ``loglik`` gets
+    :math:`y\eta - \log(1 + e^\eta)` and ``predictive`` 1 where the uniform is below
+    :math:`\mathrm{logit}^{-1}(\eta)`, else 0. Draws run in parallel over numba's threads.
     """
-    n_draws, n_obs = eta.shape
-    for d in range(n_draws):
+    n_draws = intercept.shape[0]
+    n_obs, n_terms = X.shape
+    n_group_terms = group_columns.shape[1]
+    for d in numba.prange(n_draws):
         for i in range(n_obs):
-            value = eta[d, i]
+            value = intercept[d]
+            for k in range(n_terms):
+                value += beta[d, k] * X[i, k]
+            for t in range(n_group_terms):
+                value += group_draws[d, group_columns[i, t]] * group_x[i, t]
             e = math.exp(-abs(value))
-            softplus = max(value, 0.0) + math.log(1.0 + e)
+            softplus = max(value, 0.0) + math.log1p(e)
             loglik[d, i] = y[i] * value - softplus
             prob = (1.0 if value >= 0.0 else e) / (1.0 + e)
             predictive[d, i] = 1 if uniforms[d, i] < prob else 0

@@ -360,6 +360,36 @@ def test_pointwise_log_likelihood_includes_the_slopes(default_table):
     np.testing.assert_allclose(loglik[0, 1], expected, rtol=1e-5, atol=1e-6)
 
 
+def test_pointwise_predictive_draws_are_bernoulli_with_the_slopes(default_table):
+    """Predictive draws of one posterior point, repeated 2,000 times, are Bernoulli(p_i).
+
+    Per respondent, the count of ones over the draws is Binomial(2000, p_i); the standardised
+    total over respondents is N(0, 1) when the draws are right (|z| < 4: a false alarm in
+    about 1 of 16,000 runs), and the respondents' counts match p_i in a chi-square sense.
+    """
+    from scipy import special, stats
+
+    spec = load_spec("model2_slopes")
+    design = build_design(default_table, spec)
+    point = random_posterior(design, np.random.default_rng(28)).isel(draw=[0])
+    repeated = point.isel(draw=np.zeros(2000, dtype=int))
+    _, predictive = pointwise_groups(repeated, design, spec, seed=3)
+    slope = point["province_slope"].values[0, 0][design.group_idx]
+    p = special.expit(
+        point["intercept"].values[0, 0]
+        + design.X @ point["beta"].values[0, 0]
+        + point["province_effect"].values[0, 0][design.group_idx]
+        + (design.X[:, design.slope_columns] * slope).sum(axis=1)
+    )
+    ones = predictive[0].sum(axis=0, dtype=np.int64)
+    variance = 2000 * p * (1 - p)
+    z = (ones.sum() - 2000 * p.sum()) / np.sqrt(variance.sum())
+    assert abs(z) < 4
+    informative = variance > 5  # chi-square terms of respondents with p not near 0 or 1
+    chi2 = (((ones - 2000 * p) ** 2 / variance)[informative]).sum()
+    assert stats.chi2.sf(chi2, informative.sum()) > 1e-4
+
+
 @pytest.mark.slow
 def test_compiled_slopes_posterior_equals_nutpie_on_the_pymc_model(default_table):
     """Posterior means agree within Monte Carlo error; names, dims and coords are the same.
