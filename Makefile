@@ -78,7 +78,8 @@ DATA_ARGS := $(if $(DATA),--input $(DATA)) $(if $(CODEBOOK),--codebook $(CODEBOO
 # MODELS holds one of its models after the first, and only from specs that SPECS_DIR has: your
 # own MODELS and SPECS_DIR fit nothing else.
 PCV_USED := $(if $(filter $(wordlist 2,$(words $(PCV)),$(PCV)),$(MODELS)),$(foreach m,$(PCV),$(if $(wildcard $(SPECS_DIR)/$(m).yaml),$(m))))
-FIT_FILES := $(foreach m,$(MODELS) $(filter-out $(MODELS),$(PCV_USED)),$(RESULTS)/fits/$(m).nc)
+FIT_NAMES := $(MODELS) $(filter-out $(MODELS),$(PCV_USED))
+FIT_FILES := $(foreach m,$(FIT_NAMES),$(RESULTS)/fits/$(m).nc)
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
 	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE)) $(if $(REFIT),--refit)
 
@@ -140,9 +141,14 @@ $(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml FORCE
 	$(PYTHON) -m models --data $(DATA_FILE) --spec $(SPECS_DIR)/$*.yaml --out $(RESULTS)/fits $(SAMPLER_ARGS)
 
 ifeq ($(STUDY),jing2019)
-fit: $(FIT_FILES) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison, effects
-	$(MAKE) --no-print-directory summarize ppc $(if $(word 2,$(filter $(COMPARE),$(MODELS))),compare) \
-		effects $(if $(filter model2_weighted,$(MODELS)),weights)
+# All fits in one process (python -m models fits its --spec list in order, skipping those whose
+# key is unchanged): one start-up and one import of the stack instead of one per model.
+fit: $(DATA_FILE) $(foreach m,$(FIT_NAMES),$(SPECS_DIR)/$(m).yaml) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison, effects
+	$(PYTHON) -m models --data $(DATA_FILE) $(foreach m,$(FIT_NAMES),--spec $(SPECS_DIR)/$(m).yaml) \
+		--out $(RESULTS)/fits $(SAMPLER_ARGS)
+	$(PYTHON) -m analysis $(SUMMARIZE_ARGS) --then $(PPC_ARGS) \
+		$(if $(word 2,$(filter $(COMPARE),$(MODELS))),--then $(COMPARE_ARGS)) --then $(EFFECTS_ARGS) \
+		$(if $(filter model2_weighted,$(MODELS)),--then $(WEIGHTS_ARGS))
 else
 # Another study: its data, then its whole analysis (fits are skipped when their key is unchanged).
 fit: $(DATA_FILE)
@@ -150,22 +156,30 @@ fit: $(DATA_FILE)
 		$(SAMPLER_ARGS) $(if $(ACCEPT_CONVERGENCE_FAILURE),--accept-convergence-failure)
 endif
 
+# The analysis steps' arguments: each has its own target, and `make fit` runs them all in one
+# process (python -m analysis STEP ... --then STEP ...).
+SUMMARIZE_ARGS = summarize --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS) \
+	$(if $(ACCEPT_CONVERGENCE_FAILURE),--accept-convergence-failure)
+PPC_ARGS = ppc --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS)
+COMPARE_ARGS = compare --fits $(RESULTS)/fits --data $(DATA_FILE) --out $(RESULTS) --models $(COMPARE)
+EFFECTS_ARGS = effects --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS) \
+	--pcv $(PCV_USED) --profiles studies/jing2019/profiles.yaml
+WEIGHTS_ARGS = weights --fits $(RESULTS)/fits --data $(DATA_FILE) --out $(RESULTS)
+
 summarize: $(ENV_READY) ## Tables 1-2, odds-ratio tables, convergence checks and forest plots
-	$(PYTHON) -m analysis --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS) \
-		$(if $(ACCEPT_CONVERGENCE_FAILURE),--accept-convergence-failure)
+	$(PYTHON) -m analysis $(SUMMARIZE_ARGS)
 
 ppc: $(ENV_READY) ## Posterior predictive checks and provincial variation of the fits
-	$(PYTHON) -m analysis ppc --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) --models $(MODELS)
+	$(PYTHON) -m analysis $(PPC_ARGS)
 
 compare: $(ENV_READY) ## PSIS-LOO comparison of pooled, random-intercept and random-slope models
-	$(PYTHON) -m analysis compare --fits $(RESULTS)/fits --data $(DATA_FILE) --out $(RESULTS) --models $(COMPARE)
+	$(PYTHON) -m analysis $(COMPARE_ARGS)
 
 effects: $(ENV_READY) ## Average marginal effects; contextual measures (ICC, MOR, IOR-80, PCV from model0 when fitted)
-	$(PYTHON) -m analysis effects --data $(DATA_FILE) --fits $(RESULTS)/fits --out $(RESULTS) \
-		--models $(MODELS) --pcv $(PCV_USED) --profiles studies/jing2019/profiles.yaml
+	$(PYTHON) -m analysis $(EFFECTS_ARGS)
 
 weights: $(ENV_READY) ## Survey-weighted (model2_weighted) against unweighted (model2) posteriors
-	$(PYTHON) -m analysis weights --fits $(RESULTS)/fits --data $(DATA_FILE) --out $(RESULTS)
+	$(PYTHON) -m analysis $(WEIGHTS_ARGS)
 
 ifeq ($(STUDY),jing2019)
 report: $(ENV_READY) ## Self-contained HTML report of the last `make fit` (results/report.html)

@@ -296,6 +296,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for name in selection.usable:
         fit = load_fit(args.fits / f"{name}.nc", args.data)
+        for group in ("posterior", "log_likelihood", "posterior_predictive"):
+            fit.idata[group].load()  # read once: every check below reads them in full
         checks = check_fit(fit, args.out)
         extreme = checks.query("bayes_p < 0.025 or bayes_p > 0.975")
         flagged = ", ".join(

@@ -62,10 +62,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (default: the process arguments) and run the command; the exit status."""
+#: Separates commands run one after another in one process (``make fit`` runs its five
+#: analysis steps so, importing the stack once): ``summarize ... --then ppc ...``.
+THEN = "--then"
+
+#: Commands that may start a Dask cluster (their processes end the ordinary way).
+CLUSTER_COMMANDS = ("validate", "grid")
+
+
+def split_steps(arguments: list[str]) -> list[list[str]]:
+    """Split a command line at each ``--then`` into the arguments of each command.
+
+    Raises
+    ------
+    SystemExit
+        With a usage error when a step is empty (``--then`` first, last or twice in a row).
+    """
+    steps: list[list[str]] = [[]]
+    for argument in arguments:
+        if argument == THEN:
+            steps.append([])
+        else:
+            steps[-1].append(argument)
+    if len(steps) > 1 and not all(steps):
+        build_parser().error(f"{THEN} must stand between two commands")
+    return steps
+
+
+def command_names(argv: list[str] | None = None) -> list[str]:
+    """Return the commands a command line runs, in order (``summarize`` where none is named)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if not arguments or arguments[0] not in (*COMMANDS, "-h", "--help"):
-        arguments.insert(0, "summarize")
-    args = build_parser().parse_args(arguments)
-    return int(args.run(args))
+    return [
+        step[0] if step and step[0] in COMMANDS else "summarize" for step in split_steps(arguments)
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: the process arguments) and run the command; the exit status.
+
+    Several commands separated by ``--then`` run in order in this process; the first that
+    fails (non-zero status) stops the rest, and its status is returned.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    status = 0
+    for step in split_steps(arguments):
+        if not step or step[0] not in (*COMMANDS, "-h", "--help"):
+            step.insert(0, "summarize")
+        args = build_parser().parse_args(step)
+        status = int(args.run(args))
+        if status != 0:
+            return status
+    return status

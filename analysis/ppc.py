@@ -37,10 +37,20 @@ def is_percent(statistic: str) -> bool:
     return statistic.startswith(PERCENT_PREFIXES)
 
 
+def draws_first(values: xr.DataArray) -> np.ndarray:
+    """Chains and draws of ``values`` as one leading axis: ``(chains * draws, ...)``.
+
+    The same array as ``values.stack(sample=("chain", "draw")).transpose("sample", ...)``
+    (chain-major), read from the file in one piece: on a fit opened lazily from NetCDF,
+    xarray's ``stack`` reads it through element-wise indexing, seconds per fit.
+    """
+    array = values.transpose("chain", "draw", ...).to_numpy()
+    return array.reshape(-1, *array.shape[2:])
+
+
 def replicated_outcomes(idata: xr.DataTree, outcome: str) -> np.ndarray:
     """Posterior predictive draws as an ``(n_draws, n_obs)`` array."""
-    replicated = idata.posterior_predictive[outcome].stack(sample=("chain", "draw"))
-    return replicated.transpose("sample", ...).to_numpy()
+    return draws_first(idata.posterior_predictive[outcome])
 
 
 def fitted_probabilities(idata: xr.DataTree, outcome: str) -> np.ndarray:
@@ -49,8 +59,7 @@ def fitted_probabilities(idata: xr.DataTree, outcome: str) -> np.ndarray:
     The Bernoulli log-likelihood is ``log p`` where the outcome is 1 and ``log(1 - p)`` where it
     is 0, so ``p`` is recovered exactly without rebuilding the model (bernoulli family only).
     """
-    loglik = idata.log_likelihood[outcome].stack(sample=("chain", "draw"))
-    likelihood = np.exp(loglik.transpose("sample", ...).to_numpy().astype(np.float64))
+    likelihood = np.exp(draws_first(idata.log_likelihood[outcome]).astype(np.float64))
     observed = idata.observed_data[outcome].to_numpy()
     return np.where(observed[None, :] == 1, likelihood, 1.0 - likelihood)
 
@@ -108,7 +117,9 @@ def group_statistics(
     counts = np.asarray(indicator.sum(axis=0)).ravel()
 
     def totals(v: np.ndarray) -> np.ndarray:
-        return np.asarray(indicator.T @ v.T).T
+        # SciPy's sparse product wants respondents x sets in C order: free for the
+        # Fortran-ordered ``values`` that predictive_checks passes, a transposing copy otherwise
+        return np.asarray(indicator.T @ np.ascontiguousarray(v.T, dtype=np.float64)).T
 
     with np.errstate(invalid="ignore", divide="ignore"):
         if family == "binomial":
@@ -201,7 +212,8 @@ def predictive_checks(
     family = spec.family if spec is not None else "bernoulli"
     outcome = spec.outcome if spec is not None else outcome
     y = _observed(idata, data, outcome, family)
-    y_rep = replicated_outcomes(idata, outcome)
+    # Fortran order: every grouping below sums respondents' columns (see group_statistics)
+    y_rep = np.asfortranarray(replicated_outcomes(idata, outcome))
     trials = data[spec.trials].to_numpy(float) if spec is not None and spec.trials else None
     categories = (
         [str(c) for c in data[outcome].cat.categories] if family == "cumulative_logit" else None

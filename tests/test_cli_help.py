@@ -60,3 +60,41 @@ def test_sampler_counts_out_of_range_are_usage_errors(capsys, option, value, min
 def test_sampler_counts_in_range_are_read_as_numbers():
     args = models_parser().parse_args(["--tune", "0", "--draws", "250", "--max-extra-batches", "0"])
     assert (args.tune, args.draws, args.max_extra_batches) == (0, 250, 0)
+
+
+def test_then_splits_a_command_line_into_steps(capsys):
+    from analysis.cli import split_steps
+
+    assert split_steps(["ppc", "--models", "m1", "--then", "compare", "--models", "m1", "m2"]) == [
+        ["ppc", "--models", "m1"],
+        ["compare", "--models", "m1", "m2"],
+    ]
+    assert split_steps(["--models", "m1"]) == [["--models", "m1"]]
+    for misplaced in (["--then", "ppc"], ["ppc", "--then"], ["ppc", "--then", "--then", "weights"]):
+        with pytest.raises(SystemExit) as stop:
+            split_steps(misplaced)
+        assert stop.value.code == 2
+        assert "--then must stand between two commands" in capsys.readouterr().err
+
+
+def test_then_runs_steps_in_order_and_stops_at_the_first_failure(monkeypatch):
+    from analysis import checks_cli, cli, compare_cli, weights_cli
+
+    ran = []
+
+    def recorder(name, status):
+        def run(args: argparse.Namespace) -> int:
+            ran.append((name, args.models if hasattr(args, "models") else None))
+            return status
+
+        return run
+
+    monkeypatch.setattr(checks_cli, "run", recorder("ppc", 0))
+    monkeypatch.setattr(compare_cli, "run", recorder("compare", 2))
+    monkeypatch.setattr(weights_cli, "run", recorder("weights", 0))
+    status = cli.main(
+        ["ppc", "--models", "m1", "--then", "compare", "--models", "m1", "m2", "--then", "weights"]
+    )
+    assert status == 2
+    assert ran == [("ppc", ["m1"]), ("compare", ["m1", "m2"])]  # weights never ran
+    assert cli.command_names(["--models", "m1", "--then", "grid"]) == ["summarize", "grid"]
