@@ -152,6 +152,21 @@ def run_timed(command: list[str]) -> tuple[float, float, int, str]:
     return wall, usage.ru_maxrss / 1024, process.returncode, text
 
 
+def run_checked(label: str, attempt: int, command: list[str]) -> tuple[float, float]:
+    """Run one timed attempt of a case; return wall seconds and peak memory (MiB).
+
+    Raises
+    ------
+    RuntimeError
+        When the command fails (its last output lines are included).
+    """
+    print(f"[bench] {label}: run {attempt}", flush=True)
+    wall, peak_mib, code, text = run_timed(command)
+    if code != 0:
+        raise RuntimeError(f"{label} failed (exit {code}):\n{text[-2000:]}")
+    return wall, peak_mib
+
+
 def checked_names(spec_name: str) -> list[str]:
     """Return the spec's free parameters without per-group effects (intercept, beta, SDs)."""
     names = free_parameter_names(load_spec(spec_name))
@@ -285,10 +300,7 @@ def make_fit_row(work: Path, seed: int) -> dict:
             "make", "-C", str(root), "--no-print-directory", "fit",
             f"RESULTS={results.resolve()}", f"PYTHON={sys.executable}", f"SEED={seed}",
         ]  # fmt: skip
-        print(f"[bench] whole make fit: run {attempt}", flush=True)
-        wall, peak_mib, code, text = run_timed(command)
-        if code != 0:
-            raise RuntimeError(f"make fit failed (exit {code}):\n{text[-2000:]}")
+        wall, peak_mib = run_checked("whole make fit", attempt, command)
         times.append(wall)
         memory.append(peak_mib)
     print(f"[bench] whole make fit: {times[-1]:.1f} s (first run {times[0]:.1f} s)", flush=True)
@@ -348,10 +360,7 @@ def run_bench(
         ]
         times, memory = [], []
         for attempt in range(repeats if case.data == "default" else 1):
-            print(f"[bench] {case.label}: run {attempt + 1}", flush=True)
-            wall, peak_mib, code, text = run_timed(command)
-            if code != 0:
-                raise RuntimeError(f"{case.label} failed (exit {code}):\n{text[-2000:]}")
+            wall, peak_mib = run_checked(case.label, attempt + 1, command)
             times.append(wall)
             memory.append(peak_mib)
         diagnostics = fit_diagnostics(fits / f"{case.spec}.nc", case.spec)
