@@ -60,7 +60,8 @@ def prior_sensitivity(idata: xr.DataTree, design: Design, spec: ModelSpec) -> pd
     Parameters
     ----------
     idata
-        A fit with ``posterior`` and ``log_likelihood`` groups.
+        A fit with ``posterior`` and ``log_likelihood`` groups. When the pointwise groups keep
+        every k-th draw (``pointwise_thinning``), the posterior draws they kept are used.
     design, spec
         The design and spec it was fitted with (the PyMC model is rebuilt from them).
 
@@ -77,7 +78,10 @@ def prior_sensitivity(idata: xr.DataTree, design: Design, spec: ModelSpec) -> pd
     model = build_model(design, spec)
     top = top_level_priors(model, set(idata.posterior.data_vars))
     tree = idata.copy()
-    tree["log_prior"] = xr.DataTree(_log_prior(idata.posterior, model, top))
+    kept = idata.log_likelihood["draw"].to_numpy()
+    if idata.posterior.sizes["draw"] != len(kept):  # thinned pointwise groups: the same draws
+        tree["posterior"] = xr.DataTree(idata.posterior.to_dataset().sel(draw=kept))
+    tree["log_prior"] = xr.DataTree(_log_prior(tree.posterior, model, top))
     summary = psense_summary(tree, var_names=top, prior_var_names=top)
     table = summary.reset_index(names="parameter")
     table["flagged"] = table["diagnosis"] != "✓"

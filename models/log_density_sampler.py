@@ -55,6 +55,10 @@ if TYPE_CHECKING:  # models.sampling chooses this engine; this module only reads
 
 #: Largest draws x respondents for which the pointwise groups are stored (int8/float32: ~250 MB).
 POINTWISE_LIMIT = 50_000_000
+#: Most draws (all chains) kept in the pointwise groups: as many as a default fit draws. PSIS-LOO
+#: and the predictive checks need no more; fits drawn longer for slowly mixing parameters (the
+#: random-slopes model's 4 x 3,000) keep every k-th draw, a third of the file and of LOO's time.
+POINTWISE_MAX_DRAWS = 4_000
 #: Fewest retained draws (all chains) for which thinned pointwise groups are still worth storing.
 MIN_POINTWISE_DRAWS = 400
 
@@ -62,12 +66,12 @@ MIN_POINTWISE_DRAWS = 400
 def pointwise_thinning(n_obs: int, chains: int, draws: int, limit: int | None = None) -> int:
     """Keep every k-th draw in the pointwise groups so that respondents x draws fit ``limit``.
 
-    ``limit`` defaults to :data:`POINTWISE_LIMIT`. Returns ``k`` (1: every draw), or 0 when
-    even the thinned groups would keep fewer than :data:`MIN_POINTWISE_DRAWS` draws (then they
-    are not stored at all).
+    ``limit`` defaults to :data:`POINTWISE_LIMIT`; at most :data:`POINTWISE_MAX_DRAWS` draws are
+    kept either way. Returns ``k`` (1: every draw), or 0 when even the thinned groups would
+    keep fewer than :data:`MIN_POINTWISE_DRAWS` draws (then they are not stored at all).
     """
     limit = POINTWISE_LIMIT if limit is None else limit
-    thin = max(1, -(-n_obs * chains * draws // limit))
+    thin = max(1, -(-n_obs * chains * draws // limit), -(-chains * draws // POINTWISE_MAX_DRAWS))
     return thin if chains * len(range(0, draws, thin)) >= MIN_POINTWISE_DRAWS else 0
 
 
@@ -563,7 +567,8 @@ def sample_compiled(
     -------
     idata
         Groups ``posterior``, ``sample_stats``, ``observed_data``, ``log_likelihood`` and
-        ``posterior_predictive``. When respondents x draws exceed :data:`POINTWISE_LIMIT`, the
+        ``posterior_predictive``. When respondents x draws exceed :data:`POINTWISE_LIMIT`, or
+        the draws :data:`POINTWISE_MAX_DRAWS` (per batch of chains), the
         last two keep every k-th draw (``pointwise_thinning`` = k; their ``draw`` coordinate
         names the posterior draws kept); they are left out when fewer than
         :data:`MIN_POINTWISE_DRAWS` draws would remain (``pointwise_stored`` = 0).

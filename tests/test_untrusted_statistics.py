@@ -236,8 +236,16 @@ def test_steps_end_cleanly_on_a_stale_or_partial_results_folder(results, capsys)
 
 def test_pointwise_thinning_keeps_the_groups_under_the_limit():
     assert log_density_sampler.pointwise_thinning(3158, 4, 1000) == 1
-    thin = log_density_sampler.pointwise_thinning(3158, 4, 4000)
-    assert thin == 2 and 3158 * 4 * len(range(0, 4000, thin)) <= log_density_sampler.POINTWISE_LIMIT
+    limit, most = log_density_sampler.POINTWISE_LIMIT, log_density_sampler.POINTWISE_MAX_DRAWS
+    for draws in (3000, 4000):  # the random-slopes model's draws; the README's DRAWS=4000
+        thin = log_density_sampler.pointwise_thinning(3158, 4, draws)
+        kept = 4 * len(range(0, draws, thin))
+        assert kept <= most and 3158 * kept <= limit
+        assert 4 * len(range(0, draws, thin - 1)) > most  # no more thinning than needed
+    # respondents x draws over the limit thin further than the draw cap alone would
+    thin = log_density_sampler.pointwise_thinning(20_000, 4, 1000)
+    assert 20_000 * 4 * len(range(0, 1000, thin)) <= limit
+    assert 20_000 * 4 * len(range(0, 1000, thin - 1)) > limit
     assert (
         log_density_sampler.pointwise_thinning(206_000, 4, 1000) == 0
     )  # under 400 draws would remain
@@ -261,6 +269,17 @@ def test_thinned_fit_supports_loo_and_checks(default_table, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         assert np.isfinite(az.loo(idata).elpd)
+    # prior sensitivity pairs the kept draws' log-likelihood with the same posterior draws
+    import xarray as xr
+
+    from analysis.sensitivity import prior_sensitivity
+
+    thinned = prior_sensitivity(idata, design, spec)
+    same_draws = idata.copy()
+    same_draws["posterior"] = xr.DataTree(idata.posterior.to_dataset().isel(draw=slice(0, None, 2)))
+    expected = prior_sensitivity(same_draws, design, spec)
+    pd.testing.assert_frame_equal(thinned, expected)
+    assert np.isfinite(thinned[["prior", "likelihood"]].to_numpy(float)).all()
 
 
 # --- case 13: Chinese labels ---------------------------------------------------------------------
