@@ -23,6 +23,7 @@ from analysis import (
     validate_cli,
     weights_cli,
 )
+from cmds_common.help_format import DefaultsHelpFormatter
 
 #: Sub-command -> (module, one line of help).
 COMMANDS: dict[str, tuple[ModuleType, str]] = {
@@ -47,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
         description="Turn fits into tables, checks, comparisons and the report. "
-        "Without COMMAND, 'summarize' runs.",
+        "Without COMMAND, 'summarize' runs. Several commands run one after another in one "
+        "process when separated by --then (COMMAND ARGS --then COMMAND ARGS ...); the first "
+        "that fails stops the rest.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, (module, help_line) in COMMANDS.items():
@@ -55,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=help_line,
             description=help_line,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=DefaultsHelpFormatter,
         )
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)

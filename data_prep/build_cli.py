@@ -51,6 +51,7 @@ from cmds_common.declarations import (
     infer_declarations,
     load_declarations,
 )
+from cmds_common.help_format import DefaultsHelpFormatter
 from cmds_common.markdown import to_markdown
 from cmds_common.spec import ModelSpec, SpecError, load_spec
 from cmds_common.survey_weights import describe, weight_summary
@@ -350,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m data_prep",
         description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument(
         "--out", type=Path, default=DATA_DIR, help="folder the analysis data set is written to"

@@ -30,6 +30,7 @@ from cmds_common.constants import (
     FITS_DIR,
     MAX_EXTRA_BATCHES,
 )
+from cmds_common.help_format import DefaultsHelpFormatter
 from cmds_common.spec import ModelSpec, SpecError, load_spec, spec_to_yaml
 from data_prep.design_check import design_findings
 from models.fit_cache import fit_key, remove_interrupted_writes, stored_fit_key
@@ -153,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m models",
         description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument(
         "--data",

@@ -43,6 +43,16 @@ def test_defaults_are_shown(capsys):
     assert "(default: 20150501)" in " ".join(capsys.readouterr().out.split())
 
 
+@pytest.mark.parametrize("argv", [["ppc", "--help"], ["--help"], ["compare", "--help"]])
+def test_options_without_a_default_do_not_say_none(capsys, argv):
+    with pytest.raises(SystemExit):
+        analysis_parser().parse_args(argv)
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text
+    if argv[0] == "--help":
+        assert "--then" in text
+
+
 @pytest.mark.parametrize(
     ("option", "value", "minimum"),
     [("--tune", "-1", 0), ("--draws", "0", 1), ("--chains", "two", 1), ("--prior-draws", "-5", 0)],
