@@ -90,6 +90,7 @@ from models.log_density import (
     EXPAND_SIGNATURE,
     LOGP_SIGNATURE,
     _address,
+    _level_starts,
     _segment,
     _shift,
 )
@@ -228,16 +229,6 @@ def _unpack(buffer_pointer):
     group_X = numba.carray(_shift(buffer_pointer, at), (n_levels, n_predictors), dtype=np.float64)
     data = (X_columns, successes, trials, slope_idx, groups, slope_columns, sizes, centred)
     return header, data, beta_sd, means, group_X
-
-
-@numba.njit(cache=True, inline="always")
-def _level_starts(sizes):
-    n_factors = sizes.shape[0]
-    level_start = np.empty(n_factors + 1, dtype=np.int64)
-    level_start[0] = 0
-    for f in range(n_factors):
-        level_start[f + 1] = level_start[f] + int(sizes[f])
-    return level_start
 
 
 @numba.njit(cache=True, inline="always")
