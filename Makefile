@@ -78,8 +78,7 @@ DATA_ARGS := $(if $(DATA),--input $(DATA)) $(if $(CODEBOOK),--codebook $(CODEBOO
 # MODELS holds one of its models after the first, and only from specs that SPECS_DIR has: your
 # own MODELS and SPECS_DIR fit nothing else.
 PCV_USED := $(if $(filter $(wordlist 2,$(words $(PCV)),$(PCV)),$(MODELS)),$(foreach m,$(PCV),$(if $(wildcard $(SPECS_DIR)/$(m).yaml),$(m))))
-FIT_NAMES := $(MODELS) $(filter-out $(MODELS),$(PCV_USED))
-FIT_FILES := $(foreach m,$(FIT_NAMES),$(RESULTS)/fits/$(m).nc)
+FIT_SPECS := $(foreach m,$(MODELS) $(filter-out $(MODELS),$(PCV_USED)),$(SPECS_DIR)/$(m).yaml)
 SAMPLER_ARGS := --sampler $(SAMPLER) --seed $(SEED) $(if $(CHAINS),--chains $(CHAINS)) \
 	$(if $(DRAWS),--draws $(DRAWS)) $(if $(TUNE),--tune $(TUNE)) $(if $(REFIT),--refit)
 
@@ -143,8 +142,8 @@ $(RESULTS)/fits/%.nc: $(DATA_FILE) $(SPECS_DIR)/%.yaml FORCE
 ifeq ($(STUDY),jing2019)
 # All fits in one process (python -m models fits its --spec list in order, skipping those whose
 # key is unchanged): one start-up and one import of the stack instead of one per model.
-fit: $(DATA_FILE) $(foreach m,$(FIT_NAMES),$(SPECS_DIR)/$(m).yaml) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison, effects
-	$(PYTHON) -m models --data $(DATA_FILE) $(foreach m,$(FIT_NAMES),--spec $(SPECS_DIR)/$(m).yaml) \
+fit: $(DATA_FILE) $(FIT_SPECS) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison, effects
+	$(PYTHON) -m models --data $(DATA_FILE) $(addprefix --spec ,$(FIT_SPECS)) \
 		--out $(RESULTS)/fits $(SAMPLER_ARGS)
 	$(PYTHON) -m analysis $(SUMMARIZE_ARGS) --then $(PPC_ARGS) \
 		$(if $(word 2,$(filter $(COMPARE),$(MODELS))),--then $(COMPARE_ARGS)) --then $(EFFECTS_ARGS) \
