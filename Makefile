@@ -47,6 +47,9 @@ ENCODING ?=
 # WORKERS processes, default one per core), tcp://host:port (a running cluster) or serial.
 SCHEDULER ?= local
 WORKERS ?=
+# `make fit` runs its analysis steps after summarize (the convergence gate) in up to this many
+# processes at once: auto (one per CPU core) or a number; 1 runs them one after another.
+ANALYSIS_JOBS ?= auto
 GRID ?= grids/example.yaml
 BATCH_ARGS = --scheduler $(SCHEDULER) $(if $(WORKERS),--workers $(WORKERS))
 
@@ -97,6 +100,7 @@ help: ## List the targets
 	@echo "  DRAWS=  TUNE=  CHAINS=   (empty: each spec's own; else 1000 draws, 500 warm-up, 4 chains)"
 	@echo "  REFIT=1   refit even when nothing changed;  ACCEPT_CONVERGENCE_FAILURE=1  exit 0 despite a failed gate"
 	@echo "  GRID=$(GRID) (grid)  SCHEDULER=$(SCHEDULER) (local|serial|tcp://host:port)  WORKERS= (validate, grid)"
+	@echo "  ANALYSIS_JOBS=$(ANALYSIS_JOBS)   processes for make fit's analysis steps after the gate (1: in order)"
 	@echo "  RESULTS=$(RESULTS)  REPLICATES= (validate)  BENCH_REPEATS=  BENCH_NO_WAVE=1  BENCH_NO_POOLED=1  BENCH_NO_MAKE_FIT=1 (bench)"
 	@echo "  PYTHON3=/path/to/python3.12  interpreter for .venv (default: found by tools/find-python)"
 	@echo "  PYTHON=$(PYTHON)  VENV=$(VENV)  (PYTHON=/path/to/env/python uses an environment you have)"
@@ -145,7 +149,7 @@ ifeq ($(STUDY),jing2019)
 fit: $(DATA_FILE) $(FIT_SPECS) ## Data, every model fit, odds ratios, predictive checks, provinces, LOO comparison, effects
 	$(PYTHON) -m models --data $(DATA_FILE) $(addprefix --spec ,$(FIT_SPECS)) \
 		--out $(RESULTS)/fits $(SAMPLER_ARGS)
-	$(PYTHON) -m analysis $(SUMMARIZE_ARGS) --then $(PPC_ARGS) \
+	$(PYTHON) -m analysis --jobs $(ANALYSIS_JOBS) $(SUMMARIZE_ARGS) --then $(PPC_ARGS) \
 		$(if $(word 2,$(filter $(COMPARE),$(MODELS))),--then $(COMPARE_ARGS)) --then $(EFFECTS_ARGS) \
 		$(if $(filter model2_weighted,$(MODELS)),--then $(WEIGHTS_ARGS))
 else

@@ -23,6 +23,7 @@ from analysis import (
     validate_cli,
     weights_cli,
 )
+from analysis.lanes import resolve_jobs, run_in_lanes, wait_for_start
 from cmds_common.help_format import DefaultsHelpFormatter
 
 #: Sub-command -> (module, one line of help).
@@ -52,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         "process when separated by --then (COMMAND ARGS --then COMMAND ARGS ...); the first "
         "that fails stops the rest.",
     )
+    parser.add_argument(
+        JOBS,
+        metavar="N",
+        default="1",
+        help="with --then: run the first command alone (summarize: the convergence gate), then "
+        "the others in up to N parallel processes ('auto': one per CPU core); a failed "
+        "command then stops only those after it in its own process. Before the first command",
+    )
+    parser.add_argument(WAIT_FOR_START, action="store_true", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, (module, help_line) in COMMANDS.items():
         sub = commands.add_parser(
@@ -71,6 +81,39 @@ THEN = "--then"
 
 #: Commands that may start a Dask cluster (their processes end the ordinary way).
 CLUSTER_COMMANDS = ("validate", "grid")
+
+#: Leading option: steps after the first run in up to this many processes (analysis.lanes).
+JOBS = "--jobs"
+#: Leading option of a lane's child process: wait for the parent's go-ahead on standard input.
+WAIT_FOR_START = "--wait-for-start"
+
+
+def leading_options(arguments: list[str]) -> tuple[str, bool, list[str]]:
+    """Take the options that stand before the first command off a command line.
+
+    Returns
+    -------
+    tuple
+        The ``--jobs`` value (``"1"`` when absent), whether ``--wait-for-start`` was given,
+        and the rest of the command line.
+
+    Raises
+    ------
+    SystemExit
+        With a usage error when ``--jobs`` has no value.
+    """
+    jobs, wait, rest = "1", False, list(arguments)
+    while rest and (rest[0] in (JOBS, WAIT_FOR_START) or rest[0].startswith(JOBS + "=")):
+        option = rest.pop(0)
+        if option == WAIT_FOR_START:
+            wait = True
+        elif option.startswith(JOBS + "="):
+            jobs = option.split("=", 1)[1]
+        elif not rest:
+            build_parser().error(f"argument {JOBS}: expected one argument")
+        else:
+            jobs = rest.pop(0)
+    return jobs, wait, rest
 
 
 def split_steps(arguments: list[str]) -> list[list[str]]:
@@ -94,7 +137,7 @@ def split_steps(arguments: list[str]) -> list[list[str]]:
 
 def command_names(argv: list[str] | None = None) -> list[str]:
     """Return the commands a command line runs, in order (``summarize`` where none is named)."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    arguments = leading_options(list(sys.argv[1:] if argv is None else argv))[2]
     return [
         step[0] if step and step[0] in COMMANDS else "summarize" for step in split_steps(arguments)
     ]
@@ -104,15 +147,44 @@ def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: the process arguments) and run the command; the exit status.
 
     Several commands separated by ``--then`` run in order in this process; the first that
-    fails (non-zero status) stops the rest, and its status is returned.
+    fails (non-zero status) stops the rest, and its status is returned. With ``--jobs N``
+    (N > 1) the first command runs alone and the others in up to N parallel processes
+    (:mod:`analysis.lanes`); Dask-cluster commands (validate, grid) always run in order.
     """
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    status = 0
-    for step in split_steps(arguments):
+    jobs, wait, arguments = leading_options(list(sys.argv[1:] if argv is None else argv))
+    steps = split_steps(arguments)
+    for step in steps:
         if not step or step[0] not in (*COMMANDS, "-h", "--help"):
             step.insert(0, "summarize")
+    try:
+        lanes = resolve_jobs(jobs)
+    except ValueError as error:
+        build_parser().error(f"argument {JOBS}: {error}")
+    if wait and not wait_for_start():
+        return 0
+    names = {step[0] for step in steps}
+    if lanes > 1 and len(steps) > 2 and not names & set(CLUSTER_COMMANDS):
+        return run_in_lanes(steps, lanes, run_steps, lane_command, THEN)
+    return run_steps(steps)
+
+
+def run_steps(steps: list[list[str]]) -> int:
+    """Run steps (command name and arguments each) in order; stop at the first failure.
+
+    Returns
+    -------
+    int
+        The failed step's status, or 0.
+    """
+    status = 0
+    for step in steps:
         args = build_parser().parse_args(step)
         status = int(args.run(args))
         if status != 0:
             return status
     return status
+
+
+def lane_command(arguments: list[str]) -> list[str]:
+    """Command line of a lane's child: this interpreter, waiting for the go-ahead."""
+    return [sys.executable, "-m", "analysis", WAIT_FOR_START, *arguments]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from models.fit_cli import main as fit_main
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -190,6 +192,31 @@ def test_checks_variation_and_comparison_outputs(pipeline_dir):
         "tilemap",
     ):
         assert (figures / f"{stem}_model2.png").read_bytes().startswith(PNG_SIGNATURE), stem
+
+
+def test_parallel_lanes_write_the_same_files_as_the_serial_steps(pipeline_dir, tmp_path):
+    """`python -m analysis --jobs 2 summarize --then ppc --then compare` (make fit's form): the
+    gate first, then the two steps in two processes, gives byte-identical tables and figures
+    to the steps run one by one."""
+    fits, data = pipeline_dir / "fits", pipeline_dir / "data" / "analysis_data.parquet"
+    common = ["--fits", str(fits), "--data", str(data), "--out", str(tmp_path)]
+    command = [
+        sys.executable, "-m", "analysis", "--jobs", "2",
+        "summarize", *common, "--accept-convergence-failure",
+        "--then", "ppc", *common,
+        "--then", "compare", *common, "--models", "model1", "model2",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "predictive checks" in done.stdout and "model comparison" in done.stdout
+    written = sorted(
+        p.relative_to(tmp_path)
+        for p in tmp_path.rglob("*")
+        if p.is_file() and p.suffix not in (".html", ".docx")
+    )
+    assert written and any(p.name == "model_comparison.csv" for p in written)
+    for path in written:
+        assert (tmp_path / path).read_bytes() == (pipeline_dir / path).read_bytes(), path
 
 
 def test_report_renders_with_every_figure(pipeline_dir, chromium, rendered_dom, page_overflow):
