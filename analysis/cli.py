@@ -8,44 +8,60 @@ so ``python -m analysis --help`` shows every one with a line of help. Without a 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from types import ModuleType
+from collections.abc import Collection
 
-from analysis import (
-    checks_cli,
-    compare_cli,
-    effects_cli,
-    grid_cli,
-    heterogeneity_cli,
-    report_cli,
-    study_cli,
-    summarize_cli,
-    validate_cli,
-    weights_cli,
-)
 from analysis.lanes import resolve_jobs, run_in_lanes, wait_for_start
 from cmds_common.help_format import DefaultsHelpFormatter
 
-#: Sub-command -> (module, one line of help).
-COMMANDS: dict[str, tuple[ModuleType, str]] = {
-    "summarize": (summarize_cli, "Tables 1-2, odds-ratio tables, convergence gate, forest plots"),
-    "ppc": (checks_cli, "posterior predictive checks and provincial variation (ICC, MOR, maps)"),
-    "compare": (compare_cli, "PSIS-LOO comparison of fits of the same data"),
-    "weights": (weights_cli, "survey-weighted against unweighted posteriors"),
-    "effects": (effects_cli, "average marginal effects; contextual measures (ICC, MOR, IOR, PCV)"),
+#: Sub-command -> (its module, one line of help). A module is imported only when its command
+#: runs (or its options are shown), so ``python -m analysis ppc`` does not import the study,
+#: validation or heterogeneity code.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "summarize": (
+        "analysis.summarize_cli",
+        "Tables 1-2, odds-ratio tables, convergence gate, forest plots",
+    ),
+    "ppc": (
+        "analysis.checks_cli",
+        "posterior predictive checks and provincial variation (ICC, MOR, maps)",
+    ),
+    "compare": ("analysis.compare_cli", "PSIS-LOO comparison of fits of the same data"),
+    "weights": ("analysis.weights_cli", "survey-weighted against unweighted posteriors"),
+    "effects": (
+        "analysis.effects_cli",
+        "average marginal effects; contextual measures (ICC, MOR, IOR, PCV)",
+    ),
     "heterogeneity": (
-        heterogeneity_cli,
+        "analysis.heterogeneity_cli",
         "subgroup effects (pooled Bayes, separate and interaction regressions), differences",
     ),
-    "report": (report_cli, "self-contained HTML report of a results folder"),
-    "study": (study_cli, "a study's analysis (index, ANOVA, OLS, matching, Bayesian ATT, report)"),
-    "validate": (validate_cli, "simulation-based calibration of the random-intercept model"),
-    "grid": (grid_cli, "robustness grid: specs x outcomes x data files x seeds, as Dask tasks"),
+    "report": ("analysis.report_cli", "self-contained HTML report of a results folder"),
+    "study": (
+        "analysis.study_cli",
+        "a study's analysis (index, ANOVA, OLS, matching, Bayesian ATT, report)",
+    ),
+    "validate": (
+        "analysis.validate_cli",
+        "simulation-based calibration of the random-intercept model",
+    ),
+    "grid": (
+        "analysis.grid_cli",
+        "robustness grid: specs x outcomes x data files x seeds, as Dask tasks",
+    ),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the parser of ``python -m analysis``: one sub-parser per command."""
+def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """Build the parser of ``python -m analysis``: one sub-parser per command.
+
+    Parameters
+    ----------
+    load : collection of str, optional
+        Commands whose modules are imported and whose options are added (default: all);
+        the others are listed by name and help line only.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
         description="Turn fits into tables, checks, comparisons and the report. "
@@ -63,15 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(WAIT_FOR_START, action="store_true", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for name, (module, help_line) in COMMANDS.items():
+    for name, (module_name, help_line) in COMMANDS.items():
         sub = commands.add_parser(
             name,
             help=help_line,
             description=help_line,
             formatter_class=DefaultsHelpFormatter,
         )
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        if load is None or name in load:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.run)
     return parser
 
 
@@ -110,7 +128,7 @@ def leading_options(arguments: list[str]) -> tuple[str, bool, list[str]]:
         elif option.startswith(JOBS + "="):
             jobs = option.split("=", 1)[1]
         elif not rest:
-            build_parser().error(f"argument {JOBS}: expected one argument")
+            build_parser(load=()).error(f"argument {JOBS}: expected one argument")
         else:
             jobs = rest.pop(0)
     return jobs, wait, rest
@@ -131,7 +149,7 @@ def split_steps(arguments: list[str]) -> list[list[str]]:
         else:
             steps[-1].append(argument)
     if len(steps) > 1 and not all(steps):
-        build_parser().error(f"{THEN} must stand between two commands")
+        build_parser(load=()).error(f"{THEN} must stand between two commands")
     return steps
 
 
@@ -159,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lanes = resolve_jobs(jobs)
     except ValueError as error:
-        build_parser().error(f"argument {JOBS}: {error}")
+        build_parser(load=()).error(f"argument {JOBS}: {error}")
     if wait and not wait_for_start():
         return 0
     names = {step[0] for step in steps}
@@ -178,7 +196,7 @@ def run_steps(steps: list[list[str]]) -> int:
     """
     status = 0
     for step in steps:
-        args = build_parser().parse_args(step)
+        args = build_parser(load=step[:1]).parse_args(step)
         status = int(args.run(args))
         if status != 0:
             return status

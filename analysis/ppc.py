@@ -48,6 +48,24 @@ def draws_first(values: xr.DataArray) -> np.ndarray:
     return array.reshape(-1, *array.shape[2:])
 
 
+def pointwise_posterior(idata: xr.DataTree) -> xr.Dataset:
+    """The posterior at the draws the pointwise groups kept, as a Dataset.
+
+    A fit keeps at most ``POINTWISE_MAX_DRAWS`` draws of its log-likelihood and predictive
+    draws (every k-th draw of each chain, :func:`models.log_density_sampler.pointwise_thinning`);
+    quantities computed per respondent (standardised province rates, prior sensitivity) use
+    the same posterior draws, so they pair draw by draw with the log-likelihood. Without
+    thinning (or without pointwise groups) this is the whole posterior.
+    """
+    posterior = idata.posterior.to_dataset()
+    if "log_likelihood" not in idata.children:
+        return posterior
+    kept = idata.log_likelihood["draw"].to_numpy()
+    if posterior.sizes["draw"] == len(kept):
+        return posterior
+    return posterior.sel(draw=kept)
+
+
 def replicated_outcomes(idata: xr.DataTree, outcome: str) -> np.ndarray:
     """Posterior predictive draws as an ``(n_draws, n_obs)`` array."""
     return draws_first(idata.posterior_predictive[outcome])

@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from analysis.ppc import fitted_probabilities
+from analysis.ppc import draws_first, fitted_probabilities, pointwise_posterior
 from cmds_common.constants import INTERVAL_PROB
 from models.design import Design
 
@@ -130,14 +130,17 @@ def group_effects(
 
 
 def _province_deviations(idata: xr.DataTree, design: Design, group: str) -> tuple:
-    posterior = idata.posterior.to_dataset().stack(sample=("chain", "draw"))
-    alpha = posterior["intercept"].to_numpy()
-    beta = posterior["beta"].transpose("term", "sample").to_numpy()
-    effect = posterior[f"{group}_effect"].transpose(group, "sample").to_numpy()
+    """Intercept ``(S,)``, ``beta`` ``(terms, S)``, group effects ``(groups, S)`` and slopes
+    ``(groups, slope terms, S)`` (``None`` without), at the pointwise groups' draws."""
+    posterior = pointwise_posterior(idata)
+    alpha = draws_first(posterior["intercept"])
+    beta = draws_first(posterior["beta"].transpose(..., "term")).T
+    effect = draws_first(posterior[f"{group}_effect"].transpose(..., group)).T
     slopes = None
     if design.slope_columns:
-        slopes = posterior[f"{group}_slope"].transpose(group, "slope_term", "sample").to_numpy()
-    return alpha, beta, effect, slopes
+        slope = posterior[f"{group}_slope"].transpose(..., group, "slope_term")
+        slopes = np.ascontiguousarray(draws_first(slope).transpose(1, 2, 0))
+    return alpha, beta, np.ascontiguousarray(effect), slopes
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
@@ -192,7 +195,9 @@ def standardised_rates(
 ) -> pd.DataFrame:
     """Group shares of a 0/1 outcome standardised to the whole sample, with rank probabilities.
 
-    For each posterior draw and group ``j`` of the first grouping factor, the expected share
+    For each posterior draw (those the fit kept for its log-likelihood: all of them, or at most
+    4,000 evenly spaced per fit, :func:`analysis.ppc.pointwise_posterior`, so that they pair
+    with the fitted rates) and group ``j`` of the first grouping factor, the expected share
     with the outcome is the mean over all respondents ``i`` of ``expit(intercept + x_i' beta +
     u_j [+ x_i' v_j])``: every group is given the same mix of predictors (and the average group
     of any other factor), so differences are this factor's effects only.

@@ -24,6 +24,7 @@ from __future__ import annotations
 import pandas as pd
 import xarray as xr
 
+from analysis.ppc import pointwise_posterior
 from cmds_common.spec import ModelSpec
 from models.design import Design
 
@@ -78,9 +79,7 @@ def prior_sensitivity(idata: xr.DataTree, design: Design, spec: ModelSpec) -> pd
     model = build_model(design, spec)
     top = top_level_priors(model, set(idata.posterior.data_vars))
     tree = idata.copy()
-    kept = idata.log_likelihood["draw"].to_numpy()
-    if idata.posterior.sizes["draw"] != len(kept):  # thinned pointwise groups: the same draws
-        tree["posterior"] = xr.DataTree(idata.posterior.to_dataset().sel(draw=kept))
+    tree["posterior"] = xr.DataTree(pointwise_posterior(idata))  # the log-likelihood's draws
     tree["log_prior"] = xr.DataTree(_log_prior(tree.posterior, model, top))
     summary = psense_summary(tree, var_names=top, prior_var_names=top)
     table = summary.reset_index(names="parameter")
