@@ -75,7 +75,8 @@ def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser
         default="1",
         help="with --then: run the first command alone (summarize: the convergence gate), then "
         "the others in up to N parallel processes ('auto': one per CPU core); a failed "
-        "command then stops only those after it in its own process. Before the first command",
+        "command then stops only those after it in its own process. Give it before the first "
+        "command",
     )
     parser.add_argument(WAIT_FOR_START, action="store_true", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
