@@ -7,6 +7,9 @@ same fits and write files of their own, so they are independent: they are split 
 (longest expected step first, each into the lane with the least work so far; the greedy
 longest-processing-time rule of Graham, 1969), and each lane runs its steps in their original
 order, the first lane in this process and each other lane in a child ``python -m analysis``.
+The lanes share the cores: each may use ``cores // lanes`` threads (numba's parallel loops and
+BLAS; environment variables for a child, :func:`numba.set_num_threads` and threadpoolctl
+here), since two processes each running a thread per core slow each other down.
 
 The children are started before the first step, so that their imports (several seconds of
 ArviZ, xarray and matplotlib) overlap it; each then waits on its standard input for
@@ -19,13 +22,19 @@ is the first non-zero status in lane order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO
+
+import numba
+from threadpoolctl import threadpool_limits
+
+from models.task_runner import default_workers
 
 #: What a waiting child reads on its standard input to run its steps.
 START = "start"
@@ -107,6 +116,32 @@ def resolve_jobs(jobs: str | int) -> int:
     return value
 
 
+#: Environment variables that set a child's thread pools (numba, OpenMP, OpenBLAS, MKL).
+THREAD_VARIABLES = (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
+
+
+def lane_threads(lanes: int) -> int:
+    """Threads each of ``lanes`` parallel lanes may use: the cores shared out, at least one."""
+    return max(1, default_workers() // max(1, lanes))
+
+
+@contextlib.contextmanager
+def thread_limit(threads: int) -> Iterator[None]:
+    """Limit this process's numba and BLAS threads to ``threads`` inside the block."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, before)))
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        numba.set_num_threads(before)
+
+
 def _join(steps: Sequence[Sequence[str]], then: str) -> list[str]:
     arguments: list[str] = []
     for step in steps:
@@ -147,6 +182,8 @@ def run_in_lanes(
     """
     first, rest = steps[0], list(steps[1:])
     lanes = plan_lanes(rest, jobs)
+    threads = lane_threads(len(lanes))
+    environment = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(threads))}
     children: list[tuple[subprocess.Popen[str], IO[str], IO[str]]] = []
     try:
         for lane in lanes[1:]:
@@ -154,7 +191,12 @@ def run_in_lanes(
             errors = tempfile.TemporaryFile("w+", encoding="utf-8")
             command = child_command(_join([rest[i] for i in lane], then))
             process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=output, stderr=errors, text=True
+                command,
+                stdin=subprocess.PIPE,
+                stdout=output,
+                stderr=errors,
+                text=True,
+                env=environment,
             )
             children.append((process, output, errors))
         status = run_steps([first])
@@ -167,7 +209,8 @@ def run_in_lanes(
             for process, _, _ in children:
                 process.wait()
             return status
-        statuses = [run_steps([rest[i] for i in lanes[0]])]
+        with thread_limit(threads):
+            statuses = [run_steps([rest[i] for i in lanes[0]])]
         for process, output, errors in children:
             statuses.append(process.wait())
             for kept, stream in ((output, sys.stdout), (errors, sys.stderr)):

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from analysis import cli
-from analysis.lanes import plan_lanes, resolve_jobs, run_in_lanes, step_cost
+from analysis.lanes import lane_threads, plan_lanes, resolve_jobs, run_in_lanes, step_cost
 
 MAKE_FIT_STEPS = [
     ["ppc", "--models", "m1", "m2", "m3", "m4", "m5"],
@@ -47,14 +47,16 @@ def test_jobs_must_be_auto_or_a_positive_count(jobs, capsys):
 
 
 #: A stand-in child: waits for the go-ahead like ``python -m analysis --wait-for-start``, then
-#: prints its steps, writes one line to standard error and exits with the status it is given.
+#: prints its steps and numba's thread count, writes one line to standard error and exits with
+#: the status it is given.
 CHILD = """
 import sys
 from analysis.lanes import wait_for_start
 steps = sys.argv[1:]
 if not wait_for_start():
     sys.exit(0)
-print("child ran", " ".join(steps), flush=True)
+import os
+print("child ran", " ".join(steps), "threads", os.environ["NUMBA_NUM_THREADS"], flush=True)
 print("child note", file=sys.stderr)
 sys.exit(int(steps[-1]) if steps[-1].isdigit() else 0)
 """
@@ -86,7 +88,7 @@ def test_lanes_run_after_the_first_step_and_print_lane_by_lane(capfd):
     assert out.splitlines() == [
         "parent ran gate",
         "parent ran big",
-        "child ran small --then smaller",
+        f"child ran small --then smaller threads {lane_threads(2)}",
     ]
     assert err.strip() == "child note"
 
@@ -106,7 +108,14 @@ def test_a_failed_child_lane_sets_the_status_and_the_other_lane_finishes(capfd):
     status = run_in_lanes(steps, 2, _runner(ran, {}), _child, cli.THEN)
     assert status == 4
     assert ran == ["gate", "big"]
-    assert "child ran small 4" in capfd.readouterr().out
+    assert "child ran small 4 threads" in capfd.readouterr().out
+
+
+def test_lanes_share_out_the_cores(monkeypatch):
+    import analysis.lanes as lanes
+
+    monkeypatch.setattr(lanes, "default_workers", lambda: 8)
+    assert [lanes.lane_threads(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
 
 
 def test_jobs_one_runs_the_chain_in_order(monkeypatch):
