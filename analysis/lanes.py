@@ -203,8 +203,10 @@ def run_in_lanes(
         go = START if status == 0 else "skip"
         for process, _, _ in children:
             assert process.stdin is not None
-            process.stdin.write(go + "\n")
-            process.stdin.close()
+            # a child that already ended (it could not start) reports through its status
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.write(go + "\n")
+                process.stdin.close()
         if status != 0:
             for process, _, _ in children:
                 process.wait()

@@ -49,7 +49,7 @@ def draws_first(values: xr.DataArray) -> np.ndarray:
 
 
 def pointwise_posterior(idata: xr.DataTree) -> xr.Dataset:
-    """The posterior at the draws the pointwise groups kept, as a Dataset.
+    """Return the posterior at the draws the pointwise groups kept, as a Dataset.
 
     A fit keeps at most ``POINTWISE_MAX_DRAWS`` draws of its log-likelihood and predictive
     draws (every k-th draw of each chain, :func:`models.log_density_sampler.pointwise_thinning`);

@@ -130,8 +130,11 @@ def group_effects(
 
 
 def _province_deviations(idata: xr.DataTree, design: Design, group: str) -> tuple:
-    """Intercept ``(S,)``, ``beta`` ``(terms, S)``, group effects ``(groups, S)`` and slopes
-    ``(groups, slope terms, S)`` (``None`` without), at the pointwise groups' draws."""
+    """Return the draws a group's standardised rates need, at the pointwise groups' draws.
+
+    Intercept ``(S,)``, ``beta`` ``(terms, S)``, group effects ``(groups, S)`` and slopes
+    ``(groups, slope terms, S)`` (``None`` without slopes).
+    """
     posterior = pointwise_posterior(idata)
     alpha = draws_first(posterior["intercept"])
     beta = draws_first(posterior["beta"].transpose(..., "term")).T

@@ -128,3 +128,19 @@ def test_jobs_one_runs_the_chain_in_order(monkeypatch):
     assert cli.main(["--jobs", "1", *argv]) == 0
     assert ran == ["ppc", "compare", "weights"]
     assert cli.command_names(["--jobs", "2", *argv]) == ["ppc", "compare", "weights"]
+
+
+def test_a_child_that_cannot_start_is_reported_by_its_status(capfd):
+    ran: list = []
+    steps = [["gate"], ["big", "--models", "a", "b", "c"], ["small"]]
+
+    def broken(arguments: list[str]) -> list[str]:
+        return [
+            sys.executable,
+            "-c",
+            "import sys; print('cannot start', file=sys.stderr); sys.exit(5)",
+        ]
+
+    assert run_in_lanes(steps, 2, _runner(ran, {}), broken, cli.THEN) == 5
+    assert ran == ["gate", "big"]
+    assert "cannot start" in capfd.readouterr().err

@@ -204,3 +204,27 @@ def test_standardised_means_match_numpy_with_slopes():
     no_slopes = standardised_means(base, effect, slope_x[:, :0], slopes[:, :0])
     expected = special.expit(base[:, None, :] + effect.T[:, :, None]).mean(axis=2)
     np.testing.assert_allclose(no_slopes, expected, rtol=1e-12)
+
+
+def test_per_respondent_quantities_use_the_draws_kept_for_the_log_likelihood():
+    """A fit keeps every k-th draw of its pointwise groups; the posterior draws paired with them
+    are exactly those draws (and all draws when nothing was thinned)."""
+    from analysis.ppc import pointwise_posterior
+
+    rng = np.random.default_rng(7)
+    draws = np.arange(12)
+    posterior = xr.Dataset(
+        {"intercept": (("chain", "draw"), rng.normal(size=(2, 12)))},
+        coords={"chain": [0, 1], "draw": draws},
+    )
+    kept = draws[::3]
+    pointwise = xr.Dataset(
+        {"y": (("chain", "draw", "obs"), rng.normal(size=(2, 4, 5)))},
+        coords={"chain": [0, 1], "draw": kept},
+    )
+    tree = xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": pointwise})
+    paired = pointwise_posterior(tree)
+    np.testing.assert_array_equal(paired["draw"], kept)
+    np.testing.assert_array_equal(paired["intercept"], posterior["intercept"].to_numpy()[:, ::3])
+    whole = xr.DataTree.from_dict({"posterior": posterior})
+    assert pointwise_posterior(whole).identical(posterior)
