@@ -18,7 +18,12 @@ import xarray as xr
 import yaml
 
 from cmds_common.analysis_table import data_hash
-from cmds_common.constants import ANALYSIS_DATA_FILE, DATA_DICTIONARY_FILE
+from cmds_common.constants import (
+    ANALYSIS_DATA_FILE,
+    DATA_DICTIONARY_FILE,
+    MIN_POINTWISE_DRAWS,
+    POINTWISE_LIMIT,
+)
 from cmds_common.spec import ModelSpec, spec_from_dict
 from models.design import Design, build_design
 from models.fit_cache import fit_attributes
@@ -154,13 +159,33 @@ def _problem(
             "keep runs apart with RESULTS="
         )
     if need_pointwise and not has_pointwise(fits_dir / f"{name}.nc", attrs):
-        return (
-            "stored without pointwise draws (too many draws x respondents), so predictive "
-            "checks and LOO cannot use it; refit with fewer draws"
-        )
+        return f"{missing_pointwise_reason(attrs)}, so predictive checks and LOO cannot use it"
     if need_frequentist and not (fits_dir / f"{name}_frequentist.csv").exists():
         return f"its weighted-logit table {name}_frequentist.csv is missing; refit it"
     return ""
+
+
+def missing_pointwise_reason(attrs: dict) -> str:
+    """Say why a fit has no pointwise draws, and what to do, from its attributes.
+
+    A fit stores them only when at least ``MIN_POINTWISE_DRAWS`` draws (all chains) remain and
+    respondents x those draws stay within ``POINTWISE_LIMIT`` (:mod:`cmds_common.constants`).
+    """
+    total = int(attrs.get("total_draws", int(attrs.get("chains", 0)) * int(attrs.get("draws", 0))))
+    chains = max(1, int(attrs.get("chains", 1)))
+    respondents = int(attrs.get("n_obs", 0))
+    if 0 < total < MIN_POINTWISE_DRAWS:
+        return (
+            f"stored without pointwise draws: {total:,} posterior draws, fewer than the "
+            f"{MIN_POINTWISE_DRAWS} they need; refit with more draws (DRAWS= at least "
+            f"{-(-MIN_POINTWISE_DRAWS // chains)} with {chains} chains)"
+        )
+    if respondents * MIN_POINTWISE_DRAWS > POINTWISE_LIMIT:
+        return (
+            f"stored without pointwise draws: {respondents:,} respondents x "
+            f"{MIN_POINTWISE_DRAWS} draws exceed the {POINTWISE_LIMIT:,} values a fit keeps"
+        )
+    return "stored without pointwise draws (a fit from an older version); refit it"
 
 
 def has_pointwise(netcdf: Path, attrs: dict | None = None) -> bool:

@@ -7,9 +7,15 @@ same fits and write files of their own, so they are independent: they are split 
 (longest expected step first, each into the lane with the least work so far; the greedy
 longest-processing-time rule of Graham, 1969), and each lane runs its steps in their original
 order, the first lane in this process and each other lane in a child ``python -m analysis``.
-The lanes share the cores: each may use ``cores // lanes`` threads (numba's parallel loops and
-BLAS; environment variables for a child, :func:`numba.set_num_threads` and threadpoolctl
-here), since two processes each running a thread per core slow each other down.
+The lanes share the cores: numba's parallel loops of each may use ``cores // lanes`` threads
+(``NUMBA_NUM_THREADS`` for a child, :func:`numba.set_num_threads` here), since two processes
+each running a thread per core slow each other down; those loops give the same numbers on any
+number of threads. BLAS, with little work here, keeps its own threads.
+
+The lanes write the same files as the steps run one by one, except that a number computed in
+another process may differ in its last bits (about 1e-16 relative: NumPy's vectorised sums
+depend on how an array happens to be aligned in memory); the same command run twice gives the
+same bytes.
 
 The children are started before the first step, so that their imports (several seconds of
 ArviZ, xarray and matplotlib) overlap it; each then waits on its standard input for
@@ -32,7 +38,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 import numba
-from threadpoolctl import threadpool_limits
 
 from models.task_runner import default_workers
 
@@ -116,13 +121,8 @@ def resolve_jobs(jobs: str | int) -> int:
     return value
 
 
-#: Environment variables that set a child's thread pools (numba, OpenMP, OpenBLAS, MKL).
-THREAD_VARIABLES = (
-    "NUMBA_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-)
+#: Environment variable that sets a child's numba thread count.
+THREAD_VARIABLE = "NUMBA_NUM_THREADS"
 
 
 def lane_threads(lanes: int) -> int:
@@ -132,12 +132,11 @@ def lane_threads(lanes: int) -> int:
 
 @contextlib.contextmanager
 def thread_limit(threads: int) -> Iterator[None]:
-    """Limit this process's numba and BLAS threads to ``threads`` inside the block."""
+    """Limit this process's numba threads to ``threads`` inside the block."""
     before = numba.get_num_threads()
     numba.set_num_threads(max(1, min(threads, before)))
     try:
-        with threadpool_limits(limits=threads):
-            yield
+        yield
     finally:
         numba.set_num_threads(before)
 
@@ -183,7 +182,7 @@ def run_in_lanes(
     first, rest = steps[0], list(steps[1:])
     lanes = plan_lanes(rest, jobs)
     threads = lane_threads(len(lanes))
-    environment = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(threads))}
+    environment = {**os.environ, THREAD_VARIABLE: str(threads)}
     children: list[tuple[subprocess.Popen[str], IO[str], IO[str]]] = []
     try:
         for lane in lanes[1:]:

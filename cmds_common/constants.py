@@ -21,6 +21,15 @@ BFMI_MIN: float = 0.3
 DEFAULT_CHAINS: int = 4
 DEFAULT_DRAWS: int = 1000
 DEFAULT_TUNE: int = 500
+#: Largest draws x respondents for which the pointwise groups are stored (int8/float32: ~250 MB).
+POINTWISE_LIMIT = 50_000_000
+#: Most draws (all chains) kept in the pointwise groups: as many as a default fit draws. PSIS-LOO
+#: and the predictive checks need no more; fits drawn longer for slowly mixing parameters (the
+#: random-slopes model's 4 x 3,000) keep every k-th draw, a third of the file and of LOO's time.
+POINTWISE_MAX_DRAWS = 4_000
+#: Fewest retained draws (all chains) for which thinned pointwise groups are still worth storing.
+MIN_POINTWISE_DRAWS = 400
+
 #: Prior and prior-predictive draws stored with every fit (``models.prior_draws``; 0: none).
 DEFAULT_PRIOR_DRAWS: int = 500
 #: When only bulk or tail ESS fall short (R-hat, divergences and E-BFMI fine), a fit draws up to

@@ -44,6 +44,7 @@ from nutpie import compile_pymc
 from nutpie import sample as nutpie_sample
 from nutpie.compiled_pyfunc import from_pyfunc
 
+from cmds_common.constants import MIN_POINTWISE_DRAWS, POINTWISE_LIMIT, POINTWISE_MAX_DRAWS
 from cmds_common.spec import ModelSpec
 from models import log_density, log_density_slopes
 from models.aggregation import aggregate_rows
@@ -52,15 +53,6 @@ from models.parameterisation import centred_groups, pooled_logit_fit
 
 if TYPE_CHECKING:  # models.sampling chooses this engine; this module only reads its settings
     from models.sampling import SamplerSettings
-
-#: Largest draws x respondents for which the pointwise groups are stored (int8/float32: ~250 MB).
-POINTWISE_LIMIT = 50_000_000
-#: Most draws (all chains) kept in the pointwise groups: as many as a default fit draws. PSIS-LOO
-#: and the predictive checks need no more; fits drawn longer for slowly mixing parameters (the
-#: random-slopes model's 4 x 3,000) keep every k-th draw, a third of the file and of LOO's time.
-POINTWISE_MAX_DRAWS = 4_000
-#: Fewest retained draws (all chains) for which thinned pointwise groups are still worth storing.
-MIN_POINTWISE_DRAWS = 400
 
 
 def pointwise_thinning(n_obs: int, chains: int, draws: int, limit: int | None = None) -> int:

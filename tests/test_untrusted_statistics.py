@@ -307,3 +307,17 @@ def test_chinese_title_without_a_cjk_font_warns_with_the_package(tmp_path, monke
     with pytest.warns(UserWarning, match="fonts-noto-cjk"):
         save_figure(_chinese_figure(), tmp_path / "zh.png")
     assert (tmp_path / "zh.png").exists()
+
+
+def test_a_fit_without_pointwise_draws_says_why_and_what_to_do():
+    """Too few draws (make fit DRAWS=60: 4 x 60 = 240 < 400) asks for more draws; too many
+    respondents (a pooled 1.5-million-row fit) says so; neither asks for fewer draws."""
+    from analysis.fit_inputs import missing_pointwise_reason
+
+    few = missing_pointwise_reason({"chains": 4, "draws": 60, "total_draws": 240, "n_obs": 3158})
+    assert "240 posterior draws" in few and "DRAWS= at least 100 with 4 chains" in few
+    many = missing_pointwise_reason(
+        {"chains": 4, "draws": 300, "total_draws": 1200, "n_obs": 1_500_000}
+    )
+    assert "1,500,000 respondents" in many
+    assert "fewer draws" not in few + many
