@@ -159,7 +159,7 @@ def _problem(
             "keep runs apart with RESULTS="
         )
     if need_pointwise and not has_pointwise(fits_dir / f"{name}.nc", attrs):
-        return f"{missing_pointwise_reason(attrs)}, so predictive checks and LOO cannot use it"
+        return missing_pointwise_reason(attrs)
     if need_frequentist and not (fits_dir / f"{name}_frequentist.csv").exists():
         return f"its weighted-logit table {name}_frequentist.csv is missing; refit it"
     return ""
@@ -174,18 +174,20 @@ def missing_pointwise_reason(attrs: dict) -> str:
     total = int(attrs.get("total_draws", int(attrs.get("chains", 0)) * int(attrs.get("draws", 0))))
     chains = max(1, int(attrs.get("chains", 1)))
     respondents = int(attrs.get("n_obs", 0))
+    unusable = "so predictive checks and LOO cannot use it"
     if 0 < total < MIN_POINTWISE_DRAWS:
         return (
             f"stored without pointwise draws: {total:,} posterior draws, fewer than the "
-            f"{MIN_POINTWISE_DRAWS} they need; refit with more draws (DRAWS= at least "
-            f"{-(-MIN_POINTWISE_DRAWS // chains)} with {chains} chains)"
+            f"{MIN_POINTWISE_DRAWS} they need, {unusable}; refit with more draws (DRAWS= at "
+            f"least {-(-MIN_POINTWISE_DRAWS // chains)} with {chains} chains)"
         )
     if respondents * MIN_POINTWISE_DRAWS > POINTWISE_LIMIT:
         return (
             f"stored without pointwise draws: {respondents:,} respondents x "
-            f"{MIN_POINTWISE_DRAWS} draws exceed the {POINTWISE_LIMIT:,} values a fit keeps"
+            f"{MIN_POINTWISE_DRAWS} draws exceed the {POINTWISE_LIMIT:,} values a fit keeps, "
+            f"{unusable}"
         )
-    return "stored without pointwise draws (a fit from an older version); refit it"
+    return f"stored without pointwise draws (a fit from an older version), {unusable}; refit it"
 
 
 def has_pointwise(netcdf: Path, attrs: dict | None = None) -> bool:
