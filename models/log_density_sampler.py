@@ -41,7 +41,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from nutpie import compile_pymc
-from nutpie import sample as nutpie_sample
 from nutpie.compiled_pyfunc import from_pyfunc
 
 from cmds_common.constants import MIN_POINTWISE_DRAWS, POINTWISE_LIMIT, POINTWISE_MAX_DRAWS
@@ -49,6 +48,7 @@ from cmds_common.spec import ModelSpec
 from models import log_density, log_density_slopes
 from models.aggregation import aggregate_rows
 from models.design import Design
+from models.nutpie_run import sample_interruptibly
 from models.parameterisation import centred_groups, pooled_logit_fit
 
 if TYPE_CHECKING:  # models.sampling chooses this engine; this module only reads its settings
@@ -579,7 +579,7 @@ def sample_compiled(
 
         jax_details = jax_provenance()
         print(f"[{spec.name}] JAX log-density on {jax_details['jax_device']}")
-    idata = nutpie_sample(model, **settings.nutpie_arguments(f"[{spec.name}] "))
+    idata = sample_interruptibly(model, **settings.nutpie_arguments(f"[{spec.name}] "))
     thin = pointwise_thinning(len(design.y), settings.chains, settings.draws) if pointwise else 0
     obs = {"obs": np.arange(len(design.y))}
     groups = {"observed_data": xr.Dataset({spec.outcome: ("obs", design.y)}, coords=obs)}

@@ -199,7 +199,10 @@ def sample_spec(
 def _sample_nutpie(model: pm.Model, settings: SamplerSettings, label: str = "") -> xr.DataTree:
     import nutpie
 
-    return nutpie.sample(nutpie.compile_pymc_model(model), **settings.nutpie_arguments(label))
+    from models.nutpie_run import sample_interruptibly
+
+    compiled = nutpie.compile_pymc_model(model)
+    return sample_interruptibly(compiled, **settings.nutpie_arguments(label))
 
 
 def _sample_pymc(model: pm.Model, settings: SamplerSettings) -> xr.DataTree:

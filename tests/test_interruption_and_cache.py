@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import subprocess
 import sys
@@ -100,3 +101,44 @@ def test_leftover_temporary_files_are_removed(tmp_path):
     leftover.write_bytes(b"half")
     assert remove_interrupted_writes(tmp_path) == [leftover]
     assert [p.name for p in tmp_path.iterdir()] == ["model1.nc"]
+
+
+class _FakeSampler:
+    """Stands in for nutpie's background sampler: records what was asked of it."""
+
+    def __init__(self, interrupt_in_wait: bool = False):
+        self.calls: list[str] = []
+        self.interrupt_in_wait = interrupt_in_wait
+
+    def wait(self):
+        self.calls.append("wait")
+        if self.interrupt_in_wait:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler raises KeyboardInterrupt here
+        return "whole trace"
+
+    def abort(self):
+        self.calls.append("abort")
+        return "partial trace"
+
+
+@pytest.mark.parametrize("when", ["while starting", "while waiting"])
+def test_ctrl_c_always_stops_the_sampler(monkeypatch, when):
+    """A SIGINT while nutpie starts its threads (where nutpie.sample itself would raise outside
+    its own try and leave them sampling) or while it samples aborts the sampler, whose partial
+    trace is returned; the previous SIGINT handler is back afterwards."""
+    from models import nutpie_run
+
+    sampler = _FakeSampler(interrupt_in_wait=when == "while waiting")
+
+    def start(model, blocking, **arguments):
+        assert blocking is False
+        if when == "while starting":
+            os.kill(os.getpid(), signal.SIGINT)  # recorded, not raised
+        return sampler
+
+    monkeypatch.setattr(nutpie_run.nutpie, "sample", start)
+    assert nutpie_run.sample_interruptibly(object(), draws=10) == "partial trace"
+    expected = ["abort"] if when == "while starting" else ["wait", "abort"]
+    assert sampler.calls == expected
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
