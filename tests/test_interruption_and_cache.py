@@ -123,12 +123,15 @@ class _FakeSampler:
 
 
 @pytest.mark.parametrize("when", ["while starting", "while waiting"])
-def test_ctrl_c_always_stops_the_sampler(monkeypatch, when):
+def test_ctrl_c_always_stops_the_sampler(monkeypatch, request, when):
     """A SIGINT while nutpie starts its threads (where nutpie.sample itself would raise outside
     its own try and leave them sampling) or while it samples aborts the sampler, whose partial
     trace is returned; the previous SIGINT handler is back afterwards."""
     from models import nutpie_run
 
+    # as in a terminal (a background job, CI's among them, may start with SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     sampler = _FakeSampler(interrupt_in_wait=when == "while waiting")
 
     def start(model, blocking, **arguments):
@@ -142,3 +145,20 @@ def test_ctrl_c_always_stops_the_sampler(monkeypatch, when):
     expected = ["abort"] if when == "while starting" else ["wait", "abort"]
     assert sampler.calls == expected
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_ignored_sigint_stays_ignored(monkeypatch, request):
+    """A fit started with SIGINT ignored (a background job) keeps it ignored while sampling."""
+    from models import nutpie_run
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
+    seen = []
+
+    def start(model, blocking, **arguments):
+        seen.append(signal.getsignal(signal.SIGINT))
+        return _FakeSampler()
+
+    monkeypatch.setattr(nutpie_run.nutpie, "sample", start)
+    assert nutpie_run.sample_interruptibly(object()) == "whole trace"
+    assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
