@@ -105,13 +105,16 @@ def plan_lanes(steps: Sequence[Sequence[str]], jobs: int) -> list[list[int]]:
 def resolve_jobs(jobs: str | int) -> int:
     """Return the number of lanes asked for: a whole number >= 1, or ``auto`` (one per core).
 
+    ``auto`` counts the cores this process may use (:func:`models.task_runner.default_workers`,
+    as the lanes' thread share does).
+
     Raises
     ------
     ValueError
         When ``jobs`` is neither ``auto`` nor a whole number >= 1.
     """
     if jobs == "auto":
-        return os.cpu_count() or 1
+        return default_workers()
     try:
         value = int(jobs)
     except ValueError:
