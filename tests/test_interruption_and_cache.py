@@ -77,14 +77,22 @@ def test_fit_killed_mid_sampling_keeps_previous_results(fitted, sig):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal: a test run started in the background (CI's among them) has
+        # SIGINT ignored, which the fit would inherit and, rightly, keep ignoring
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    for line in process.stdout:  # wait until the fit has started sampling
-        if "sampling 4 chains" in line:
-            break
-    time.sleep(8)  # into the 2,000,000 draws (minutes of sampling)
-    assert process.poll() is None, "the fit finished before it could be interrupted"
-    process.send_signal(sig)
-    _, err = process.communicate(timeout=120)
+    try:
+        for line in process.stdout:  # wait until the fit has started sampling
+            if "sampling 4 chains" in line:
+                break
+        time.sleep(8)  # into the 2,000,000 draws (minutes of sampling)
+        assert process.poll() is None, "the fit finished before it could be interrupted"
+        process.send_signal(sig)
+        _, err = process.communicate(timeout=120)
+    finally:  # a fit left sampling would slow every later test
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     if sig == signal.SIGINT:
         assert process.returncode == 130
         assert "interrupted: the previous results are kept" in err
