@@ -133,3 +133,58 @@ def proportional_change_in_variance(
     ref = rng.permutation(np.resize(ref, n))
     new = rng.permutation(np.resize(new, n))
     return _summary("pcv", factor, (ref - new) / ref, interval_prob)
+
+
+def pcv_notes(table: pd.DataFrame, labels: dict[str, str] | None = None) -> list[str]:
+    r"""Plain-words cautions for the PCV rows of a contextual-measures table.
+
+    A PCV below 0 says the grouping factor's variance is larger than in the reference model.
+    In a multilevel logit that is expected even when nothing about the groups changed:
+    predictors that explain differences between individuals stretch the latent scale, whose
+    individual-level variance is fixed at :math:`\pi^2/3`, and the group variance, measured on
+    that scale, grows with it (rescaling; Hox, Moerbeek and van de Schoot 2018, *Multilevel
+    Analysis*, 3rd ed.). An interval containing 0 says the data do not show that the predictors
+    account for any of the variation between groups.
+
+    Parameters
+    ----------
+    table
+        Rows of :func:`contextual_measures` and :func:`proportional_change_in_variance`:
+        columns ``model``, ``measure``, ``factor``, ``median``, ``low``, ``high``.
+    labels
+        Model code -> label shown (the code where absent).
+
+    Returns
+    -------
+    list of str
+        One sentence per kind of caution (negative median; interval containing 0); empty when
+        no PCV row needs one.
+    """
+    labels = labels or {}
+    pcv = table[table["measure"] == "pcv"]
+    negative = [
+        labels.get(str(row.model), str(row.model)) for row in pcv.itertuples() if row.median < 0
+    ]
+    spans_zero = [
+        labels.get(str(row.model), str(row.model))
+        for row in pcv.itertuples()
+        if row.low < 0 < row.high
+    ]
+    notes = []
+    if negative:
+        notes.append(
+            "PCV below 0 (" + "; ".join(dict.fromkeys(negative)) + "): the between-group "
+            "variance is larger than in the reference model. In a multilevel logit this is "
+            "expected when the added predictors explain differences between individuals: they "
+            "stretch the latent scale (its individual-level variance is fixed at π²/3) and "
+            "the group variance grows with it. It does not mean the predictors made the groups "
+            "more different."
+        )
+    if spans_zero:
+        notes.append(
+            "The PCV interval contains 0 ("
+            + "; ".join(dict.fromkeys(spans_zero))
+            + "): the data do not show that the predictors account for any of the variation "
+            "between groups."
+        )
+    return notes

@@ -25,6 +25,7 @@ from analysis.cli_options import add_data, add_fits, add_models, add_out
 from analysis.contextual import (
     LOGIT_FAMILIES,
     contextual_measures,
+    pcv_notes,
     proportional_change_in_variance,
 )
 from analysis.effects_plots import contextual_plot, prior_uptake_plot
@@ -184,12 +185,16 @@ def write_contextual(
     if sequence:
         reference = labels.get(sequence[0], sequence[0])
         pcv = f" PCV: change of each grouping factor's variance from {reference}."
+    notes = pcv_notes(table, labels)
     write_with(out / "tables" / "contextual_measures.csv", lambda p: table.to_csv(p, index=False))
     write_text(
         out / "tables" / "contextual_measures.md",
         f"# Contextual measures (Merlo)\n\nPosterior median and 95% interval.{pcv}\n\n"
         + to_markdown(shown)
-        + f"\n\n{CONTEXTUAL_LEGEND}\n",
+        + f"\n\n{CONTEXTUAL_LEGEND}\n"
+        + "".join(f"\nNote: {note}\n" for note in notes),
     )
     save_figure(contextual_plot(table, shown), out / "figures" / "contextual_measures.png")
     print(to_markdown(shown))
+    for note in notes:
+        print(f"note: {note}")

@@ -18,6 +18,7 @@ import yaml
 
 from analysis import report_html as page
 from analysis.checks_cli import CHECK_HEADERS, CHECK_WORDS
+from analysis.contextual import pcv_notes
 from analysis.descriptive_tables import display_category_table, display_continuous_table
 from analysis.fit_inputs import FitSelection, usable_fits
 from analysis.labelled_tables import (
@@ -699,6 +700,9 @@ def _effects_section(
             "<h3>Contextual measures</h3>"
             + page.table(contextual_display(contextual, labeller, labels))
             + f"<p>{html.escape(CONTEXTUAL_LEGEND)}</p>"
+            + "".join(
+                f'<p class="note">{html.escape(note)}</p>' for note in pcv_notes(contextual, labels)
+            )
         )
         parts.append(page.image(figures / "contextual_measures.png", "MOR and ICC per model"))
     if len(parts) == 1:

@@ -15,6 +15,7 @@ from analysis.contextual import (
     contextual_measures,
     interval_odds_ratio,
     median_odds_ratio,
+    pcv_notes,
     proportional_change_in_variance,
 )
 from cmds_common.spec import load_spec, spec_from_dict
@@ -74,6 +75,34 @@ def test_pcv_pairs_draws_of_two_posteriors():
     row = proportional_change_in_variance(reference, other, "province")
     assert row["median"] == pytest.approx(0.75)
     assert row["low"] == row["high"] == pytest.approx(0.75)
+
+
+def test_pcv_notes_name_the_models_whose_pcv_is_negative_or_uncertain():
+    """Larger variance than the reference (negative PCV) and an interval containing 0 are
+    explained in words; a clear reduction needs no note."""
+    reference = _posterior(province_sigma=((), np.full(400, 1.0)))
+    rows = [
+        # variance 1.2^2 = 1.44 against 1: PCV = -0.44 at every draw
+        proportional_change_in_variance(
+            reference, _posterior(province_sigma=((), np.full(400, 1.2))), "province"
+        ),
+        # SDs spread over 0.6-1.3: variances 0.36-1.69, PCV from -0.69 to 0.64
+        proportional_change_in_variance(
+            reference, _posterior(province_sigma=((), np.linspace(0.6, 1.3, 400))), "province"
+        ),
+        # variance 0.25: PCV 0.75 at every draw
+        proportional_change_in_variance(
+            reference, _posterior(province_sigma=((), np.full(400, 0.5))), "province"
+        ),
+    ]
+    table = pd.DataFrame(rows).assign(model=["grown", "unclear", "explained"])
+    assert table["low"].iloc[1] < 0 < table["high"].iloc[1]
+    notes = pcv_notes(table, {"grown": "Model A"})
+    assert len(notes) == 2
+    assert notes[0].startswith("PCV below 0 (Model A)") and "latent scale" in notes[0]
+    assert "(unclear)" in notes[1] and "contains 0" in notes[1]
+    assert not any("explained" in note for note in notes)
+    assert pcv_notes(table[table["model"] == "explained"]) == []
 
 
 def _r_performance() -> str | None:
