@@ -13,6 +13,12 @@ from analysis.summarize_cli import main as summarize_main
 from cmds_common.spec import load_spec, spec_to_yaml
 
 
+def _no_data(tmp_path) -> list[str]:
+    """``--data`` at a file that does not exist: the fake fits have no analysis data, and the
+    default (``results/data/...``) would be a real one after ``make fit`` in the working tree."""
+    return ["--data", str(tmp_path / "no_analysis_data.parquet")]
+
+
 def _fake_fit(tmp_path, stuck: bool):
     rng = np.random.default_rng(0)
     chains, draws, terms = 4, 500, ["hukou_urban", "local_friends_ge3"]
@@ -77,7 +83,7 @@ def test_checks_name_the_failing_parameters(tmp_path):
 
 def test_failed_fit_exits_nonzero_unless_accepted(tmp_path, capsys):
     _, fits = _fake_fit(tmp_path, stuck=True)
-    code = summarize_main(["--fits", str(fits), "--out", str(tmp_path)])
+    code = summarize_main(["--fits", str(fits), "--out", str(tmp_path), *_no_data(tmp_path)])
     assert code == CONVERGENCE_FAILED
     assert (
         "R-hat of beta fails (<= 1.01) for 2 of 2 elements; worst beta[" in capsys.readouterr().err
@@ -86,7 +92,14 @@ def test_failed_fit_exits_nonzero_unless_accepted(tmp_path, capsys):
     assert (tmp_path / "tables" / "odds_ratios_fake.csv").exists()
     assert (
         summarize_main(
-            ["--fits", str(fits), "--out", str(tmp_path), "--accept-convergence-failure"]
+            [
+                "--fits",
+                str(fits),
+                "--out",
+                str(tmp_path),
+                *_no_data(tmp_path),
+                "--accept-convergence-failure",
+            ]
         )
         == 0
     )
@@ -113,7 +126,7 @@ def test_good_fit_passes(tmp_path):
     assert (
         failure_messages(convergence_checks(idata, ["intercept", "beta", "province_sigma"])) == []
     )
-    assert summarize_main(["--fits", str(fits), "--out", str(tmp_path)]) == 0
+    assert summarize_main(["--fits", str(fits), "--out", str(tmp_path), *_no_data(tmp_path)]) == 0
     spec = yaml.safe_load(idata.posterior.attrs["spec_yaml"])
     assert spec["published_model"] is None
 
@@ -145,6 +158,9 @@ def test_failure_of_a_fit_on_degenerate_weights_blames_the_weights(tmp_path, cap
         n_obs=632, kish_n_eff=1.0, max_median_ratio=1e5, weights_unreliable=True
     )
     frequentist.to_csv(fits / "fake_frequentist.csv", index=False)
-    assert summarize_main(["--fits", str(fits), "--out", str(tmp_path)]) == CONVERGENCE_FAILED
+    assert (
+        summarize_main(["--fits", str(fits), "--out", str(tmp_path), *_no_data(tmp_path)])
+        == CONVERGENCE_FAILED
+    )
     err = capsys.readouterr().err
     assert "note [fake]: this fit puts very unequal survey weights into its likelihood" in err

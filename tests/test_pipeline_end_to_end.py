@@ -59,7 +59,10 @@ def pipeline_dir(tmp_path_factory) -> Path:
     assert code == 0
     assert checks_main(["--fits", str(root / "fits"), "--data", data, "--out", str(root)]) == 0
     models = ["--models", "model1", "model2"]
-    assert compare_main(["--fits", str(root / "fits"), "--out", str(root), *models]) == 0
+    assert (
+        compare_main(["--fits", str(root / "fits"), "--data", data, "--out", str(root), *models])
+        == 0
+    )
     assert report_main(["--results", str(root), *models]) == 0
     return root
 

@@ -186,7 +186,8 @@ def test_compare_refuses_a_weighted_likelihood_fit(results, capsys):
     previous = folder / "tables" / "model_comparison.csv"
     previous.parent.mkdir(parents=True, exist_ok=True)
     previous.write_text("model,rank\nmodel2,0\nmodel2_pooled,1\n")
-    args = ["--fits", str(folder / "fits"), "--out", str(folder)]
+    data = folder / "data" / "analysis_data.parquet"
+    args = ["--fits", str(folder / "fits"), "--out", str(folder), "--data", str(data)]
     assert compare_cli.main([*args, "--models", "model2", "model2_weighted"]) == 2
     err = capsys.readouterr().err
     assert "pseudo-likelihood" in err and "Traceback" not in err
@@ -224,7 +225,9 @@ def test_steps_end_cleanly_on_a_stale_or_partial_results_folder(results, capsys)
     common = ["--fits", str(fits), "--out", str(folder)]
     assert checks_cli.main([*common, "--data", str(data), "--models", "model2"]) == 2
     assert summarize_cli.main([*common, "--data", str(data)]) == 2
-    assert compare_cli.main([*common, "--models", "model2", "model2_pooled"]) == 2
+    assert (
+        compare_cli.main([*common, "--data", str(data), "--models", "model2", "model2_pooled"]) == 2
+    )
     err = capsys.readouterr().err
     assert "stale: fitted to other data" in err and "no fit" in err
     page = build_report(ReportInputs(results=folder, models=["model1", "model2"]))
