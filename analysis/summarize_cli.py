@@ -386,8 +386,16 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         if not args.accept_convergence_failure:
+            # more draws mend slow mixing, not a likelihood carried by a few heavy weights
+            others = [name for name in all_failures if name not in weight_caused]
+            if not others:
+                advice = "Check the weights or leave the model out"
+            elif weight_caused:
+                advice = f"Refit {', '.join(others)} with more draws"
+            else:
+                advice = "Refit with more draws"
             print(
-                "error: convergence checks failed (see above). Refit with more draws, or pass "
+                f"error: convergence checks failed (see above). {advice}, or pass "
                 "--accept-convergence-failure (make fit ACCEPT_CONVERGENCE_FAILURE=1) "
                 "to keep them.",
                 file=sys.stderr,

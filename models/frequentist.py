@@ -298,7 +298,10 @@ def fit_weighted_logit(design: Design, interval_prob: float = INTERVAL_PROB) -> 
         covariance = sandwich_covariance(
             X, design.y, design.weights, mu, trials, design.strata, design.psu
         )
-    se = np.sqrt(np.diag(covariance))
+    variance = np.diag(covariance)
+    # a separated term's variance can come out below 0 in floating point: no SE (NaN, flagged
+    # as separation below), without NumPy's "invalid value in sqrt" warning on the console
+    se = np.sqrt(np.where(variance >= 0, variance, np.nan))
     z = stats.norm.ppf(0.5 + interval_prob / 2)
     table = pd.DataFrame(
         {

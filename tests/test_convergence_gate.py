@@ -164,3 +164,5 @@ def test_failure_of_a_fit_on_degenerate_weights_blames_the_weights(tmp_path, cap
     )
     err = capsys.readouterr().err
     assert "note [fake]: this fit puts very unequal survey weights into its likelihood" in err
+    error = next(line for line in err.splitlines() if line.startswith("error:"))
+    assert "more draws" not in error and "Check the weights or leave the model out" in error
