@@ -188,3 +188,20 @@ def pcv_notes(table: pd.DataFrame, labels: dict[str, str] | None = None) -> list
             "between groups."
         )
     return notes
+
+
+def unconverged_note(label: str, failures: list[str] | None = None) -> str:
+    """Return the note, under the contextual measures, for a fit failing the convergence checks.
+
+    Parameters
+    ----------
+    label
+        The model as shown.
+    failures
+        Its failure lines (:func:`analysis.convergence.failure_messages`); ``None``: not listed.
+    """
+    listed = f" ({'; '.join(failures)})" if failures else ""
+    return (
+        f"NOT TO BE TRUSTED: {label} fails the convergence checks{listed}; its contextual "
+        "measures, and any PCV that uses it, are unreliable."
+    )

@@ -9,7 +9,10 @@ the figure ``figures/contextual_measures.png``; for 0/1 models without random sl
 the priors imply (``tables/prior_uptake_<m>.csv``, ``figures/prior_uptake_<m>.png``); with
 ``--profiles``, ``tables/profiles_<m>.csv``; for fits with pointwise log-likelihoods the
 power-scaling prior sensitivity, ``tables/prior_sensitivity_<m>.csv`` (flagged parameters
-printed).
+printed). Fits named only in ``--pcv`` (the empty model) are not among ``summarize``'s models, so
+their convergence is checked here, with the gate's checks (``tables/convergence_<m>.csv``); a
+failure is printed and noted under the contextual measures, as their ICC, MOR and every PCV
+against them cannot be trusted.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from analysis.contextual import (
     contextual_measures,
     pcv_notes,
     proportional_change_in_variance,
+    unconverged_note,
 )
+from analysis.convergence import convergence_checks, failure_messages
 from analysis.effects_plots import contextual_plot, prior_uptake_plot
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
@@ -42,6 +47,7 @@ from analysis.sensitivity import prior_sensitivity
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
 from cmds_common.yaml_text import load_yaml
+from models.parameter_names import free_parameter_names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -159,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         if fit.spec.family in LOGIT_FAMILIES and any(g.intercept for g in fit.spec.groups):
             contextual.append(contextual_measures(fit.idata.posterior, fit.spec).assign(model=name))
     sequence = [n for n in args.pcv if n in fits]
+    unconverged = check_pcv_references({n: fits[n] for n in sequence if n not in names}, args.out)
     if sequence:
         reference = fits[sequence[0]]
         for name in sequence[1:]:
@@ -171,21 +178,76 @@ def run(args: argparse.Namespace) -> int:
     if contextual:
         table = pd.concat(contextual, ignore_index=True)
         table = table[["model", "measure", "factor", "median", "low", "high"]]
-        write_contextual(table, fits, sequence, args.out)
+        write_contextual(table, fits, sequence, args.out, unconverged)
     return 0
 
 
+def check_pcv_references(references: dict[str, LoadedFit], out: Path) -> dict[str, list[str]]:
+    """Apply the convergence gate's checks to fits used only as PCV references.
+
+    ``summarize`` gates the models it summarises; a fit named only in ``--pcv`` (the empty
+    model) would otherwise reach the contextual measures unchecked. Each one's checks are
+    written to ``tables/convergence_<m>.csv``, as ``summarize`` writes them, and the verdict is
+    printed.
+
+    Parameters
+    ----------
+    references
+        Model code -> loaded fit, for the fits no ``summarize`` run has checked.
+    out
+        Results folder.
+
+    Returns
+    -------
+    dict
+        Model code -> failure lines (:func:`analysis.convergence.failure_messages`) of each fit
+        that fails; empty when all pass.
+    """
+    unconverged = {}
+    for name, fit in references.items():
+        checks = convergence_checks(fit.idata, free_parameter_names(fit.spec))
+        checks.insert(0, "model", name)
+        write_with(
+            out / "tables" / f"convergence_{name}.csv", lambda p, c=checks: c.to_csv(p, index=False)
+        )
+        failures = failure_messages(checks)
+        if failures:
+            unconverged[name] = failures
+            for line in failures:
+                print(f"convergence check failed [{name}]: {line}", file=sys.stderr)
+            print(
+                f"warning [{name}]: the PCV's reference fit fails the convergence checks; its "
+                "ICC and MOR, and every PCV against it, cannot be trusted (refit it with more "
+                "draws)",
+                file=sys.stderr,
+            )
+        else:
+            print(f"[{name}] convergence: passed (checked here, as the PCV's reference)")
+    return unconverged
+
+
 def write_contextual(
-    table: pd.DataFrame, fits: dict[str, LoadedFit], sequence: list[str], out: Path
+    table: pd.DataFrame,
+    fits: dict[str, LoadedFit],
+    sequence: list[str],
+    out: Path,
+    unconverged: dict[str, list[str]] | None = None,
 ) -> None:
-    """Write the contextual measures: CSV with codes; Markdown and figure with labels."""
+    """Write the contextual measures: CSV with codes; Markdown and figure with labels.
+
+    ``unconverged`` (model code -> failure lines) adds a note naming each fit whose measures
+    cannot be trusted.
+    """
     labels = {name: fit.label for name, fit in fits.items()}
     shown = contextual_display(table, fit_labeller(next(iter(fits.values()))), labels)
     pcv = ""
     if sequence:
         reference = labels.get(sequence[0], sequence[0])
         pcv = f" PCV: change of each grouping factor's variance from {reference}."
-    notes = pcv_notes(table, labels)
+    notes = [
+        unconverged_note(labels.get(name, name), failures)
+        for name, failures in (unconverged or {}).items()
+    ] + pcv_notes(table, labels)
     write_with(out / "tables" / "contextual_measures.csv", lambda p: table.to_csv(p, index=False))
     write_text(
         out / "tables" / "contextual_measures.md",

@@ -18,7 +18,7 @@ import yaml
 
 from analysis import report_html as page
 from analysis.checks_cli import CHECK_HEADERS, CHECK_WORDS
-from analysis.contextual import pcv_notes
+from analysis.contextual import pcv_notes, unconverged_note
 from analysis.descriptive_tables import display_category_table, display_continuous_table
 from analysis.fit_inputs import FitSelection, usable_fits
 from analysis.labelled_tables import (
@@ -640,6 +640,12 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
     return convergence, metadata, any_failed
 
 
+def _fails_gate(tables: Path, name: str) -> bool:
+    """Whether ``tables/convergence_<name>.csv`` records a failed check (absent: no)."""
+    checks = _csv(tables / f"convergence_{name}.csv")
+    return checks is not None and not checks["passed"].astype(str).str.lower().eq("true").all()
+
+
 def _effects_section(
     results: Path,
     main_model: str,
@@ -701,7 +707,11 @@ def _effects_section(
             + page.table(contextual_display(contextual, labeller, labels))
             + f"<p>{html.escape(CONTEXTUAL_LEGEND)}</p>"
             + "".join(
-                f'<p class="note">{html.escape(note)}</p>' for note in pcv_notes(contextual, labels)
+                f'<p class="note">{html.escape(note)}</p>'
+                for note in [
+                    *(unconverged_note(labels[n]) for n in labels if _fails_gate(tables, n)),
+                    *pcv_notes(contextual, labels),
+                ]
             )
         )
         parts.append(page.image(figures / "contextual_measures.png", "MOR and ICC per model"))

@@ -166,3 +166,26 @@ def test_failure_of_a_fit_on_degenerate_weights_blames_the_weights(tmp_path, cap
     assert "note [fake]: this fit puts very unequal survey weights into its likelihood" in err
     error = next(line for line in err.splitlines() if line.startswith("error:"))
     assert "more draws" not in error and "Check the weights or leave the model out" in error
+
+
+def test_the_pcv_reference_is_checked_by_the_effects_step(tmp_path, capsys):
+    """The empty model is not among summarize's models: effects applies the gate's checks to it,
+    writes them as summarize would, and says when its measures cannot be trusted."""
+    from types import SimpleNamespace
+
+    from analysis.effects_cli import check_pcv_references
+
+    empty = load_spec("model0")
+    for stuck in (False, True):
+        out = tmp_path / f"stuck_{stuck}"
+        out.mkdir()
+        idata, _ = _fake_fit(out, stuck=stuck)
+        failed = check_pcv_references({"model0": SimpleNamespace(idata=idata, spec=empty)}, out)
+        checks = pd.read_csv(out / "tables" / "convergence_model0.csv")
+        assert set(checks["model"]) == {"model0"} and "divergences" in set(checks["check"])
+        captured = capsys.readouterr()
+        if stuck:
+            assert "3 divergent transitions (expected 0)" in failed["model0"]
+            assert "cannot be trusted" in captured.err
+        else:
+            assert failed == {} and "[model0] convergence: passed" in captured.out
