@@ -157,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
     write_comparison(table, selection.left_out, args.out, args.fits, data)
     print("model comparison (PSIS-LOO):")
     shown = table.drop(columns=["note", "data_hash"]).round(2)
+    # from 1, as in model_comparison.md (the CSV keeps arviz-stats' rank from 0)
+    shown["rank"] = shown["rank"].map(lambda r: "" if pd.isna(r) else str(int(r) + 1))
     print(shown.to_string(index=False))
     for warning in comparison_warnings(table):
         print(f"warning: {warning}")
