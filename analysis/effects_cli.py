@@ -32,7 +32,7 @@ from analysis.contextual import (
     proportional_change_in_variance,
     unconverged_note,
 )
-from analysis.convergence import convergence_checks, failure_messages
+from analysis.convergence import check_fit_convergence
 from analysis.effects_plots import contextual_plot, prior_uptake_plot
 from analysis.figures import save_figure
 from analysis.fit_inputs import LoadedFit, load_fit, usable_fits
@@ -47,7 +47,6 @@ from analysis.sensitivity import prior_sensitivity
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
 from cmds_common.yaml_text import load_yaml
-from models.parameter_names import free_parameter_names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -200,17 +199,12 @@ def check_pcv_references(references: dict[str, LoadedFit], out: Path) -> dict[st
     Returns
     -------
     dict
-        Model code -> failure lines (:func:`analysis.convergence.failure_messages`) of each fit
+        Model code -> failure lines (:func:`analysis.convergence.check_fit_convergence`) of each fit
         that fails; empty when all pass.
     """
     unconverged = {}
     for name, fit in references.items():
-        checks = convergence_checks(fit.idata, free_parameter_names(fit.spec))
-        checks.insert(0, "model", name)
-        write_with(
-            out / "tables" / f"convergence_{name}.csv", lambda p, c=checks: c.to_csv(p, index=False)
-        )
-        failures = failure_messages(checks)
+        failures = check_fit_convergence(fit.idata, fit.spec, name, out / "tables")
         if failures:
             unconverged[name] = failures
             for line in failures:

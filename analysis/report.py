@@ -643,7 +643,7 @@ def _convergence_and_metadata(inputs: ReportInputs) -> tuple[str, str, bool]:
 def _fails_gate(tables: Path, name: str) -> bool:
     """Whether ``tables/convergence_<name>.csv`` records a failed check (absent: no)."""
     checks = _csv(tables / f"convergence_{name}.csv")
-    return checks is not None and not checks["passed"].astype(str).str.lower().eq("true").all()
+    return checks is not None and not checks["passed"].all()
 
 
 def _effects_section(

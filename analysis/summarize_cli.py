@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.cli_options import add_data, add_fits, add_lang, add_models, add_out
-from analysis.convergence import convergence_checks, failure_messages
+from analysis.convergence import check_fit_convergence
 from analysis.descriptive_tables import (
     category_table,
     continuous_table,
@@ -40,7 +40,6 @@ from analysis.term_labels import TermLabeller, declarations_beside, default_lang
 from cmds_common.atomic import write_text, write_with
 from cmds_common.markdown import to_markdown
 from models.frequentist import NOT_ESTIMABLE
-from models.parameter_names import free_parameter_names
 
 CONVERGENCE_FAILED = 3
 
@@ -191,10 +190,7 @@ def summarize_fit(
     tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
     write_with(tables_dir / f"odds_ratios_{name}.csv", lambda p: table.to_csv(p, index=False))
 
-    checks = convergence_checks(idata, free_parameter_names(fit.spec))
-    checks.insert(0, "model", name)
-    write_with(tables_dir / f"convergence_{name}.csv", lambda p: checks.to_csv(p, index=False))
-    failures = failure_messages(checks)
+    failures = check_fit_convergence(idata, fit.spec, name, tables_dir)
     # every grouping factor with an intercept SD (province, city, ...)
     group_sds = [
         group_sd_summary(idata, g.name)
